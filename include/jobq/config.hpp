@@ -1,0 +1,53 @@
+// Configuration of a Manager: its named queues and engine-wide limits, with documented defaults.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace jobq {
+
+/// What an idle worker does when its queue is empty.
+enum class IdleStrategy : std::uint8_t {
+  /// Poll forever: the lowest handoff latency, one core burned per worker even when idle.
+  busy_spin,
+  /// Poll `spin_iterations` times, then sleep on a futex until a dispatch wakes it. A dispatch
+  /// makes no system call unless a worker of that queue is actually asleep.
+  spin_then_park,
+};
+
+struct QueueConfig {
+  /// Lower-case letters, digits, '_' and '-'; unique within the Manager.
+  std::string name;
+  /// Worker threads serving this queue (at least 1).
+  unsigned workers = 1;
+  /// CPUs to pin the workers to: worker i runs on cpus[i % cpus.size()]. Empty: not pinned.
+  /// Every CPU must be in the set this process may run on (sched_getaffinity).
+  std::vector<unsigned> cpus = {};
+  /// Jobs that may wait in the queue; a dispatch past it fails with Errc::queue_full.
+  std::size_t capacity = 65536;
+  IdleStrategy idle = IdleStrategy::spin_then_park;
+  /// Empty polls before parking, with spin_then_park.
+  unsigned spin_iterations = 4096;
+  /// Jobs a worker takes from the ring at once (1..64). Larger batches cost fewer atomics per job;
+  /// a batch is run by the worker that took it, so keep it small for slow handlers on many workers.
+  unsigned dequeue_batch = 8;
+};
+
+struct Config {
+  /// Named queues. A job goes to the queue it names, else its type's default queue, else "default".
+  std::vector<QueueConfig> queues = {QueueConfig{.name = "default"}};
+  /// Check that raw payloads are valid JSON (UTF-8, structure, depth) before accepting them.
+  /// Turn off only for producers that are trusted to send valid JSON (or use Job::trusted()).
+  bool validate_payloads = true;
+  /// Largest payload accepted, in bytes.
+  std::size_t max_payload_bytes = 1 << 20;
+  /// Deepest nesting of arrays and objects accepted by validation.
+  std::size_t max_payload_depth = 64;
+  /// Deadline the destructor gives shutdown() when the Manager is destroyed while running.
+  std::chrono::milliseconds destructor_shutdown_timeout = std::chrono::seconds(5);
+};
+
+}  // namespace jobq

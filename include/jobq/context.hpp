@@ -1,0 +1,45 @@
+// What a handler knows about the job it runs.
+#pragma once
+
+#include <cstdint>
+#include <stop_token>
+#include <string_view>
+
+#include "jobq/ids.hpp"
+
+namespace jobq {
+
+namespace internal {
+struct ContextAccess;
+}
+
+/// The running job's identity and its stop token. A worker reuses one Context for every job it
+/// runs: keep no reference to it past handle_task.
+class Context {
+ public:
+  Context() = default;
+  Context(JobId job_id, std::string_view type, std::string_view queue, std::uint32_t attempt,
+          std::stop_token stop = {}) noexcept
+      : job_id_(job_id), type_(type), queue_(queue), attempt_(attempt), stop_(std::move(stop)) {}
+
+  JobId job_id() const noexcept { return job_id_; }
+  /// The job type name, "category:action".
+  std::string_view type() const noexcept { return type_; }
+  std::string_view queue() const noexcept { return queue_; }
+  /// 1 on the first run.
+  std::uint32_t attempt() const noexcept { return attempt_; }
+  /// Fires when shutdown's deadline passes while this job runs. Long handlers should poll it.
+  const std::stop_token& stop_token() const noexcept { return stop_; }
+  bool stop_requested() const noexcept { return stop_.stop_requested(); }
+
+ private:
+  friend struct internal::ContextAccess;
+
+  JobId job_id_ = 0;
+  std::string_view type_;
+  std::string_view queue_;
+  std::uint32_t attempt_ = 0;
+  std::stop_token stop_;
+};
+
+}  // namespace jobq

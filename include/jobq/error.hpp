@@ -1,0 +1,93 @@
+// Error values for the hot path and the exception type for configuration mistakes.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace jobq {
+
+/// Why a call on the hot path did not do what was asked. Each value has a fixed description
+/// (`describe`); an `Error` may add a detail such as the parser's message.
+enum class Errc : std::uint8_t {
+  unknown_type = 1,   ///< no handler is registered under that job type name
+  unknown_queue,      ///< no queue has that name (or the job named none and its type has no default)
+  invalid_payload,    ///< the payload is not valid JSON, is too deep, or could not be serialized
+  payload_too_large,  ///< the payload is larger than Config::max_payload_bytes
+  queue_full,         ///< the queue holds QueueConfig::capacity jobs already
+  not_started,        ///< Manager::start() has not been called yet
+  shutting_down,      ///< Manager::shutdown() has begun: intake is closed
+};
+
+/// A fixed, human-readable description of an error code.
+constexpr std::string_view describe(Errc code) noexcept {
+  switch (code) {
+    case Errc::unknown_type: return "unknown job type";
+    case Errc::unknown_queue: return "unknown queue";
+    case Errc::invalid_payload: return "invalid payload";
+    case Errc::payload_too_large: return "payload too large";
+    case Errc::queue_full: return "queue full";
+    case Errc::not_started: return "not started";
+    case Errc::shutting_down: return "shutting down";
+  }
+  return "unknown error";
+}
+
+/// An error code with an optional detail. The common rejections (queue full, shutting down)
+/// carry no detail, so returning them allocates nothing.
+class Error {
+ public:
+  explicit Error(Errc code) noexcept : code_(code) {}
+  Error(Errc code, std::string detail) : code_(code), detail_(std::move(detail)) {}
+
+  Errc code() const noexcept { return code_; }
+  const std::string& detail() const noexcept { return detail_; }
+  /// "queue full", or "invalid payload: <detail>".
+  std::string message() const {
+    std::string text(describe(code_));
+    if (!detail_.empty()) {
+      text += ": ";
+      text += detail_;
+    }
+    return text;
+  }
+
+ private:
+  Errc code_;
+  std::string detail_;
+};
+
+/// A value or an Error; returned by dispatch. Never throws on access misuse checks: call `ok()`
+/// first (accessing the wrong side is a precondition violation, checked by assert in debug builds).
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>)  // NOLINT: implicit by design
+      : state_(std::in_place_index<0>, std::move(value)) {}
+  Result(Error error) noexcept : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+
+  bool ok() const noexcept { return state_.index() == 0; }
+  explicit operator bool() const noexcept { return ok(); }
+  const T& value() const& { return *std::get_if<0>(&state_); }
+  const T& operator*() const& { return value(); }
+  const T* operator->() const { return &value(); }
+  const Error& error() const& { return *std::get_if<1>(&state_); }
+  /// Errc of the error; only meaningful when !ok().
+  Errc code() const noexcept { return ok() ? Errc{} : std::get_if<1>(&state_)->code(); }
+
+ private:
+  std::variant<T, Error> state_;
+};
+
+/// Thrown for configuration mistakes at the moment they are made: an invalid job type name, a
+/// duplicate registration, registering after start(), an empty handler, an invalid queue
+/// configuration or CPU set. Never thrown by dispatch or by workers.
+class ConfigError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+}  // namespace jobq

@@ -1,0 +1,22 @@
+// A counter with one writer and any number of readers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace jobq::internal {
+
+/// Incremented by one thread only, read by any: a relaxed load and store, no locked instruction.
+/// Summing such counters on read replaces a shared atomic increment on the hot path.
+class SingleWriterCounter {
+ public:
+  void add(std::uint64_t n = 1) noexcept { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  std::uint64_t read() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+inline constexpr std::size_t cache_line = 64;
+
+}  // namespace jobq::internal

@@ -1,0 +1,92 @@
+// Name → dense id, open addressing over one flat array. Built at configuration time, read-only
+// once workers start; lookups hash the name once and usually touch one slot.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "jobq/ids.hpp"
+
+namespace jobq::internal {
+
+/// 64-bit hash of short names, eight bytes per step.
+inline std::uint64_t hash_name(std::string_view name) noexcept {
+  std::uint64_t hash = 0x9E3779B97F4A7C15ull ^ name.size();
+  const char* cursor = name.data();
+  std::size_t left = name.size();
+  auto mix = [&hash](std::uint64_t word) {
+    hash = (hash ^ word) * 0xBF58476D1CE4E5B9ull;
+    hash ^= hash >> 31;
+  };
+  for (; left >= 8; left -= 8, cursor += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, cursor, 8);
+    mix(word);
+  }
+  if (left > 0) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, cursor, left);
+    mix(word);
+  }
+  return hash * 0x94D049BB133111EBull;
+}
+
+class FlatNameMap {
+ public:
+  /// Adds `name` (whose bytes must outlive the map). Returns false if it is already present.
+  bool insert(std::string_view name, std::uint32_t value) {
+    if ((count_ + 1) * 2 > slots_.size()) grow();
+    if (!place(name, hash_name(name), value)) return false;
+    ++count_;
+    return true;
+  }
+
+  /// The value stored under `name`, or no_id.
+  std::uint32_t find(std::string_view name) const noexcept {
+    if (slots_.empty()) return no_id;
+    const std::uint64_t hash = hash_name(name);
+    for (std::size_t index = hash & mask_;; index = (index + 1) & mask_) {
+      const Slot& slot = slots_[index];
+      if (slot.value == no_id) return no_id;
+      if (slot.hash == hash && slot.name == name) return slot.value;
+    }
+  }
+
+  std::size_t size() const noexcept { return count_; }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::string_view name;
+    std::uint32_t value = no_id;
+  };
+
+  bool place(std::string_view name, std::uint64_t hash, std::uint32_t value) {
+    for (std::size_t index = hash & mask_;; index = (index + 1) & mask_) {
+      Slot& slot = slots_[index];
+      if (slot.value == no_id) {
+        slot = Slot{hash, name, value};
+        return true;
+      }
+      if (slot.hash == hash && slot.name == name) return false;
+    }
+  }
+
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<std::size_t>(16, old.size() * 2), Slot{});
+    mask_ = slots_.size() - 1;
+    for (const Slot& slot : old) {
+      if (slot.value != no_id) place(slot.name, slot.hash, slot.value);
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+  std::size_t count_ = 0;
+};
+
+}  // namespace jobq::internal

@@ -1,0 +1,307 @@
+// The engine: named queues, registered job types, workers, dispatch and shutdown.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <concepts>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "jobq/config.hpp"
+#include "jobq/context.hpp"
+#include "jobq/error.hpp"
+#include "jobq/ids.hpp"
+#include "jobq/internal/json_write.hpp"
+#include "jobq/internal/queue_runtime.hpp"
+#include "jobq/job.hpp"
+#include "jobq/message.hpp"
+#include "jobq/payload.hpp"
+#include "jobq/registry.hpp"
+#include "jobq/stats.hpp"
+#include "jobq/status.hpp"
+
+namespace jobq {
+
+/// A job class: a stable type name and a handler member.
+template <class J>
+concept JobClass = requires(J& job, Context& context, const Message& message) {
+  { J::type_name } -> std::convertible_to<std::string_view>;
+  { job.handle_task(context, message) } -> std::same_as<Status>;
+};
+
+/// A plain callable handler.
+template <class F>
+concept HandlerCallable = std::is_invocable_r_v<Status, F&, Context&, const Message&>;
+
+struct RegisterOptions {
+  /// The queue that jobs of this type run on when the dispatch names none. Empty: "default".
+  std::string_view queue = {};
+};
+
+/// Called on the worker thread, after a handler failed, before the worker takes its next job.
+/// Exceptions it throws are swallowed: a hook cannot kill a worker.
+using FailureHook = std::function<void(const Failure&)>;
+
+/// Lifecycle: construct (validates the configuration) → register job types → start() →
+/// dispatch from any thread → shutdown(deadline). The destructor of a running Manager shuts down
+/// with Config::destructor_shutdown_timeout.
+class Manager {
+ public:
+  /// Throws ConfigError for an invalid configuration: no queues, a bad or duplicate queue name,
+  /// zero workers or capacity, a CPU this process may not run on.
+  explicit Manager(Config config);
+  ~Manager();
+  Manager(const Manager&) = delete;
+  Manager& operator=(const Manager&) = delete;
+
+  /// Registers a job class by its `type_name`; its `queue_name` (if declared) is its default
+  /// queue. The object must outlive the Manager. Throws ConfigError after start(), for an invalid
+  /// or duplicate name, or an unknown queue.
+  template <JobClass J>
+  TypeId register_job(J& job, RegisterOptions options = {});
+
+  /// Registers a callable `Status(Context&, const Message&)`; the Manager keeps a copy.
+  template <HandlerCallable F>
+  TypeId register_handler(std::string_view type_name, F handler, RegisterOptions options = {});
+
+  /// Called after each failed job; set before start(). Throws ConfigError after start().
+  void on_failure(FailureHook hook);
+
+  /// Starts the workers, pinned and named ("jq:<queue>/<i>"); returns once every worker runs.
+  /// Throws ConfigError if called twice or if a worker cannot be pinned.
+  void start();
+
+  /// Dispatches a raw job. The payload is copied, and validated unless disabled or trusted().
+  Result<JobId> dispatch(const Job& job);
+
+  /// Dispatches a typed job: `payload` is serialized; no validation pass is needed.
+  template <Payload P>
+  Result<JobId> dispatch(const Job& job, const P& payload);
+
+  /// Dispatches every job or none: on any error nothing is enqueued and that error is returned.
+  /// On success returns the first job's id; the batch's ids are consecutive. Jobs for one queue
+  /// go in with one bulk enqueue.
+  Result<JobId> dispatch_bulk(std::span<const Job> jobs);
+
+  /// Stops intake at once (dispatch returns Errc::shutting_down), runs what is queued until
+  /// `deadline` has passed, then requests stop on the tokens of handlers still running and waits
+  /// for them to return (a thread cannot be killed: a handler that ignores its token delays
+  /// shutdown). Every accepted job that did not run is in the report. A second call returns the
+  /// final counters and no jobs.
+  ShutdownReport shutdown(std::chrono::nanoseconds deadline);
+
+  std::vector<QueueStats> stats() const;
+  /// Counters of one queue; throws ConfigError for an unknown queue name.
+  QueueStats stats(std::string_view queue) const;
+
+  const Config& config() const noexcept { return config_; }
+  const Registry& registry() const noexcept { return registry_; }
+  /// The id of a queue by name, or no_id.
+  QueueId queue_id(std::string_view name) const noexcept { return queue_index_.find(name); }
+
+ private:
+  enum State : int { configuring, running, draining, stopping, stopped };
+  struct Route {
+    TypeId type;
+    QueueId queue;
+  };
+
+  Result<Route> route(const Job& job) const;
+  Result<JobId> enqueue(Route route, std::string_view payload, bool validate);
+  internal::ProducerState& producer();
+  internal::ProducerState& producer_slow();
+  JobId take_ids(internal::ProducerState& producer, std::size_t count);
+  void count_rejected(internal::ProducerState& producer, QueueId queue, std::size_t count = 1);
+  /// Empty if `payload` is valid JSON within the limits, else the reason.
+  std::string validation_problem(internal::ProducerState& producer, const internal::PayloadBuffer& payload);
+  TypeId add_type(std::string_view name, HandlerEntry::Invoke invoke, void* target, std::shared_ptr<void> owned,
+                  RegisterOptions options);
+  void require_configuring(std::string_view what) const;
+  void run_worker(internal::QueueRuntime& queue, internal::Worker& worker);
+  void run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
+               Context& context, simdjson::ondemand::parser& parser);
+  void hand_back(internal::QueueRuntime& queue, internal::Envelope& envelope);
+  QueueStats collect_stats(const internal::QueueRuntime& queue) const;
+
+  Config config_;
+  Registry registry_;
+  std::vector<std::unique_ptr<internal::QueueRuntime>> queues_;
+  internal::FlatNameMap queue_index_;
+  QueueId default_queue_ = no_id;
+  const std::uint64_t uid_;
+  FailureHook on_failure_;
+
+  alignas(internal::cache_line) std::atomic<int> state_{configuring};
+  alignas(internal::cache_line) std::atomic<JobId> next_id_block_{1};
+
+  mutable std::mutex producers_mutex_;
+  std::vector<std::unique_ptr<internal::ProducerState>> producers_;
+
+  std::mutex lifecycle_mutex_;  // guards everything below
+  std::condition_variable lifecycle_changed_;
+  std::size_t workers_started_ = 0;
+  std::size_t workers_live_ = 0;
+  std::string start_error_;
+  std::vector<ReturnedJob> handed_back_;
+  bool shut_down_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Inline definitions: registration templates and the dispatch hot path.
+
+template <JobClass J>
+TypeId Manager::register_job(J& job, RegisterOptions options) {
+  if constexpr (requires { J::queue_name; }) {
+    if (options.queue.empty()) options.queue = J::queue_name;
+  }
+  auto invoke = [](void* target, Context& context, const Message& message) -> Status {
+    return static_cast<J*>(target)->handle_task(context, message);
+  };
+  return add_type(J::type_name, invoke, &job, nullptr, options);
+}
+
+template <HandlerCallable F>
+TypeId Manager::register_handler(std::string_view type_name, F handler, RegisterOptions options) {
+  // Function pointers and nullable wrappers (std::function) can be empty; lambdas cannot.
+  bool empty = false;
+  if constexpr (std::is_pointer_v<F>) {
+    empty = handler == nullptr;
+  } else if constexpr (requires { handler.operator bool(); }) {
+    empty = !handler.operator bool();
+  }
+  if (empty) throw ConfigError("cannot register job type '" + std::string(type_name) + "': the handler is empty");
+  auto owned = std::make_shared<F>(std::move(handler));
+  auto invoke = [](void* target, Context& context, const Message& message) -> Status {
+    return std::invoke(*static_cast<F*>(target), context, message);
+  };
+  void* target = owned.get();
+  return add_type(type_name, invoke, target, std::move(owned), options);
+}
+
+namespace internal {
+struct ProducerCacheEntry {
+  std::uint64_t manager_uid = 0;
+  ProducerState* state = nullptr;
+};
+/// The calling thread's producer state for the Manager it used last. Uids are never reused, so
+/// an entry of a destroyed Manager can never match.
+inline thread_local ProducerCacheEntry last_producer;
+}  // namespace internal
+
+inline internal::ProducerState& Manager::producer() {
+  const internal::ProducerCacheEntry& cached = internal::last_producer;
+  if (cached.manager_uid == uid_) [[likely]] return *cached.state;
+  return producer_slow();
+}
+
+inline Result<Manager::Route> Manager::route(const Job& job) const {
+  const TypeId type = registry_.find(job.type());
+  if (type == no_id) [[unlikely]] return Error(Errc::unknown_type, std::string(job.type()));
+  QueueId queue = registry_[type].default_queue;
+  if (!job.queue().empty()) {
+    queue = queue_index_.find(job.queue());
+    if (queue == no_id) [[unlikely]] return Error(Errc::unknown_queue, std::string(job.queue()));
+  } else if (queue == no_id) [[unlikely]] {
+    return Error(Errc::unknown_queue, "job type '" + std::string(job.type()) +
+                                          "' names no queue and there is no queue named 'default'");
+  }
+  return Route{type, queue};
+}
+
+inline Result<JobId> Manager::dispatch(const Job& job) {
+  Result<Route> routed = route(job);
+  if (!routed) [[unlikely]] return routed.error();
+  return enqueue(*routed, job.payload(), config_.validate_payloads && !job.is_trusted());
+}
+
+template <Payload P>
+Result<JobId> Manager::dispatch(const Job& job, const P& payload) {
+  Result<Route> routed = route(job);
+  if (!routed) [[unlikely]] return routed.error();
+  internal::ProducerState& state = producer();
+  state.scratch.clear();
+  internal::WriteFailure failure;
+  if (!internal::write_object(state.scratch, payload, failure)) [[unlikely]] {
+    count_rejected(state, routed->queue);
+    return Error(Errc::invalid_payload, "field '" + failure.path + "': " + std::string(failure.reason));
+  }
+  return enqueue(*routed, state.scratch, false);
+}
+
+inline JobId Manager::take_ids(internal::ProducerState& state, std::size_t count) {
+  if (state.id_end - state.next_id < count) [[unlikely]] {
+    // One shared atomic per block of ids rather than one per job.
+    const JobId block = std::max<JobId>(4096, count);
+    state.next_id = next_id_block_.fetch_add(block, std::memory_order_relaxed);
+    state.id_end = state.next_id + block;
+  }
+  const JobId first = state.next_id;
+  state.next_id += count;
+  return first;
+}
+
+inline void Manager::count_rejected(internal::ProducerState& state, QueueId queue, std::size_t count) {
+  state.counters[queue].rejected.add(count);
+}
+
+inline Result<JobId> Manager::enqueue(Route target, std::string_view payload, bool validate) {
+  internal::ProducerState& state = producer();
+  const int lifecycle = state_.load(std::memory_order_acquire);
+  if (lifecycle != running) [[unlikely]] {
+    count_rejected(state, target.queue);
+    return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
+  }
+  if (payload.size() > config_.max_payload_bytes) [[unlikely]] {
+    count_rejected(state, target.queue);
+    return Error(Errc::payload_too_large, std::to_string(payload.size()) + " bytes, the limit is " +
+                                              std::to_string(config_.max_payload_bytes));
+  }
+  internal::Envelope envelope;
+  envelope.type = target.type;
+  envelope.attempt = 1;
+  if (!envelope.payload.assign(payload)) [[unlikely]] {
+    count_rejected(state, target.queue);
+    return Error(Errc::payload_too_large, "could not allocate the payload buffer");
+  }
+  if (validate) {
+    if (std::string problem = validation_problem(state, envelope.payload); !problem.empty()) [[unlikely]] {
+      count_rejected(state, target.queue);
+      return Error(Errc::invalid_payload, std::move(problem));
+    }
+  }
+  internal::QueueRuntime& queue = *queues_[target.queue];
+  // Reserve a slot, then re-check the lifecycle. Both are sequentially consistent, so either
+  // shutdown sees this reservation in `pending` and waits for the job, or this dispatch sees
+  // that intake has closed and backs out: no job can slip in after the final drain.
+  const auto capacity = static_cast<std::int64_t>(queue.config.capacity);
+  if (queue.pending.fetch_add(1, std::memory_order_seq_cst) >= capacity) [[unlikely]] {
+    queue.pending.fetch_sub(1, std::memory_order_seq_cst);
+    count_rejected(state, target.queue);
+    return Error(Errc::queue_full);
+  }
+  if (state_.load(std::memory_order_seq_cst) != running) [[unlikely]] {
+    queue.pending.fetch_sub(1, std::memory_order_seq_cst);
+    count_rejected(state, target.queue);
+    return Error(Errc::shutting_down);
+  }
+  const JobId id = take_ids(state, 1);
+  envelope.id = id;
+  if (!queue.ring.enqueue(state.tokens[target.queue], std::move(envelope))) [[unlikely]] {
+    queue.pending.fetch_sub(1, std::memory_order_seq_cst);
+    count_rejected(state, target.queue);
+    return Error(Errc::queue_full, "could not allocate a ring block");
+  }
+  state.counters[target.queue].accepted.add();
+  if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) [[unlikely]] queue.wake_one();
+  return id;
+}
+
+}  // namespace jobq

@@ -1,0 +1,102 @@
+// Cold paths of payload handling: error descriptions and string escaping.
+#include <string>
+
+#include "jobq/internal/json_bind.hpp"
+#include "jobq/internal/json_write.hpp"
+#include "jobq/message.hpp"
+
+namespace jobq {
+
+simdjson::ondemand::parser& Message::thread_parser() {
+  thread_local simdjson::ondemand::parser parser;
+  return parser;
+}
+
+namespace internal {
+
+std::string_view simdjson_error_name(simdjson::error_code code) noexcept {
+  switch (code) {
+    case simdjson::SUCCESS: return "SUCCESS";
+    case simdjson::CAPACITY: return "CAPACITY";
+    case simdjson::MEMALLOC: return "MEMALLOC";
+    case simdjson::TAPE_ERROR: return "TAPE_ERROR";
+    case simdjson::DEPTH_ERROR: return "DEPTH_ERROR";
+    case simdjson::STRING_ERROR: return "STRING_ERROR";
+    case simdjson::T_ATOM_ERROR: return "T_ATOM_ERROR";
+    case simdjson::F_ATOM_ERROR: return "F_ATOM_ERROR";
+    case simdjson::N_ATOM_ERROR: return "N_ATOM_ERROR";
+    case simdjson::NUMBER_ERROR: return "NUMBER_ERROR";
+    case simdjson::UTF8_ERROR: return "UTF8_ERROR";
+    case simdjson::UNINITIALIZED: return "UNINITIALIZED";
+    case simdjson::EMPTY: return "EMPTY";
+    case simdjson::UNESCAPED_CHARS: return "UNESCAPED_CHARS";
+    case simdjson::UNCLOSED_STRING: return "UNCLOSED_STRING";
+    case simdjson::UNSUPPORTED_ARCHITECTURE: return "UNSUPPORTED_ARCHITECTURE";
+    case simdjson::INCORRECT_TYPE: return "INCORRECT_TYPE";
+    case simdjson::NUMBER_OUT_OF_RANGE: return "NUMBER_OUT_OF_RANGE";
+    case simdjson::INDEX_OUT_OF_BOUNDS: return "INDEX_OUT_OF_BOUNDS";
+    case simdjson::NO_SUCH_FIELD: return "NO_SUCH_FIELD";
+    case simdjson::IO_ERROR: return "IO_ERROR";
+    case simdjson::INVALID_JSON_POINTER: return "INVALID_JSON_POINTER";
+    case simdjson::INVALID_URI_FRAGMENT: return "INVALID_URI_FRAGMENT";
+    case simdjson::UNEXPECTED_ERROR: return "UNEXPECTED_ERROR";
+    case simdjson::PARSER_IN_USE: return "PARSER_IN_USE";
+    case simdjson::OUT_OF_ORDER_ITERATION: return "OUT_OF_ORDER_ITERATION";
+    case simdjson::INSUFFICIENT_PADDING: return "INSUFFICIENT_PADDING";
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT: return "INCOMPLETE_ARRAY_OR_OBJECT";
+    case simdjson::SCALAR_DOCUMENT_AS_VALUE: return "SCALAR_DOCUMENT_AS_VALUE";
+    case simdjson::OUT_OF_BOUNDS: return "OUT_OF_BOUNDS";
+    case simdjson::TRAILING_CONTENT: return "TRAILING_CONTENT";
+    default: return "UNKNOWN_ERROR";
+  }
+}
+
+std::string describe_bind_failure(const BindFailure& failure) {
+  std::string text;
+  if (failure.path.empty()) {
+    text = "payload: ";
+  } else {
+    text = "field '" + failure.path + "': ";
+  }
+  if (failure.code == simdjson::NO_SUCH_FIELD && !failure.path.empty()) {
+    text += "NO_SUCH_FIELD (required field is missing)";
+    return text;
+  }
+  text += simdjson_error_name(failure.code);
+  text += " (";
+  text += simdjson::error_message(failure.code);
+  text += ")";
+  return text;
+}
+
+bool write_json_string(std::string& out, std::string_view text) {
+  if (!simdjson::validate_utf8(text.data(), text.size())) return false;
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run_start = 0;
+  for (std::size_t index = 0; index < text.size(); ++index) {
+    const auto c = static_cast<unsigned char>(text[index]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;  // copied in runs below
+    out.append(text.data() + run_start, index - run_start);
+    run_start = index + 1;
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default: {
+        const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+        out.append(escaped, sizeof escaped);
+      }
+    }
+  }
+  out.append(text.data() + run_start, text.size() - run_start);
+  out.push_back('"');
+  return true;
+}
+
+}  // namespace internal
+}  // namespace jobq

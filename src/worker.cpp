@@ -1,0 +1,150 @@
+// The worker loop. It lives in the library rather than in a header: it is one function per
+// thread, entered once, so inlining it into user code would buy nothing.
+#include <pthread.h>
+#include <sched.h>
+
+#include <array>
+#include <cstring>
+#include <string>
+
+#include "jobq/manager.hpp"
+
+namespace jobq {
+namespace internal {
+
+struct ContextAccess {
+  static void bind_worker(Context& context, std::string_view queue, std::stop_token stop) {
+    context.queue_ = queue;
+    context.stop_ = std::move(stop);
+  }
+  static void bind_job(Context& context, JobId id, std::string_view type, std::uint32_t attempt) noexcept {
+    context.job_id_ = id;
+    context.type_ = type;
+    context.attempt_ = attempt;
+  }
+};
+
+}  // namespace internal
+
+namespace {
+
+/// "jq:<queue>/<index>", cut to the 15 characters Linux keeps.
+void name_this_thread(std::string_view queue, unsigned index) {
+  std::string name = "jq:" + std::string(queue.substr(0, 8)) + "/" + std::to_string(index);
+  if (name.size() > 15) name.resize(15);
+  pthread_setname_np(pthread_self(), name.c_str());
+}
+
+/// Empty on success, else why the thread could not be pinned.
+std::string pin_this_thread(int cpu, std::string_view queue) {
+  if (cpu < 0) return {};
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  const int error = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  if (error == 0) return {};
+  return "queue '" + std::string(queue) + "': cannot pin a worker to CPU " + std::to_string(cpu) + ": " +
+         std::strerror(error);
+}
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker) {
+  name_this_thread(queue.config.name, worker.index);
+  std::string pin_error = pin_this_thread(worker.cpu, queue.config.name);
+  {
+    const std::lock_guard lock(lifecycle_mutex_);
+    ++workers_started_;
+    ++workers_live_;
+    if (!pin_error.empty() && start_error_.empty()) start_error_ = std::move(pin_error);
+  }
+  lifecycle_changed_.notify_all();
+
+  moodycamel::ConsumerToken token(queue.ring);
+  simdjson::ondemand::parser parser;  // reused for every job this worker binds
+  Context context;
+  internal::ContextAccess::bind_worker(context, queue.config.name, worker.stop.get_token());
+  std::array<internal::Envelope, 64> batch;
+  const std::size_t batch_size = queue.config.dequeue_batch;
+  unsigned idle_polls = 0;
+
+  for (;;) {
+    const std::size_t taken = queue.ring.try_dequeue_bulk(token, batch.begin(), batch_size);
+    if (taken != 0) {
+      queue.pending.fetch_sub(static_cast<std::int64_t>(taken), std::memory_order_seq_cst);
+      idle_polls = 0;
+      for (std::size_t index = 0; index < taken; ++index) {
+        if (state_.load(std::memory_order_relaxed) == stopping) [[unlikely]] {
+          for (; index < taken; ++index) hand_back(queue, batch[index]);
+          break;
+        }
+        run_job(queue, worker, batch[index], context, parser);
+        batch[index].payload.release();
+      }
+      continue;
+    }
+    const int lifecycle = state_.load(std::memory_order_seq_cst);
+    if (lifecycle == stopping) break;
+    if (lifecycle == draining) {
+      if (queue.pending.load(std::memory_order_seq_cst) == 0) break;
+      cpu_relax();  // a producer that reserved before intake closed is about to enqueue
+      continue;
+    }
+    if (!queue.parks || ++idle_polls < queue.config.spin_iterations) {
+      cpu_relax();
+      continue;
+    }
+    // Announce the sleep, then look once more. A producer increments `pending` before it reads
+    // `sleepers` (both sequentially consistent), so either it sees this sleeper and bumps the
+    // epoch, or this check sees its job: a wake-up cannot be lost.
+    queue.sleepers.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t epoch = queue.wake_epoch.load(std::memory_order_seq_cst);
+    if (queue.pending.load(std::memory_order_seq_cst) == 0 && state_.load(std::memory_order_seq_cst) <= running) {
+      queue.wake_epoch.wait(epoch, std::memory_order_seq_cst);
+    }
+    queue.sleepers.fetch_sub(1, std::memory_order_seq_cst);
+    idle_polls = 0;
+  }
+
+  {
+    const std::lock_guard lock(lifecycle_mutex_);
+    --workers_live_;
+  }
+  lifecycle_changed_.notify_all();
+}
+
+void Manager::run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
+                      Context& context, simdjson::ondemand::parser& parser) {
+  const HandlerEntry& handler = registry_[envelope.type];
+  internal::ContextAccess::bind_job(context, envelope.id, handler.name, envelope.attempt);
+  const Message message(handler.name, envelope.id, envelope.payload.view(), envelope.payload.capacity(), &parser);
+  Status status;
+  try {
+    status = handler.invoke(handler.target, context, message);
+  } catch (const std::exception& error) {
+    status = Status::error(std::string("unhandled exception: ") + error.what());
+  } catch (...) {
+    status = Status::error("unhandled exception of a type not derived from std::exception");
+  }
+  if (status.ok()) [[likely]] {
+    worker.succeeded.add();
+    return;
+  }
+  worker.failed.add();
+  if (!on_failure_) return;
+  try {
+    on_failure_(Failure{envelope.id, handler.name, queue.config.name, envelope.attempt, envelope.payload.view(),
+                        status.message(), status.kind() == Status::Kind::error});
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a failing hook must not take the worker down
+  }
+}
+
+}  // namespace jobq
