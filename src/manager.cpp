@@ -2,6 +2,7 @@
 #include "jobq/manager.hpp"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -55,9 +56,17 @@ Manager::Manager(Config config) : config_(std::move(config)), uid_(next_manager_
     throw ConfigError("max_payload_bytes must be between 1 and 2^31");
   }
   if (config_.max_payload_depth == 0) throw ConfigError("max_payload_depth must be at least 1");
+  // The process's CPUs: the main thread's set (the process id names it) joined with this
+  // thread's, so that a Manager built on a pinned thread may still pin its workers elsewhere.
   cpu_set_t allowed;
+  cpu_set_t this_thread;
   CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) throw ConfigError("sched_getaffinity failed");
+  CPU_ZERO(&this_thread);
+  if (sched_getaffinity(getpid(), sizeof allowed, &allowed) != 0 ||
+      sched_getaffinity(0, sizeof this_thread, &this_thread) != 0) {
+    throw ConfigError("sched_getaffinity failed");
+  }
+  CPU_OR(&allowed, &allowed, &this_thread);
   for (const QueueConfig& queue : config_.queues) {
     validate_queue(queue, allowed);
     const auto index = static_cast<QueueId>(queues_.size());
@@ -282,14 +291,14 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
     for (auto& staged : state.staging) staged.clear();
   };
   auto reject_staged = [&](Error error) -> Result<JobId> {
-    for (QueueId queue = 0; queue < queues_.size(); ++queue) {
-      if (!state.staging[queue].empty()) count_rejected(state, queue, state.staging[queue].size());
-    }
     clear_staging();
+    for (const Job& job : jobs) {
+      if (Result<Route> routed = route(job)) count_rejected(state, routed->queue);
+    }
     return error;
   };
   const int lifecycle = state_.load(std::memory_order_acquire);
-  if (lifecycle != running) return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
+  if (lifecycle != running) return reject_staged(Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down));
   if (jobs.empty()) return JobId{0};
   const JobId first = take_ids(state, jobs.size());
   for (std::size_t index = 0; index < jobs.size(); ++index) {
@@ -337,7 +346,9 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
     std::vector<internal::Envelope>& staged = state.staging[queue];
     if (staged.empty()) continue;
     internal::QueueRuntime& runtime = *queues_[queue];
+    state.counters[queue].accepted.add(staged.size());  // before the enqueue, as in enqueue()
     if (!runtime.ring.enqueue_bulk(state.tokens[queue], std::make_move_iterator(staged.begin()), staged.size())) {
+      state.counters[queue].accepted.subtract(staged.size());
       // Only an allocation failure gets here; earlier queues of the batch were already enqueued,
       // so withdraw this queue's jobs and every later one's.
       for (QueueId rest = queue; rest < queues_.size(); ++rest) {
@@ -349,7 +360,6 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
       }
       return Error(Errc::queue_full, "could not allocate ring blocks");
     }
-    state.counters[queue].accepted.add(staged.size());
     staged.clear();
     if (runtime.parks && runtime.sleepers.load(std::memory_order_seq_cst) != 0) runtime.wake_all();
   }

@@ -24,7 +24,8 @@ struct QueueConfig {
   /// Worker threads serving this queue (at least 1).
   unsigned workers = 1;
   /// CPUs to pin the workers to: worker i runs on cpus[i % cpus.size()]. Empty: not pinned.
-  /// Every CPU must be in the set this process may run on (sched_getaffinity).
+  /// Every CPU must be one that the process's main thread or the constructing thread may run on
+  /// (sched_getaffinity); pinning itself is checked again by start().
   std::vector<unsigned> cpus = {};
   /// Jobs that may wait in the queue; a dispatch past it fails with Errc::queue_full.
   std::size_t capacity = 65536;

@@ -63,8 +63,9 @@ class Manager {
   Manager& operator=(const Manager&) = delete;
 
   /// Registers a job class by its `type_name`; its `queue_name` (if declared) is its default
-  /// queue. The object must outlive the Manager. Throws ConfigError after start(), for an invalid
-  /// or duplicate name, or an unknown queue.
+  /// queue. The object must stay alive until shutdown() has returned (or the Manager is
+  /// destroyed). Throws ConfigError after start(), for an invalid or duplicate name, or an
+  /// unknown queue.
   template <JobClass J>
   TypeId register_job(J& job, RegisterOptions options = {});
 
@@ -76,19 +77,23 @@ class Manager {
   void on_failure(FailureHook hook);
 
   /// Starts the workers, pinned and named ("jq:<queue>/<i>"); returns once every worker runs.
+  /// Workers of a queue without `cpus` inherit the CPU affinity of the thread calling start().
   /// Throws ConfigError if called twice or if a worker cannot be pinned.
   void start();
 
   /// Dispatches a raw job. The payload is copied, and validated unless disabled or trusted().
   Result<JobId> dispatch(const Job& job);
 
-  /// Dispatches a typed job: `payload` is serialized; no validation pass is needed.
+  /// Dispatches a typed job: `payload` is serialized (and so needs no validation pass). The Job
+  /// supplies the type and queue; its payload() and trusted() settings are not used.
   template <Payload P>
   Result<JobId> dispatch(const Job& job, const P& payload);
 
-  /// Dispatches every job or none: on any error nothing is enqueued and that error is returned.
+  /// Dispatches every job or none: on any error nothing is enqueued, that error is returned, and
+  /// every job of the batch whose queue is known counts as rejected. (The one exception is a
+  /// failed allocation of ring memory, after which the queues already filled keep their jobs.)
   /// On success returns the first job's id; the batch's ids are consecutive. Jobs for one queue
-  /// go in with one bulk enqueue.
+  /// go in with one bulk enqueue. An empty batch returns 0.
   Result<JobId> dispatch_bulk(std::span<const Job> jobs);
 
   /// Stops intake at once (dispatch returns Errc::shutting_down), runs what is queued until
@@ -259,6 +264,14 @@ inline Result<JobId> Manager::enqueue(Route target, std::string_view payload, bo
     count_rejected(state, target.queue);
     return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
   }
+  internal::QueueRuntime& queue = *queues_[target.queue];
+  const auto capacity = static_cast<std::int64_t>(queue.config.capacity);
+  // A producer retrying against a full queue should neither copy nor validate its payload again,
+  // nor write the cache line the workers decrement: a plain read settles the common case.
+  if (queue.pending.load(std::memory_order_relaxed) >= capacity) [[unlikely]] {
+    count_rejected(state, target.queue);
+    return Error(Errc::queue_full);
+  }
   if (payload.size() > config_.max_payload_bytes) [[unlikely]] {
     count_rejected(state, target.queue);
     return Error(Errc::payload_too_large, std::to_string(payload.size()) + " bytes, the limit is " +
@@ -277,11 +290,9 @@ inline Result<JobId> Manager::enqueue(Route target, std::string_view payload, bo
       return Error(Errc::invalid_payload, std::move(problem));
     }
   }
-  internal::QueueRuntime& queue = *queues_[target.queue];
   // Reserve a slot, then re-check the lifecycle. Both are sequentially consistent, so either
   // shutdown sees this reservation in `pending` and waits for the job, or this dispatch sees
   // that intake has closed and backs out: no job can slip in after the final drain.
-  const auto capacity = static_cast<std::int64_t>(queue.config.capacity);
   if (queue.pending.fetch_add(1, std::memory_order_seq_cst) >= capacity) [[unlikely]] {
     queue.pending.fetch_sub(1, std::memory_order_seq_cst);
     count_rejected(state, target.queue);
@@ -294,12 +305,15 @@ inline Result<JobId> Manager::enqueue(Route target, std::string_view payload, bo
   }
   const JobId id = take_ids(state, 1);
   envelope.id = id;
+  // Counted before the enqueue: whoever dequeues the job (a worker, or shutdown) then also sees
+  // the count, so a report can never show a job run that was not yet accepted.
+  state.counters[target.queue].accepted.add();
   if (!queue.ring.enqueue(state.tokens[target.queue], std::move(envelope))) [[unlikely]] {
+    state.counters[target.queue].accepted.subtract(1);
     queue.pending.fetch_sub(1, std::memory_order_seq_cst);
     count_rejected(state, target.queue);
     return Error(Errc::queue_full, "could not allocate a ring block");
   }
-  state.counters[target.queue].accepted.add();
   if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) [[unlikely]] queue.wake_one();
   return id;
 }

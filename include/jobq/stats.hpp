@@ -16,7 +16,9 @@ struct QueueStats {
   std::string name;
   unsigned workers = 0;
   std::uint64_t accepted = 0;   ///< dispatches that entered the queue
-  std::uint64_t rejected = 0;   ///< dispatches to this queue that were refused (any Errc)
+  /// Dispatches routed to this queue and refused (queue full, invalid or oversized payload, not
+  /// started, shutting down). A dispatch whose type or queue is unknown has no queue to count on.
+  std::uint64_t rejected = 0;
   std::uint64_t succeeded = 0;  ///< handlers that returned success
   std::uint64_t failed = 0;     ///< handlers that returned an error or threw
   std::int64_t depth = 0;       ///< jobs waiting in the queue now

@@ -1,0 +1,332 @@
+// End to end, one producer → one consumer: jobq against the bare moodycamel::ConcurrentQueue it is
+// built on, on the same two threads and the same two CPUs.
+//
+//   BM_jobq_1p_1q_1w          typed dispatch: `dispatch(Job, Order)` serializes the struct (no
+//                             validation pass), the handler binds it back with simdjson On-Demand.
+//   BM_jobq_raw_1p_1q_1w      raw dispatch of a pre-serialized payload: the payload is copied and
+//                             validated (Config::validate_payloads, on by default), then bound.
+//   BM_moodycamel_bare_1p_1c  one 8-byte item per iteration through the bare queue with a producer
+//                             and a consumer token, dequeued one at a time.
+//
+// Each iteration hands over one item; the last iteration also waits until the consumer has run
+// every item, so the timed region (real time) covers the whole transfer, not just the enqueues.
+//
+// CPUs: the producer (the benchmark thread) runs on the first CPU this process may use and the
+// consumer (jobq's worker, or the bare consumer thread) on the second, i.e. CPUs 0 and 1 on an
+// unrestricted machine. With a single CPU nothing but the producer is pinned.
+//
+// Idle strategy: the jobq queue uses IdleStrategy::busy_spin, because the bare consumer busy-spins
+// too (try_dequeue + pause); with the default spin_then_park a worker that falls asleep would add
+// futex wake-ups that the baseline does not pay. Both consumers burn their CPU while idle.
+//
+// What differs by design (and is what the ratio measures): jobq reserves a slot in a bounded
+// queue (one shared atomic per dispatch, Errc::queue_full past QueueConfig::capacity; the
+// producer then spins and retries, counted in `full_retries`), moves a 352-byte envelope with
+// the payload inline instead of 8 bytes, and runs a handler per job. Its worker dequeues in
+// batches of QueueConfig::dequeue_batch (8, the default); the bare consumer takes one item at a
+// time. The bare queue is unbounded.
+#include <benchmark/benchmark.h>
+#include <concurrentqueue.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <jobq/jobq.hpp>
+
+namespace {
+
+// Fixed iteration counts keep the whole binary (3 benchmarks × 3 repetitions in tools/bench)
+// well under 30 s on a 2-core machine, and give every repetition the same amount of work.
+constexpr benchmark::IterationCount jobq_iterations = 1'000'000;
+constexpr benchmark::IterationCount bare_iterations = 4'000'000;
+// How long the last iteration waits for the consumer before giving up with an error.
+constexpr auto drain_timeout = std::chrono::seconds(60);
+
+struct Order {
+  std::uint64_t id;
+  std::string sku;
+};
+JOBQ_PAYLOAD(Order, id, sku);
+
+constexpr const char* order_sku = "SKU-12345-BLUE";  // fits std::string's inline buffer
+constexpr std::uint64_t raw_order_id = 42;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+/// The producer's and the consumer's CPU: the first two CPUs this thread may run on, or
+/// {first, -1} on a single CPU. -1: not pinned.
+struct CpuPlan {
+  int producer = -1;
+  int consumer = -1;
+};
+
+CpuPlan plan_cpus() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return {};
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < 2; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+  }
+  if (cpus.empty()) return {};
+  if (cpus.size() == 1) return {cpus[0], -1};
+  return {cpus[0], cpus[1]};
+}
+
+bool pin_this_thread(int cpu) {
+  if (cpu < 0) return true;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+/// Pins the calling (benchmark) thread for its lifetime and restores its previous affinity after,
+/// so that the next benchmark, and the next Manager constructed on this thread, see the original
+/// CPU set.
+class ScopedPin {
+ public:
+  explicit ScopedPin(int cpu) {
+    CPU_ZERO(&saved_);
+    restore_ = pthread_getaffinity_np(pthread_self(), sizeof saved_, &saved_) == 0;
+    ok_ = pin_this_thread(cpu);
+  }
+  ~ScopedPin() {
+    if (restore_) pthread_setaffinity_np(pthread_self(), sizeof saved_, &saved_);
+  }
+  ScopedPin(const ScopedPin&) = delete;
+  ScopedPin& operator=(const ScopedPin&) = delete;
+
+  bool ok() const noexcept { return ok_; }
+
+ private:
+  cpu_set_t saved_;
+  bool restore_ = false;
+  bool ok_ = false;
+};
+
+/// Written by the consumer only; read by the producer once, at the end.
+struct alignas(64) Sink {
+  std::atomic<std::uint64_t> count{0};  // items consumed (released after sum and bad)
+  std::atomic<std::uint64_t> sum{0};
+  std::atomic<std::uint64_t> bad{0};    // jobq only: payloads that did not bind
+};
+
+/// Spins until the consumer has consumed `target` items; false on timeout.
+bool wait_for(const Sink& sink, std::uint64_t target) {
+  const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
+  for (unsigned polls = 1;; ++polls) {
+    if (sink.count.load(std::memory_order_acquire) >= target) return true;
+    cpu_relax();
+    if (polls % 4096 == 0 && std::chrono::steady_clock::now() > deadline) return false;
+  }
+}
+
+/// The shared body of the two jobq benchmarks. `raw`: dispatch a pre-serialized, validated
+/// payload instead of a typed one.
+template <bool raw>
+void jobq_end_to_end(benchmark::State& state) {
+  const CpuPlan cpus = plan_cpus();
+
+  jobq::Config config;
+  jobq::QueueConfig orders{.name = "orders", .workers = 1};
+  if (cpus.consumer >= 0) orders.cpus = {static_cast<unsigned>(cpus.consumer)};
+  orders.idle = jobq::IdleStrategy::busy_spin;  // the bare consumer busy-spins too
+  config.queues = {orders};
+
+  Sink sink;
+  // Constructed and started before the benchmark thread pins itself: the constructor checks the
+  // worker CPUs against the calling thread's affinity, and unpinned workers would inherit it.
+  jobq::Manager manager(std::move(config));
+  manager.register_handler(
+      "orders:process",
+      [&sink](jobq::Context&, const jobq::Message& message) {
+        Order order;
+        jobq::Status status = message.bind(order);
+        if (status.ok()) [[likely]] {
+          sink.sum.fetch_add(order.id, std::memory_order_relaxed);
+        } else {
+          sink.bad.fetch_add(1, std::memory_order_relaxed);
+        }
+        sink.count.fetch_add(1, std::memory_order_release);
+        return status;
+      },
+      jobq::RegisterOptions{.queue = "orders"});
+  try {
+    manager.start();
+  } catch (const std::exception& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+
+  const ScopedPin pin(cpus.producer);
+  if (!pin.ok()) {
+    state.SkipWithError("cannot pin the producer thread");
+    return;
+  }
+
+  std::string text;
+  if constexpr (raw) {
+    jobq::Result<std::string> serialized = jobq::to_json(Order{raw_order_id, order_sku});
+    if (!serialized) {
+      state.SkipWithError(serialized.error().message().c_str());
+      return;
+    }
+    text = *serialized;
+  }
+  Order order{0, order_sku};
+  auto dispatch_one = [&]() -> jobq::Result<jobq::JobId> {
+    if constexpr (raw) {
+      return manager.dispatch(jobq::Job("orders:process").payload(text));
+    } else {
+      return manager.dispatch(jobq::Job("orders:process"), order);
+    }
+  };
+
+  // Warm-up, untimed: the first dispatch on a thread creates its producer state (ring token,
+  // counters, validator).
+  if (jobq::Result<jobq::JobId> warm = dispatch_one(); !warm) {
+    state.SkipWithError(warm.error().message().c_str());
+    return;
+  }
+  if (!wait_for(sink, 1)) {
+    state.SkipWithError("the warm-up job did not run");
+    return;
+  }
+
+  const auto last = static_cast<std::uint64_t>(state.max_iterations);
+  std::uint64_t sent = 0;
+  std::uint64_t full_retries = 0;
+  for (auto _ : state) {
+    order.id = sent + 1;
+    jobq::Result<jobq::JobId> result = dispatch_one();
+    while (!result && result.code() == jobq::Errc::queue_full) [[unlikely]] {
+      ++full_retries;
+      cpu_relax();
+      result = dispatch_one();
+    }
+    if (!result) [[unlikely]] {
+      state.SkipWithError(result.error().message().c_str());
+      break;
+    }
+    if (++sent == last) [[unlikely]] {
+      // Still timed: the throughput is end to end.
+      if (!wait_for(sink, sent + 1)) {
+        state.SkipWithError("timed out waiting for the worker to run every job");
+        break;
+      }
+    }
+  }
+
+  state.SetItemsProcessed(state.iterations());
+  state.counters["full_retries"] = benchmark::Counter(static_cast<double>(full_retries));
+
+  const jobq::ShutdownReport report = manager.shutdown(std::chrono::seconds(10));
+  if (state.error_occurred()) return;
+  const std::uint64_t expected_sum = raw ? raw_order_id * (sent + 1) : sent * (sent + 1) / 2;
+  if (sink.bad.load() != 0) {
+    state.SkipWithError("the handler could not bind some payloads");
+  } else if (sink.sum.load() != expected_sum) {
+    state.SkipWithError("the handler saw the wrong sum of order ids");
+  } else if (!report.balanced() || report.succeeded != sent + 1 || report.failed != 0) {
+    state.SkipWithError("the shutdown report does not account for every job");
+  }
+}
+
+void BM_jobq_1p_1q_1w(benchmark::State& state) { jobq_end_to_end<false>(state); }
+void BM_jobq_raw_1p_1q_1w(benchmark::State& state) { jobq_end_to_end<true>(state); }
+
+void BM_moodycamel_bare_1p_1c(benchmark::State& state) {
+  const CpuPlan cpus = plan_cpus();
+  moodycamel::ConcurrentQueue<std::uint64_t> queue;
+  Sink sink;
+  std::atomic<bool> stop{false};
+  std::atomic<int> ready{0};  // 1: running, -1: could not pin
+
+  std::thread consumer([&] {
+    if (!pin_this_thread(cpus.consumer)) {
+      ready.store(-1, std::memory_order_release);
+      return;
+    }
+    moodycamel::ConsumerToken token(queue);
+    ready.store(1, std::memory_order_release);
+    std::uint64_t item = 0;
+    for (;;) {
+      if (queue.try_dequeue(token, item)) {
+        sink.sum.fetch_add(item, std::memory_order_relaxed);
+        sink.count.fetch_add(1, std::memory_order_release);
+        continue;
+      }
+      if (stop.load(std::memory_order_acquire)) break;
+      cpu_relax();
+    }
+  });
+  int started = 0;
+  while ((started = ready.load(std::memory_order_acquire)) == 0) std::this_thread::yield();
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    ~Joiner() {
+      stop.store(true, std::memory_order_release);
+      thread.join();
+    }
+  } joiner{stop, consumer};
+  if (started < 0) {
+    state.SkipWithError("cannot pin the consumer thread");
+    return;
+  }
+
+  const ScopedPin pin(cpus.producer);
+  if (!pin.ok()) {
+    state.SkipWithError("cannot pin the producer thread");
+    return;
+  }
+  moodycamel::ProducerToken token(queue);
+
+  // Warm-up, untimed, as for jobq.
+  if (!queue.enqueue(token, 0) || !wait_for(sink, 1)) {
+    state.SkipWithError("the warm-up item was not consumed");
+    return;
+  }
+
+  const auto last = static_cast<std::uint64_t>(state.max_iterations);
+  std::uint64_t sent = 0;
+  for (auto _ : state) {
+    if (!queue.enqueue(token, sent + 1)) [[unlikely]] {
+      state.SkipWithError("enqueue could not allocate a block");
+      break;
+    }
+    if (++sent == last) [[unlikely]] {
+      if (!wait_for(sink, sent + 1)) {
+        state.SkipWithError("timed out waiting for the consumer to take every item");
+        break;
+      }
+    }
+  }
+
+  state.SetItemsProcessed(state.iterations());
+  if (!state.error_occurred() && sink.sum.load() != sent * (sent + 1) / 2) {
+    state.SkipWithError("the consumer saw the wrong sum");
+  }
+}
+
+}  // namespace
+
+BENCHMARK(BM_jobq_1p_1q_1w)->Iterations(jobq_iterations)->UseRealTime();
+BENCHMARK(BM_jobq_raw_1p_1q_1w)->Iterations(jobq_iterations)->UseRealTime();
+BENCHMARK(BM_moodycamel_bare_1p_1c)->Iterations(bare_iterations)->UseRealTime();
+
+BENCHMARK_MAIN();
