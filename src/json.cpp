@@ -1,4 +1,5 @@
 // Cold paths of payload handling: error descriptions and string escaping.
+#include <cstring>
 #include <string>
 
 #include "jobq/internal/json_bind.hpp"
@@ -69,32 +70,52 @@ std::string describe_bind_failure(const BindFailure& failure) {
   return text;
 }
 
-bool write_json_string(std::string& out, std::string_view text) {
-  if (!simdjson::validate_utf8(text.data(), text.size())) return false;
+namespace {
+
+constexpr bool needs_escape(unsigned char c) noexcept { return c < 0x20 || c == '"' || c == '\\'; }
+
+void append_escaped(JsonBuffer& out, unsigned char c) {
   static constexpr char hex[] = "0123456789abcdef";
-  out.push_back('"');
-  std::size_t run_start = 0;
-  for (std::size_t index = 0; index < text.size(); ++index) {
-    const auto c = static_cast<unsigned char>(text[index]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;  // copied in runs below
-    out.append(text.data() + run_start, index - run_start);
-    run_start = index + 1;
-    switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      default: {
-        const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-        out.append(escaped, sizeof escaped);
-      }
+  switch (c) {
+    case '"': out.append("\\\""); break;
+    case '\\': out.append("\\\\"); break;
+    case '\b': out.append("\\b"); break;
+    case '\f': out.append("\\f"); break;
+    case '\n': out.append("\\n"); break;
+    case '\r': out.append("\\r"); break;
+    case '\t': out.append("\\t"); break;
+    default: {
+      const char escaped[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+      out.append({escaped, sizeof escaped});
     }
   }
-  out.append(text.data() + run_start, text.size() - run_start);
+}
+
+}  // namespace
+
+bool write_json_string(JsonBuffer& out, std::string_view text) {
+  const std::size_t start = out.size();
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t size = text.size();
+  unsigned char seen = 0;  // OR of every byte: bit 7 set means non-ASCII text
+  std::size_t index = 0;
+  while (index < size && !needs_escape(bytes[index])) seen |= bytes[index++];
+  char* quoted = out.extend(index + 1);
+  quoted[0] = '"';
+  std::memcpy(quoted + 1, text.data(), index);
+  // Rare: characters to escape. Copy the runs between them.
+  while (index < size) {
+    append_escaped(out, bytes[index]);
+    const std::size_t run_start = ++index;
+    while (index < size && !needs_escape(bytes[index])) seen |= bytes[index++];
+    out.append(text.substr(run_start, index - run_start));
+  }
   out.push_back('"');
+  // ASCII text, the common case, skips the UTF-8 validator's dispatch and setup.
+  if ((seen & 0x80) != 0 && !simdjson::validate_utf8(text.data(), text.size())) {
+    out.truncate(start);
+    return false;
+  }
   return true;
 }
 

@@ -174,12 +174,12 @@ ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline) {
       for (auto& worker : queue->workers) worker->thread.join();
     }
     // What no worker took. A reservation made before intake closed turns into an enqueue (or is
-    // withdrawn) within a few instructions, so wait for `pending` itself to reach zero.
+    // withdrawn) within a few instructions, so wait for the depth itself to reach zero.
     for (auto& queue : queues_) {
       internal::Envelope envelope;
-      while (queue->pending.load(std::memory_order_seq_cst) > 0) {
+      while (queue->depth() > 0) {
         if (queue->ring.try_dequeue(envelope)) {
-          queue->pending.fetch_sub(1, std::memory_order_seq_cst);
+          queue->dequeued.fetch_add(1, std::memory_order_seq_cst);
           hand_back(*queue, envelope);
         } else {
           std::this_thread::yield();
@@ -227,7 +227,7 @@ QueueStats Manager::collect_stats(const internal::QueueRuntime& queue) const {
     stats.succeeded += worker->succeeded.read();
     stats.failed += worker->failed.read();
   }
-  stats.depth = std::max<std::int64_t>(0, queue.pending.load(std::memory_order_relaxed));
+  stats.depth = std::max<std::int64_t>(0, queue.depth());
   return stats;
 }
 
@@ -324,16 +324,15 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
   auto release_reservations = [&](QueueId upto) {
     for (QueueId queue = 0; queue < upto; ++queue) {
       const auto count = static_cast<std::int64_t>(state.staging[queue].size());
-      if (count != 0) queues_[queue]->pending.fetch_sub(count, std::memory_order_seq_cst);
+      if (count != 0) queues_[queue]->withdraw(count);
     }
   };
   for (QueueId queue = 0; queue < queues_.size(); ++queue) {
     const auto count = static_cast<std::int64_t>(state.staging[queue].size());
     if (count == 0) continue;
     internal::QueueRuntime& runtime = *queues_[queue];
-    const std::int64_t before = runtime.pending.fetch_add(count, std::memory_order_seq_cst);
-    if (before + count > static_cast<std::int64_t>(runtime.config.capacity)) {
-      release_reservations(queue + 1);
+    if (!runtime.reserve(count, state.counters[queue].dequeued_seen)) {
+      release_reservations(queue);
       return reject_staged(Error(Errc::queue_full, "queue '" + runtime.config.name + "' has room for fewer than " +
                                                        std::to_string(count) + " jobs"));
     }
@@ -354,7 +353,7 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
       for (QueueId rest = queue; rest < queues_.size(); ++rest) {
         const std::size_t count = state.staging[rest].size();
         if (count == 0) continue;
-        queues_[rest]->pending.fetch_sub(static_cast<std::int64_t>(count), std::memory_order_seq_cst);
+        queues_[rest]->withdraw(static_cast<std::int64_t>(count));
         count_rejected(state, rest, count);
         state.staging[rest].clear();
       }

@@ -79,7 +79,7 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
   for (;;) {
     const std::size_t taken = queue.ring.try_dequeue_bulk(token, batch.begin(), batch_size);
     if (taken != 0) {
-      queue.pending.fetch_sub(static_cast<std::int64_t>(taken), std::memory_order_seq_cst);
+      queue.dequeued.fetch_add(static_cast<std::int64_t>(taken), std::memory_order_seq_cst);
       idle_polls = 0;
       for (std::size_t index = 0; index < taken; ++index) {
         if (state_.load(std::memory_order_relaxed) == stopping) [[unlikely]] {
@@ -94,7 +94,7 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
     const int lifecycle = state_.load(std::memory_order_seq_cst);
     if (lifecycle == stopping) break;
     if (lifecycle == draining) {
-      if (queue.pending.load(std::memory_order_seq_cst) == 0) break;
+      if (queue.depth() == 0) break;
       cpu_relax();  // a producer that reserved before intake closed is about to enqueue
       continue;
     }
@@ -102,12 +102,12 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
       cpu_relax();
       continue;
     }
-    // Announce the sleep, then look once more. A producer increments `pending` before it reads
+    // Announce the sleep, then look once more. A producer increments `enqueued` before it reads
     // `sleepers` (both sequentially consistent), so either it sees this sleeper and bumps the
     // epoch, or this check sees its job: a wake-up cannot be lost.
     queue.sleepers.fetch_add(1, std::memory_order_seq_cst);
     const std::uint32_t epoch = queue.wake_epoch.load(std::memory_order_seq_cst);
-    if (queue.pending.load(std::memory_order_seq_cst) == 0 && state_.load(std::memory_order_seq_cst) <= running) {
+    if (queue.depth() == 0 && state_.load(std::memory_order_seq_cst) <= running) {
       queue.wake_epoch.wait(epoch, std::memory_order_seq_cst);
     }
     queue.sleepers.fetch_sub(1, std::memory_order_seq_cst);

@@ -15,9 +15,9 @@ namespace jobq {
 /// is not UTF-8 or a number that is not finite.
 template <Payload T>
 Result<std::string> to_json(const T& payload) {
-  std::string text;
+  internal::JsonBuffer text;
   internal::WriteFailure failure;
-  if (internal::write_object(text, payload, failure)) return text;
+  if (internal::write_object(text, payload, failure)) return std::string(text.view());
   return Error(Errc::invalid_payload, "field '" + failure.path + "': " + std::string(failure.reason));
 }
 

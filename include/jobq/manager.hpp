@@ -120,6 +120,8 @@ class Manager {
   };
 
   Result<Route> route(const Job& job) const;
+  /// Errc{} if `queue` may take a job now (running, not full), else the refusal, counted.
+  Errc admission(internal::ProducerState& producer, QueueId queue);
   Result<JobId> enqueue(Route route, std::string_view payload, bool validate);
   internal::ProducerState& producer();
   internal::ProducerState& producer_slow();
@@ -232,13 +234,14 @@ Result<JobId> Manager::dispatch(const Job& job, const P& payload) {
   Result<Route> routed = route(job);
   if (!routed) [[unlikely]] return routed.error();
   internal::ProducerState& state = producer();
+  if (const Errc refused = admission(state, routed->queue); refused != Errc{}) [[unlikely]] return Error(refused);
   state.scratch.clear();
   internal::WriteFailure failure;
   if (!internal::write_object(state.scratch, payload, failure)) [[unlikely]] {
     count_rejected(state, routed->queue);
     return Error(Errc::invalid_payload, "field '" + failure.path + "': " + std::string(failure.reason));
   }
-  return enqueue(*routed, state.scratch, false);
+  return enqueue(*routed, state.scratch.view(), false);
 }
 
 inline JobId Manager::take_ids(internal::ProducerState& state, std::size_t count) {
@@ -257,21 +260,24 @@ inline void Manager::count_rejected(internal::ProducerState& state, QueueId queu
   state.counters[queue].rejected.add(count);
 }
 
+inline Errc Manager::admission(internal::ProducerState& state, QueueId queue) {
+  const int lifecycle = state_.load(std::memory_order_acquire);
+  Errc refused{};
+  if (lifecycle != running) [[unlikely]] {
+    refused = lifecycle == configuring ? Errc::not_started : Errc::shutting_down;
+  } else if (queues_[queue]->looks_full(state.counters[queue].dequeued_seen)) [[unlikely]] {
+    // A producer retrying against a full queue should neither build nor validate its payload
+    // again, nor write the cache line the workers decrement: a plain read settles it.
+    refused = Errc::queue_full;
+  }
+  if (refused != Errc{}) count_rejected(state, queue);
+  return refused;
+}
+
 inline Result<JobId> Manager::enqueue(Route target, std::string_view payload, bool validate) {
   internal::ProducerState& state = producer();
-  const int lifecycle = state_.load(std::memory_order_acquire);
-  if (lifecycle != running) [[unlikely]] {
-    count_rejected(state, target.queue);
-    return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
-  }
+  if (const Errc refused = admission(state, target.queue); refused != Errc{}) [[unlikely]] return Error(refused);
   internal::QueueRuntime& queue = *queues_[target.queue];
-  const auto capacity = static_cast<std::int64_t>(queue.config.capacity);
-  // A producer retrying against a full queue should neither copy nor validate its payload again,
-  // nor write the cache line the workers decrement: a plain read settles the common case.
-  if (queue.pending.load(std::memory_order_relaxed) >= capacity) [[unlikely]] {
-    count_rejected(state, target.queue);
-    return Error(Errc::queue_full);
-  }
   if (payload.size() > config_.max_payload_bytes) [[unlikely]] {
     count_rejected(state, target.queue);
     return Error(Errc::payload_too_large, std::to_string(payload.size()) + " bytes, the limit is " +
@@ -291,15 +297,14 @@ inline Result<JobId> Manager::enqueue(Route target, std::string_view payload, bo
     }
   }
   // Reserve a slot, then re-check the lifecycle. Both are sequentially consistent, so either
-  // shutdown sees this reservation in `pending` and waits for the job, or this dispatch sees
-  // that intake has closed and backs out: no job can slip in after the final drain.
-  if (queue.pending.fetch_add(1, std::memory_order_seq_cst) >= capacity) [[unlikely]] {
-    queue.pending.fetch_sub(1, std::memory_order_seq_cst);
+  // shutdown sees this reservation in the queue's depth and waits for the job, or this dispatch
+  // sees that intake has closed and backs out: no job can slip in after the final drain.
+  if (!queue.reserve(1, state.counters[target.queue].dequeued_seen)) [[unlikely]] {
     count_rejected(state, target.queue);
     return Error(Errc::queue_full);
   }
   if (state_.load(std::memory_order_seq_cst) != running) [[unlikely]] {
-    queue.pending.fetch_sub(1, std::memory_order_seq_cst);
+    queue.withdraw(1);
     count_rejected(state, target.queue);
     return Error(Errc::shutting_down);
   }
@@ -310,7 +315,7 @@ inline Result<JobId> Manager::enqueue(Route target, std::string_view payload, bo
   state.counters[target.queue].accepted.add();
   if (!queue.ring.enqueue(state.tokens[target.queue], std::move(envelope))) [[unlikely]] {
     state.counters[target.queue].accepted.subtract(1);
-    queue.pending.fetch_sub(1, std::memory_order_seq_cst);
+    queue.withdraw(1);
     count_rejected(state, target.queue);
     return Error(Errc::queue_full, "could not allocate a ring block");
   }

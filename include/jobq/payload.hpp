@@ -16,6 +16,9 @@ struct Field {
   using member_type = Member;
   std::string_view name;
   Member Struct::*member;
+  /// `,"name":` as written in JSON, so that serialization appends each key in one step
+  /// (the first member of an object skips the comma).
+  std::string_view json_key;
 };
 
 /// A struct declared with JOBQ_PAYLOAD.
@@ -30,7 +33,8 @@ inline constexpr auto payload_fields = jobq_payload_fields(static_cast<const T*>
 
 }  // namespace jobq
 
-#define JOBQ_INTERNAL_FIELD(Type, member) ::jobq::Field<Type, decltype(Type::member)>{#member, &Type::member}
+#define JOBQ_INTERNAL_FIELD(Type, member) \
+  ::jobq::Field<Type, decltype(Type::member)>{#member, &Type::member, ",\"" #member "\":"}
 
 /// Declares the payload fields of `Type`, in the namespace where `Type` is declared:
 ///

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "jobq/internal/json_bind.hpp"
+#include "jobq/internal/json_buffer.hpp"
 #include "jobq/payload.hpp"
 
 namespace jobq::internal {
@@ -24,13 +25,13 @@ struct WriteFailure {
 };
 
 /// Appends `text` as a JSON string literal. Returns false if `text` is not valid UTF-8.
-bool write_json_string(std::string& out, std::string_view text);
+bool write_json_string(JsonBuffer& out, std::string_view text);
 
 template <class T>
-bool write_value(std::string& out, const T& value, WriteFailure& failure);
+bool write_value(JsonBuffer& out, const T& value, WriteFailure& failure);
 
 template <Payload T>
-bool write_object(std::string& out, const T& value, WriteFailure& failure) {
+bool write_object(JsonBuffer& out, const T& value, WriteFailure& failure) {
   out.push_back('{');
   bool first = true;
   bool ok = std::apply(
@@ -40,11 +41,8 @@ bool write_object(std::string& out, const T& value, WriteFailure& failure) {
           if constexpr (is_optional<std::remove_cvref_t<decltype(member)>>::value) {
             if (!member) return true;  // an empty optional is omitted, and binds back as empty
           }
-          if (!first) out.push_back(',');
+          out.append(first ? field.json_key.substr(1) : field.json_key);
           first = false;
-          out.push_back('"');
-          out.append(field.name);
-          out.append("\":");
           if (write_value(out, member, failure)) return true;
           prepend_field(failure.path, field.name);
           return false;
@@ -56,7 +54,7 @@ bool write_object(std::string& out, const T& value, WriteFailure& failure) {
 }
 
 template <class T>
-bool write_value(std::string& out, const T& value, WriteFailure& failure) {
+bool write_value(JsonBuffer& out, const T& value, WriteFailure& failure) {
   if constexpr (std::is_same_v<T, std::string>) {
     if (write_json_string(out, value)) return true;
     failure.reason = "string is not valid UTF-8";
@@ -73,7 +71,7 @@ bool write_value(std::string& out, const T& value, WriteFailure& failure) {
     }
     char digits[32];
     auto [end, error] = std::to_chars(digits, digits + sizeof digits, value);
-    out.append(digits, end);
+    out.append({digits, static_cast<std::size_t>(end - digits)});
     return error == std::errc{};
   } else if constexpr (is_optional<T>::value) {
     if (!value) {
