@@ -18,13 +18,16 @@
 namespace jobq::internal {
 
 /// Paths to a failing value are built while unwinding, innermost first: "address.city", "tags[2]".
+/// (Built by concatenation: GCC 12 at -O3 misreports std::string::insert(0, …) under -Wrestrict.)
 inline void prepend_field(std::string& path, std::string_view name) {
-  if (!path.empty() && path.front() != '[') path.insert(0, ".");
-  path.insert(0, name);
+  std::string outer(name);
+  if (!path.empty() && path.front() != '[') outer += '.';
+  path = outer + path;
 }
 inline void prepend_index(std::string& path, std::size_t index) {
-  if (!path.empty() && path.front() != '[') path.insert(0, ".");
-  path.insert(0, "[" + std::to_string(index) + "]");
+  std::string outer = "[" + std::to_string(index) + "]";
+  if (!path.empty() && path.front() != '[') outer += '.';
+  path = outer + path;
 }
 
 /// Where and why binding stopped.
