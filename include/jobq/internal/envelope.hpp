@@ -3,6 +3,7 @@
 
 #include <simdjson.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -17,7 +18,9 @@ namespace jobq::internal {
 inline constexpr std::size_t inline_payload_bytes = 256;
 
 /// Payload bytes followed by SIMDJSON_PADDING bytes, so that simdjson parses them in place.
-/// Moving copies only the bytes in use (inline) or the pointer (spilled).
+/// Moving copies only the bytes in use (inline) or the pointer (spilled). A spilled buffer keeps
+/// its heap pointer in the first bytes of the inline storage, so that the inline bytes start
+/// right after the size and a small job's header and payload share one cache line.
 class PayloadBuffer {
  public:
   PayloadBuffer() noexcept {}  // the inline bytes stay uninitialized until written
@@ -36,53 +39,55 @@ class PayloadBuffer {
   /// Copies `bytes` in; spills to the heap past inline_payload_bytes. False if that allocation fails.
   bool assign(std::string_view bytes) noexcept {
     release();
-    char* target = inline_;
+    char* target = storage_;
     if (bytes.size() > inline_payload_bytes) {
       target = static_cast<char*>(allocate(bytes.size() + simdjson::SIMDJSON_PADDING));
       if (target == nullptr) return false;
-      heap_ = target;
+      std::memcpy(storage_, &target, sizeof target);
     }
     std::memcpy(target, bytes.data(), bytes.size());
     size_ = static_cast<std::uint32_t>(bytes.size());
     return true;
   }
 
-  const char* data() const noexcept { return heap_ != nullptr ? heap_ : inline_; }
+  const char* data() const noexcept { return spilled() ? heap() : storage_; }
   std::size_t size() const noexcept { return size_; }
   /// Readable bytes from data(): always at least size() + SIMDJSON_PADDING.
-  std::size_t capacity() const noexcept {
-    return heap_ != nullptr ? size_ + simdjson::SIMDJSON_PADDING : sizeof inline_;
-  }
+  std::size_t capacity() const noexcept { return spilled() ? size_ + simdjson::SIMDJSON_PADDING : sizeof storage_; }
   std::string_view view() const noexcept { return {data(), size_}; }
 
   void release() noexcept {
-    if (heap_ != nullptr) deallocate(heap_);
-    heap_ = nullptr;
+    if (spilled()) deallocate(heap());
     size_ = 0;
   }
 
  private:
+  bool spilled() const noexcept { return size_ > inline_payload_bytes; }
+  char* heap() const noexcept {
+    char* pointer;
+    std::memcpy(&pointer, storage_, sizeof pointer);
+    return pointer;
+  }
   void take(PayloadBuffer& other) noexcept {
-    heap_ = other.heap_;
     size_ = other.size_;
-    if (heap_ == nullptr) std::memcpy(inline_, other.inline_, size_);
-    other.heap_ = nullptr;
+    std::memcpy(storage_, other.storage_, spilled() ? sizeof(char*) : size_);
     other.size_ = 0;
   }
 
-  char* heap_ = nullptr;
   std::uint32_t size_ = 0;
-  char inline_[inline_payload_bytes + simdjson::SIMDJSON_PADDING];
+  char storage_[inline_payload_bytes + simdjson::SIMDJSON_PADDING];
 };
 
-struct Envelope {
+/// One job in a ring slot. Cache-line aligned, so that a job whose payload is up to 44 bytes
+/// crosses the cores in a single line.
+struct alignas(64) Envelope {
   JobId id = 0;
   TypeId type = 0;
   std::uint32_t attempt = 0;
   PayloadBuffer payload;
 };
 
-static_assert(alignof(Envelope) <= alignof(std::max_align_t),
-              "the ring allocates blocks with malloc's alignment: Envelope must not be over-aligned");
+static_assert(offsetof(Envelope, payload) == 16, "the envelope header is 16 bytes; the payload follows it");
+static_assert(sizeof(Envelope) == 384, "an envelope is six cache lines");
 
 }  // namespace jobq::internal
