@@ -1,4 +1,5 @@
 // Cold paths of payload handling: error descriptions and string escaping.
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -74,6 +75,29 @@ namespace {
 
 constexpr bool needs_escape(unsigned char c) noexcept { return c < 0x20 || c == '"' || c == '\\'; }
 
+/// Length of the prefix of `bytes` that needs no escaping; ORs every byte it passes into `seen`.
+/// Eight bytes per step: a word is clean when none of its bytes is below 0x20, a quote or a
+/// backslash (the classic "has a byte less than n / equal to n" bit tricks).
+std::size_t clean_prefix(const unsigned char* bytes, std::size_t size, std::uint64_t& seen) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101ull;
+  constexpr std::uint64_t highs = 0x8080808080808080ull;
+  auto has_zero_byte = [](std::uint64_t word) { return (word - ones) & ~word & highs; };
+  std::size_t index = 0;
+  for (; index + 8 <= size; index += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, bytes + index, 8);
+    // Bytes of 0x80 and up (non-ASCII) are clean but make (word - 0x20..) unreliable for the
+    // "below 0x20" test on their lane, so that test runs on the word with high bits cleared.
+    const std::uint64_t low7 = word & ~highs;
+    const std::uint64_t special = ((low7 - 0x20 * ones) & ~low7 & highs & ~word) |
+                                  has_zero_byte(word ^ (ones * '"')) | has_zero_byte(word ^ (ones * '\\'));
+    if (special != 0) break;
+    seen |= word;
+  }
+  while (index < size && !needs_escape(bytes[index])) seen |= bytes[index++];
+  return index;
+}
+
 void append_escaped(JsonBuffer& out, unsigned char c) {
   static constexpr char hex[] = "0123456789abcdef";
   switch (c) {
@@ -97,9 +121,8 @@ bool write_json_string(JsonBuffer& out, std::string_view text) {
   const std::size_t start = out.size();
   const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t size = text.size();
-  unsigned char seen = 0;  // OR of every byte: bit 7 set means non-ASCII text
-  std::size_t index = 0;
-  while (index < size && !needs_escape(bytes[index])) seen |= bytes[index++];
+  std::uint64_t seen = 0;  // OR of every byte: a high bit set means non-ASCII text
+  std::size_t index = clean_prefix(bytes, size, seen);
   char* quoted = out.extend(index + 1);
   quoted[0] = '"';
   std::memcpy(quoted + 1, text.data(), index);
@@ -107,12 +130,12 @@ bool write_json_string(JsonBuffer& out, std::string_view text) {
   while (index < size) {
     append_escaped(out, bytes[index]);
     const std::size_t run_start = ++index;
-    while (index < size && !needs_escape(bytes[index])) seen |= bytes[index++];
+    index += clean_prefix(bytes + index, size - index, seen);
     out.append(text.substr(run_start, index - run_start));
   }
   out.push_back('"');
   // ASCII text, the common case, skips the UTF-8 validator's dispatch and setup.
-  if ((seen & 0x80) != 0 && !simdjson::validate_utf8(text.data(), text.size())) {
+  if ((seen & 0x8080808080808080ull) != 0 && !simdjson::validate_utf8(text.data(), text.size())) {
     out.truncate(start);
     return false;
   }

@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -190,6 +192,53 @@ TEST(PayloadWrite, EscapesStringsPerJson) {
   EXPECT_EQ(*text, "{\"city\":\"quote\\\" backslash\\\\ newline\\n tab\\t bell\\u0007 nul\\u0000 é 日本 😀\"}");
 }
 
+/// The escaping rules, one byte at a time: the reference the word-at-a-time writer must match.
+std::string reference_json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (byte < 0x20) {
+      const std::map<char, std::string> short_forms{{'\b', "\\b"}, {'\f', "\\f"}, {'\n', "\\n"}, {'\r', "\\r"}, {'\t', "\\t"}};
+      if (short_forms.contains(c)) {
+        out += short_forms.at(c);
+      } else {
+        char escaped[8];
+        std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
+        out += escaped;
+      }
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+TEST(PayloadWrite, EscapesEveryPositionOfLongStrings) {
+  // Specials at every offset of strings long enough for several 8-byte steps, next to
+  // non-ASCII bytes whose low bits look like control characters (0x85, 0xC2 0xA0).
+  const std::string specials[] = {"\"", "\\", "\n", std::string(1, '\x01'), std::string(1, '\x1f'), " ", "\xC2\x85",
+                                  "\xC2\xA0"};
+  for (std::size_t length = 0; length < 40; ++length) {
+    for (std::size_t at = 0; at <= length; ++at) {
+      for (const std::string& special : specials) {
+        std::string text(length, 'a');
+        text.insert(at, special);
+        shop::Address address{text, std::nullopt};
+        const jobq::Result<std::string> json = jobq::to_json(address);
+        ASSERT_TRUE(json.ok());
+        ASSERT_EQ(*json, "{\"city\":" + reference_json_string(text) + "}") << "length " << length << " at " << at;
+        shop::Address copy;
+        ASSERT_TRUE(jobq::from_json(*json, copy).ok()) << *json;
+        ASSERT_EQ(copy.city, text);
+      }
+    }
+  }
+}
+
 TEST(PayloadWrite, RoundTripsThroughBind) {
   Order original;
   ASSERT_TRUE(jobq::from_json(full_order, original).ok());
@@ -222,6 +271,12 @@ TEST(PayloadWrite, RefusesInvalidUtf8AndNonFiniteNumbers) {
   ASSERT_FALSE(text.ok());
   EXPECT_EQ(text.code(), jobq::Errc::invalid_payload);
   EXPECT_NE(text.error().message().find("items[1].sku"), std::string::npos) << text.error().message();
+  for (std::size_t at = 0; at < 40; ++at) {  // a bad byte in any 8-byte step is found
+    std::string long_sku(40, 'x');
+    long_sku[at] = '\xFF';
+    order.items[1].sku = long_sku;
+    EXPECT_FALSE(jobq::to_json(order).ok()) << "bad byte at " << at;
+  }
   order.items[1].sku = "ok";
   order.weight = std::nan("");
   text = jobq::to_json(order);

@@ -21,16 +21,22 @@ inline std::uint64_t hash_name(std::string_view name) noexcept {
     hash = (hash ^ word) * 0xBF58476D1CE4E5B9ull;
     hash ^= hash >> 31;
   };
-  for (; left >= 8; left -= 8, cursor += 8) {
+  for (; left > 8; left -= 8, cursor += 8) {
     std::uint64_t word;
     std::memcpy(&word, cursor, 8);
     mix(word);
   }
-  if (left > 0) {
-    std::uint64_t word = 0;
-    std::memcpy(&word, cursor, left);
-    mix(word);
+  std::uint64_t word = 0;
+  if (name.size() >= 8) {
+    // The last 8 bytes in one load, overlapping what was already mixed: a byte-by-byte copy of
+    // the tail stalls the wide load that follows it.
+    std::memcpy(&word, name.data() + name.size() - 8, 8);
+  } else {
+    for (std::size_t index = 0; index < left; ++index) {
+      word |= std::uint64_t{static_cast<unsigned char>(cursor[index])} << (8 * index);
+    }
   }
+  mix(word);
   return hash * 0x94D049BB133111EBull;
 }
 
