@@ -297,18 +297,35 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
     }
     return error;
   };
-  const int lifecycle = state_.load(std::memory_order_acquire);
-  if (lifecycle != running) return reject_staged(Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down));
-  if (jobs.empty()) return JobId{0};
+  if (jobs.empty()) {
+    const int lifecycle = state_.load(std::memory_order_acquire);
+    if (lifecycle == running) return JobId{0};
+    return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
+  }
+  // Route every job and admit each queue the batch touches before any payload is copied, so
+  // that a producer retrying against a full queue pays for a few reads, not for the whole batch.
+  state.routes.clear();
+  QueueId admitted = no_id;
+  for (const Job& job : jobs) {
+    Result<Route> routed = route(job);
+    if (!routed) return reject_staged(routed.error());
+    if (routed->queue != admitted) {
+      if (const Errc refused = admission(state, routed->queue); refused != Errc{}) {
+        state.counters[routed->queue].rejected.subtract(1);  // reject_staged counts the whole batch
+        return reject_staged(Error(refused));
+      }
+      admitted = routed->queue;
+    }
+    state.routes.push_back(*routed);
+  }
   const JobId first = take_ids(state, jobs.size());
   for (std::size_t index = 0; index < jobs.size(); ++index) {
     const Job& job = jobs[index];
-    Result<Route> routed = route(job);
-    if (!routed) return reject_staged(routed.error());
-    std::vector<internal::Envelope>& staged = state.staging[routed->queue];
+    const Route routed = state.routes[index];
+    std::vector<internal::Envelope>& staged = state.staging[routed.queue];
     internal::Envelope& envelope = staged.emplace_back();
     envelope.id = first + index;
-    envelope.type = routed->type;
+    envelope.type = routed.type;
     envelope.attempt = 1;
     if (job.payload().size() > config_.max_payload_bytes) {
       return reject_staged(Error(Errc::payload_too_large, "job " + std::to_string(index) + ": " +

@@ -114,15 +114,14 @@ class Manager {
 
  private:
   enum State : int { configuring, running, draining, stopping, stopped };
-  struct Route {
-    TypeId type;
-    QueueId queue;
-  };
+  using Route = internal::Route;
 
   Result<Route> route(const Job& job) const;
   /// Errc{} if `queue` may take a job now (running, not full), else the refusal, counted.
+  /// Checked before a payload is built or copied, so that retries against a full queue are cheap.
   Errc admission(internal::ProducerState& producer, QueueId queue);
-  Result<JobId> enqueue(Route route, std::string_view payload, bool validate);
+  /// Copies, validates, reserves and enqueues one job that passed admission().
+  Result<JobId> enqueue(internal::ProducerState& producer, Route route, std::string_view payload, bool validate);
   internal::ProducerState& producer();
   internal::ProducerState& producer_slow();
   JobId take_ids(internal::ProducerState& producer, std::size_t count);
@@ -226,7 +225,9 @@ inline Result<Manager::Route> Manager::route(const Job& job) const {
 inline Result<JobId> Manager::dispatch(const Job& job) {
   Result<Route> routed = route(job);
   if (!routed) [[unlikely]] return routed.error();
-  return enqueue(*routed, job.payload(), config_.validate_payloads && !job.is_trusted());
+  internal::ProducerState& state = producer();
+  if (const Errc refused = admission(state, routed->queue); refused != Errc{}) [[unlikely]] return Error(refused);
+  return enqueue(state, *routed, job.payload(), config_.validate_payloads && !job.is_trusted());
 }
 
 template <Payload P>
@@ -241,7 +242,7 @@ Result<JobId> Manager::dispatch(const Job& job, const P& payload) {
     count_rejected(state, routed->queue);
     return Error(Errc::invalid_payload, "field '" + failure.path + "': " + std::string(failure.reason));
   }
-  return enqueue(*routed, state.scratch.view(), false);
+  return enqueue(state, *routed, state.scratch.view(), false);
 }
 
 inline JobId Manager::take_ids(internal::ProducerState& state, std::size_t count) {
@@ -274,9 +275,8 @@ inline Errc Manager::admission(internal::ProducerState& state, QueueId queue) {
   return refused;
 }
 
-inline Result<JobId> Manager::enqueue(Route target, std::string_view payload, bool validate) {
-  internal::ProducerState& state = producer();
-  if (const Errc refused = admission(state, target.queue); refused != Errc{}) [[unlikely]] return Error(refused);
+inline Result<JobId> Manager::enqueue(internal::ProducerState& state, Route target, std::string_view payload,
+                                      bool validate) {
   internal::QueueRuntime& queue = *queues_[target.queue];
   if (payload.size() > config_.max_payload_bytes) [[unlikely]] {
     count_rejected(state, target.queue);

@@ -103,6 +103,12 @@ struct QueueRuntime {
   }
 };
 
+/// Where a job goes: its interned type and its queue.
+struct Route {
+  TypeId type;
+  QueueId queue;
+};
+
 /// Per producing thread, per Manager: ring tokens, counters and scratch space. Created on a
 /// thread's first dispatch and owned by the Manager.
 struct ProducerState {
@@ -115,6 +121,7 @@ struct ProducerState {
   std::vector<moodycamel::ProducerToken> tokens;       // one per queue
   std::unique_ptr<QueueCounters[]> counters;           // one per queue
   std::vector<std::vector<Envelope>> staging;          // bulk dispatch, one per queue
+  std::vector<Route> routes;                           // bulk dispatch, one per job
   JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
   JobId id_end = 0;
   JsonBuffer scratch;                                  // typed payload serialization
