@@ -1,12 +1,16 @@
 // End to end, one producer → one consumer: jobq against the bare moodycamel::ConcurrentQueue it is
 // built on, on the same two threads and the same two CPUs.
 //
-//   BM_jobq_1p_1q_1w          typed dispatch: `dispatch(Job, Order)` serializes the struct (no
-//                             validation pass), the handler binds it back with simdjson On-Demand.
-//   BM_jobq_raw_1p_1q_1w      raw dispatch of a pre-serialized payload: the payload is copied and
-//                             validated (Config::validate_payloads, on by default), then bound.
-//   BM_moodycamel_bare_1p_1c  one 8-byte item per iteration through the bare queue with a producer
-//                             and a consumer token, dequeued one at a time.
+//   BM_end_to_end_1to1_jobq        typed dispatch: `dispatch(Job, Order)` serializes the struct (no
+//                                  validation pass), the handler binds it back with simdjson
+//                                  On-Demand.
+//   BM_end_to_end_1to1_jobq_raw    raw dispatch of a pre-serialized payload: the payload is copied
+//                                  and validated (Config::validate_payloads, on by default), then
+//                                  bound.
+//   BM_end_to_end_1to1_moodycamel  one 8-byte item per iteration through the bare queue with a
+//                                  producer and a consumer token, dequeued one at a time.
+//
+// Names follow BM_<scenario>_<impl> (tools/bench_summary.py): one producer, one queue, one worker.
 //
 // Each iteration hands over one item; the last iteration also waits until the consumer has run
 // every item, so the timed region (real time) covers the whole transfer, not just the enqueues.
@@ -27,8 +31,6 @@
 // time. The bare queue is unbounded.
 #include <benchmark/benchmark.h>
 #include <concurrentqueue.h>
-#include <pthread.h>
-#include <sched.h>
 
 #include <atomic>
 #include <chrono>
@@ -36,9 +38,11 @@
 #include <exception>
 #include <string>
 #include <thread>
-#include <vector>
 
+#include <jobq/internal/cpu.hpp>
 #include <jobq/jobq.hpp>
+
+#include "common/affinity.hpp"
 
 namespace {
 
@@ -58,65 +62,9 @@ JOBQ_PAYLOAD(Order, id, sku);
 constexpr const char* order_sku = "SKU-12345-BLUE";  // fits std::string's inline buffer
 constexpr std::uint64_t raw_order_id = 42;
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
-/// The producer's and the consumer's CPU: the first two CPUs this thread may run on, or
-/// {first, -1} on a single CPU. -1: not pinned.
-struct CpuPlan {
-  int producer = -1;
-  int consumer = -1;
-};
-
-CpuPlan plan_cpus() {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return {};
-  std::vector<int> cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < 2; ++cpu) {
-    if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
-  }
-  if (cpus.empty()) return {};
-  if (cpus.size() == 1) return {cpus[0], -1};
-  return {cpus[0], cpus[1]};
-}
-
-bool pin_this_thread(int cpu) {
-  if (cpu < 0) return true;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
-}
-
-/// Pins the calling (benchmark) thread for its lifetime and restores its previous affinity after,
-/// so that the next benchmark, and the next Manager constructed on this thread, see the original
-/// CPU set.
-class ScopedPin {
- public:
-  explicit ScopedPin(int cpu) {
-    CPU_ZERO(&saved_);
-    restore_ = pthread_getaffinity_np(pthread_self(), sizeof saved_, &saved_) == 0;
-    ok_ = pin_this_thread(cpu);
-  }
-  ~ScopedPin() {
-    if (restore_) pthread_setaffinity_np(pthread_self(), sizeof saved_, &saved_);
-  }
-  ScopedPin(const ScopedPin&) = delete;
-  ScopedPin& operator=(const ScopedPin&) = delete;
-
-  bool ok() const noexcept { return ok_; }
-
- private:
-  cpu_set_t saved_;
-  bool restore_ = false;
-  bool ok_ = false;
-};
+using jobq::internal::cpu_relax;
+using jobq_bench::pin_this_thread;
+using jobq_bench::ScopedPin;
 
 /// Written by the consumer only; read by the producer once, at the end.
 struct alignas(64) Sink {
@@ -139,7 +87,7 @@ bool wait_for(const Sink& sink, std::uint64_t target) {
 /// payload instead of a typed one.
 template <bool raw>
 void jobq_end_to_end(benchmark::State& state) {
-  const CpuPlan cpus = plan_cpus();
+  const jobq_bench::ProducerConsumerCpus cpus = jobq_bench::producer_consumer_cpus();
 
   jobq::Config config;
   jobq::QueueConfig orders{.name = "orders", .workers = 1};
@@ -246,11 +194,11 @@ void jobq_end_to_end(benchmark::State& state) {
   }
 }
 
-void BM_jobq_1p_1q_1w(benchmark::State& state) { jobq_end_to_end<false>(state); }
-void BM_jobq_raw_1p_1q_1w(benchmark::State& state) { jobq_end_to_end<true>(state); }
+void BM_end_to_end_1to1_jobq(benchmark::State& state) { jobq_end_to_end<false>(state); }
+void BM_end_to_end_1to1_jobq_raw(benchmark::State& state) { jobq_end_to_end<true>(state); }
 
-void BM_moodycamel_bare_1p_1c(benchmark::State& state) {
-  const CpuPlan cpus = plan_cpus();
+void BM_end_to_end_1to1_moodycamel(benchmark::State& state) {
+  const jobq_bench::ProducerConsumerCpus cpus = jobq_bench::producer_consumer_cpus();
   moodycamel::ConcurrentQueue<std::uint64_t> queue;
   Sink sink;
   std::atomic<bool> stop{false};
@@ -325,8 +273,8 @@ void BM_moodycamel_bare_1p_1c(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_jobq_1p_1q_1w)->Iterations(jobq_iterations)->UseRealTime();
-BENCHMARK(BM_jobq_raw_1p_1q_1w)->Iterations(jobq_iterations)->UseRealTime();
-BENCHMARK(BM_moodycamel_bare_1p_1c)->Iterations(bare_iterations)->UseRealTime();
+BENCHMARK(BM_end_to_end_1to1_jobq)->Iterations(jobq_iterations)->UseRealTime();
+BENCHMARK(BM_end_to_end_1to1_jobq_raw)->Iterations(jobq_iterations)->UseRealTime();
+BENCHMARK(BM_end_to_end_1to1_moodycamel)->Iterations(bare_iterations)->UseRealTime();
 
 BENCHMARK_MAIN();

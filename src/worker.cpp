@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "jobq/internal/cpu.hpp"
 #include "jobq/manager.hpp"
 
 namespace jobq {
@@ -45,14 +46,6 @@ std::string pin_this_thread(int cpu, std::string_view queue) {
   if (error == 0) return {};
   return "queue '" + std::string(queue) + "': cannot pin a worker to CPU " + std::to_string(cpu) + ": " +
          std::strerror(error);
-}
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
 }
 
 }  // namespace
@@ -95,11 +88,11 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
     if (lifecycle == stopping) break;
     if (lifecycle == draining) {
       if (queue.depth() == 0) break;
-      cpu_relax();  // a producer that reserved before intake closed is about to enqueue
+      internal::cpu_relax();  // a producer that reserved before intake closed is about to enqueue
       continue;
     }
     if (!queue.parks || ++idle_polls < queue.config.spin_iterations) {
-      cpu_relax();
+      internal::cpu_relax();
       continue;
     }
     // Announce the sleep, then look once more. A producer increments `enqueued` before it reads
