@@ -69,6 +69,7 @@
 #include <jobq/internal/cpu.hpp>
 #include <jobq/jobq.hpp>
 
+#include "baselines/spinning_consumer.hpp"
 #include "common/affinity.hpp"
 
 // --- allocation counting ---------------------------------------------------------------------
@@ -472,40 +473,19 @@ void BM_dispatch_moodycamel(benchmark::State& state) {
   const jobq_bench::ProducerConsumerCpus cpus = jobq_bench::producer_consumer_cpus();
   moodycamel::ConcurrentQueue<std::uint64_t> queue;
   Sink sink;
-  std::atomic<bool> stop{false};
-  std::atomic<int> ready{0};  // 1: running, -1: could not pin
-
-  std::thread consumer([&] {
-    if (!pin_this_thread(cpus.consumer)) {
-      ready.store(-1, std::memory_order_release);
-      return;
-    }
-    moodycamel::ConsumerToken token(queue);
-    ready.store(1, std::memory_order_release);
-    std::array<std::uint64_t, 8> items{};  // the same batch as jobq's default dequeue_batch
-    for (;;) {
-      if (const std::size_t taken = queue.try_dequeue_bulk(token, items.begin(), items.size()); taken != 0) {
-        std::uint64_t sum = 0;
-        for (std::size_t index = 0; index < taken; ++index) sum += items[index];
-        sink.sum.fetch_add(sum, std::memory_order_relaxed);
-        sink.count.fetch_add(taken, std::memory_order_release);
-        continue;
-      }
-      if (stop.load(std::memory_order_acquire)) break;
-      cpu_relax();
-    }
+  // The consumer token lives on the consumer thread's side: only that thread touches it.
+  moodycamel::ConsumerToken consumer_token(queue);
+  std::array<std::uint64_t, 8> items{};  // the same batch as jobq's default dequeue_batch
+  jobq_bench::SpinningConsumer consumer(cpus.consumer, [&] {
+    const std::size_t taken = queue.try_dequeue_bulk(consumer_token, items.begin(), items.size());
+    if (taken == 0) return false;
+    std::uint64_t sum = 0;
+    for (std::size_t index = 0; index < taken; ++index) sum += items[index];
+    sink.sum.fetch_add(sum, std::memory_order_relaxed);
+    sink.count.fetch_add(taken, std::memory_order_release);
+    return true;
   });
-  int started = 0;
-  while ((started = ready.load(std::memory_order_acquire)) == 0) std::this_thread::yield();
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread& thread;
-    ~Joiner() {
-      stop.store(true, std::memory_order_release);
-      thread.join();
-    }
-  } joiner{stop, consumer};
-  if (started < 0) {
+  if (!consumer.pinned()) {
     state.SkipWithError("cannot pin the consumer thread");
     return;
   }

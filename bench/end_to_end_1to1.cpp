@@ -42,6 +42,7 @@
 #include <jobq/internal/cpu.hpp>
 #include <jobq/jobq.hpp>
 
+#include "baselines/spinning_consumer.hpp"
 #include "common/affinity.hpp"
 
 namespace {
@@ -201,38 +202,16 @@ void BM_end_to_end_1to1_moodycamel(benchmark::State& state) {
   const jobq_bench::ProducerConsumerCpus cpus = jobq_bench::producer_consumer_cpus();
   moodycamel::ConcurrentQueue<std::uint64_t> queue;
   Sink sink;
-  std::atomic<bool> stop{false};
-  std::atomic<int> ready{0};  // 1: running, -1: could not pin
-
-  std::thread consumer([&] {
-    if (!pin_this_thread(cpus.consumer)) {
-      ready.store(-1, std::memory_order_release);
-      return;
-    }
-    moodycamel::ConsumerToken token(queue);
-    ready.store(1, std::memory_order_release);
+  // The consumer token lives on the consumer thread's side: only that thread touches it.
+  moodycamel::ConsumerToken consumer_token(queue);
+  jobq_bench::SpinningConsumer consumer(cpus.consumer, [&] {
     std::uint64_t item = 0;
-    for (;;) {
-      if (queue.try_dequeue(token, item)) {
-        sink.sum.fetch_add(item, std::memory_order_relaxed);
-        sink.count.fetch_add(1, std::memory_order_release);
-        continue;
-      }
-      if (stop.load(std::memory_order_acquire)) break;
-      cpu_relax();
-    }
+    if (!queue.try_dequeue(consumer_token, item)) return false;
+    sink.sum.fetch_add(item, std::memory_order_relaxed);
+    sink.count.fetch_add(1, std::memory_order_release);
+    return true;
   });
-  int started = 0;
-  while ((started = ready.load(std::memory_order_acquire)) == 0) std::this_thread::yield();
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread& thread;
-    ~Joiner() {
-      stop.store(true, std::memory_order_release);
-      thread.join();
-    }
-  } joiner{stop, consumer};
-  if (started < 0) {
+  if (!consumer.pinned()) {
     state.SkipWithError("cannot pin the consumer thread");
     return;
   }
