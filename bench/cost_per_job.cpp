@@ -232,7 +232,7 @@ jobq::Config notes_queue_config(const jobq_bench::ProducerConsumerCpus& cpus,
 }
 
 /// Starts the manager's workers; false, with the benchmark skipped, if it cannot. Call it before
-/// pinning the producer (benchmark) thread: start() checks the worker CPUs against the calling
+/// pinning the producer (benchmark) thread: workers that start() does not pin inherit the calling
 /// thread's affinity.
 bool start_workers(benchmark::State& state, jobq::Manager& manager) {
   try {

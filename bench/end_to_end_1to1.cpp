@@ -97,8 +97,8 @@ void jobq_end_to_end(benchmark::State& state) {
   config.queues = {orders};
 
   Sink sink;
-  // Constructed and started before the benchmark thread pins itself: the constructor checks the
-  // worker CPUs against the calling thread's affinity, and unpinned workers would inherit it.
+  // Constructed and started before the benchmark thread pins itself: workers that start() does
+  // not pin inherit the calling thread's affinity.
   jobq::Manager manager(std::move(config));
   manager.register_handler(
       "orders:process",
