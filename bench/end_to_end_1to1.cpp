@@ -24,11 +24,11 @@
 // futex wake-ups that the baseline does not pay. Both consumers burn their CPU while idle.
 //
 // What differs by design (and is what the ratio measures): jobq reserves a slot in a bounded
-// queue (one shared atomic per dispatch, Errc::queue_full past QueueConfig::capacity; the
-// producer then spins and retries, counted in `full_retries`), moves a 352-byte envelope with
-// the payload inline instead of 8 bytes, and runs a handler per job. Its worker dequeues in
-// batches of QueueConfig::dequeue_batch (8, the default); the bare consumer takes one item at a
-// time. The bare queue is unbounded.
+// queue (one atomic add on the producers' side of the depth per dispatch, Errc::queue_full past
+// QueueConfig::capacity; the producer then spins and retries, counted in `full_retries`), moves
+// a 384-byte envelope with the payload inline instead of 8 bytes, and runs a handler per job.
+// Its worker dequeues in batches of QueueConfig::dequeue_batch (8, the default); the bare
+// consumer takes one item at a time. The bare queue is unbounded.
 #include <benchmark/benchmark.h>
 #include <concurrentqueue.h>
 
