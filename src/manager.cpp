@@ -196,6 +196,7 @@ ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline) {
   report.drained = drained && report.not_run.empty();
   lock.unlock();
   report.queues = stats();
+  report.unrouted = unrouted();
   for (const QueueStats& queue : report.queues) {
     report.accepted += queue.accepted;
     report.succeeded += queue.succeeded;
@@ -236,6 +237,13 @@ std::vector<QueueStats> Manager::stats() const {
   all.reserve(queues_.size());
   for (const auto& queue : queues_) all.push_back(collect_stats(*queue));
   return all;
+}
+
+std::uint64_t Manager::unrouted() const {
+  const std::lock_guard lock(producers_mutex_);
+  std::uint64_t total = 0;
+  for (const auto& producer : producers_) total += producer->unrouted.read();
+  return total;
 }
 
 QueueStats Manager::stats(std::string_view queue) const {
@@ -308,7 +316,7 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
   QueueId admitted = no_id;
   for (const Job& job : jobs) {
     Result<Route> routed = route(job);
-    if (!routed) return reject_staged(routed.error());
+    if (!routed) return reject_staged(refuse_unrouted(routed.error()));
     if (routed->queue != admitted) {
       if (const Errc refused = admission(state, routed->queue); refused != Errc{}) {
         state.counters[routed->queue].rejected.subtract(1);  // reject_staged counts the whole batch

@@ -67,6 +67,14 @@ TEST_F(Fixture, UnknownTypeAndQueueAreNamed) {
   result = queues.dispatch(jobq::Job("noop:run").on_queue("sms"));
   EXPECT_EQ(result.code(), Errc::unknown_queue);
   EXPECT_EQ(result.error().message(), "unknown queue: sms");
+  const std::vector<jobq::Job> batch{jobq::Job("noop:run"), jobq::Job("nope:nope")};
+  EXPECT_EQ(queues.dispatch_bulk(batch).code(), Errc::unknown_type);
+  // Refused before they had a queue: counted apart, on no queue.
+  EXPECT_EQ(queues.unrouted(), 3u);
+  EXPECT_EQ(queues.stats("default").rejected, 1u);  // the routable job of the refused batch
+  const jobq::ShutdownReport report = queues.shutdown(std::chrono::seconds(5));
+  EXPECT_EQ(report.unrouted, 3u);
+  EXPECT_EQ(report.accepted, 0u);
 }
 
 TEST_F(Fixture, TypedDispatchRunsTheHandlerWithTheBoundPayload) {

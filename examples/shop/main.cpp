@@ -106,6 +106,7 @@ void print_summary(const jobq::ShutdownReport& report) {
     rejected += queue.rejected;
   }
   row("total", workers, report.accepted, report.succeeded, report.failed, rejected);
+  std::cout << "refused before routing (unknown type or queue): " << report.unrouted << '\n';
   std::cout << "books balanced: " << (report.balanced() ? "yes" : "NO") << " (accepted = succeeded + failed + "
             << report.not_run.size() << " not run; drained: " << (report.drained ? "yes" : "no") << ")\n";
 }
@@ -184,7 +185,7 @@ int main() {
 
   // Mistakes come back as values rather than exceptions, so a request handler can answer
   // "try again" without unwinding. The malformed payload is counted as rejected on "default";
-  // the unknown type has no queue to be counted against, so it shows in no queue's counters.
+  // the unknown type has no queue to be counted against: it is counted as unrouted.
   bool rejections_ok = true;
   if (const auto unknown = queues.dispatch(jobq::Job("emails:goodbye")); !unknown) {
     std::cout << "rejected: " << unknown.error().message() << '\n';
@@ -226,6 +227,7 @@ int main() {
   ok &= agrees("cards declined", gateway.declined(), expected.declines);
   ok &= agrees("reports generated", reports.generated(), reports_expected);
   ok &= agrees("failed jobs", report.failed, expected.declines);
+  ok &= agrees("unrouted dispatches", report.unrouted, 1);
   ok &= agrees("failure hook calls", failures.load(), report.failed);
   ok &= agrees("jobs accepted",
                report.accepted, expected.emails + expected.reservations + expected.charges + reports_expected);

@@ -104,6 +104,8 @@ class Manager {
   ShutdownReport shutdown(std::chrono::nanoseconds deadline);
 
   std::vector<QueueStats> stats() const;
+  /// Dispatches refused for an unknown job type or queue: they have no queue to be counted on.
+  std::uint64_t unrouted() const;
   /// Counters of one queue; throws ConfigError for an unknown queue name.
   QueueStats stats(std::string_view queue) const;
 
@@ -122,6 +124,8 @@ class Manager {
   Errc admission(internal::ProducerState& producer, QueueId queue);
   /// Copies, validates, reserves and enqueues one job that passed admission().
   Result<JobId> enqueue(internal::ProducerState& producer, Route route, std::string_view payload, bool validate);
+  /// Counts a dispatch refused before it had a queue (unknown type or queue) and returns `error`.
+  Error refuse_unrouted(Error error);
   internal::ProducerState& producer();
   internal::ProducerState& producer_slow();
   JobId take_ids(internal::ProducerState& producer, std::size_t count);
@@ -224,7 +228,7 @@ inline Result<Manager::Route> Manager::route(const Job& job) const {
 
 inline Result<JobId> Manager::dispatch(const Job& job) {
   Result<Route> routed = route(job);
-  if (!routed) [[unlikely]] return routed.error();
+  if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
   internal::ProducerState& state = producer();
   if (const Errc refused = admission(state, routed->queue); refused != Errc{}) [[unlikely]] return Error(refused);
   return enqueue(state, *routed, job.payload(), config_.validate_payloads && !job.is_trusted());
@@ -233,7 +237,7 @@ inline Result<JobId> Manager::dispatch(const Job& job) {
 template <Payload P>
 Result<JobId> Manager::dispatch(const Job& job, const P& payload) {
   Result<Route> routed = route(job);
-  if (!routed) [[unlikely]] return routed.error();
+  if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
   internal::ProducerState& state = producer();
   if (const Errc refused = admission(state, routed->queue); refused != Errc{}) [[unlikely]] return Error(refused);
   state.scratch.clear();
@@ -255,6 +259,11 @@ inline JobId Manager::take_ids(internal::ProducerState& state, std::size_t count
   const JobId first = state.next_id;
   state.next_id += count;
   return first;
+}
+
+inline Error Manager::refuse_unrouted(Error error) {
+  producer().unrouted.add();
+  return error;
 }
 
 inline void Manager::count_rejected(internal::ProducerState& state, QueueId queue, std::size_t count) {

@@ -17,7 +17,8 @@ struct QueueStats {
   unsigned workers = 0;
   std::uint64_t accepted = 0;   ///< dispatches that entered the queue
   /// Dispatches routed to this queue and refused (queue full, invalid or oversized payload, not
-  /// started, shutting down). A dispatch whose type or queue is unknown has no queue to count on.
+  /// started, shutting down). A dispatch whose type or queue is unknown has no queue to count on:
+  /// Manager::unrouted() counts those.
   std::uint64_t rejected = 0;
   std::uint64_t succeeded = 0;  ///< handlers that returned success
   std::uint64_t failed = 0;     ///< handlers that returned an error or threw
@@ -41,6 +42,8 @@ struct ShutdownReport {
   /// Accepted jobs that never started, in no particular order.
   std::vector<ReturnedJob> not_run;
   std::vector<QueueStats> queues;
+  /// Dispatches refused for an unknown job type or queue (never accepted, so outside the books).
+  std::uint64_t unrouted = 0;
 
   /// accepted == succeeded + failed + not_run: no job was lost.
   bool balanced() const noexcept { return accepted == succeeded + failed + not_run.size(); }

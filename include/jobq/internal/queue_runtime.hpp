@@ -120,6 +120,7 @@ struct ProducerState {
 
   std::vector<moodycamel::ProducerToken> tokens;       // one per queue
   std::unique_ptr<QueueCounters[]> counters;           // one per queue
+  SingleWriterCounter unrouted;                        // refused: unknown type or queue
   std::vector<std::vector<Envelope>> staging;          // bulk dispatch, one per queue
   std::vector<Route> routes;                           // bulk dispatch, one per job
   JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
