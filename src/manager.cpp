@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iterator>
 #include <thread>
+#include <vector>
 
 namespace jobq {
 namespace {
@@ -76,6 +77,17 @@ Manager::Manager(Config config) : config_(std::move(config)), uid_(next_manager_
     }
   }
   default_queue_ = queue_index_.find("default");
+  // Worker records exist from construction, so that stats() never races start() over them.
+  for (auto& queue : queues_) {
+    for (unsigned index = 0; index < queue->config.workers; ++index) {
+      auto worker = std::make_unique<internal::Worker>();
+      worker->index = index;
+      if (!queue->config.cpus.empty()) {
+        worker->cpu = static_cast<int>(queue->config.cpus[index % queue->config.cpus.size()]);
+      }
+      queue->workers.push_back(std::move(worker));
+    }
+  }
 }
 
 Manager::~Manager() {
@@ -114,45 +126,46 @@ void Manager::on_failure(FailureHook hook) {
 }
 
 void Manager::start() {
+  const std::lock_guard call(lifecycle_calls_);
   std::unique_lock lock(lifecycle_mutex_);
   if (state_.load() != configuring) throw ConfigError("start() may be called once, before shutdown()");
-  std::size_t total = 0;
-  for (auto& queue : queues_) {
-    for (unsigned index = 0; index < queue->config.workers; ++index) {
-      auto worker = std::make_unique<internal::Worker>();
-      worker->index = index;
-      if (!queue->config.cpus.empty()) {
-        worker->cpu = static_cast<int>(queue->config.cpus[index % queue->config.cpus.size()]);
+  std::size_t spawned = 0;
+  std::string failure;
+  try {
+    for (auto& queue : queues_) {
+      for (auto& worker : queue->workers) {
+        internal::QueueRuntime* runtime = queue.get();
+        internal::Worker* self = worker.get();
+        worker->thread = std::thread([this, runtime, self] { run_worker(*runtime, *self); });
+        ++spawned;
       }
-      queue->workers.push_back(std::move(worker));
     }
+  } catch (const std::exception& error) {  // e.g. std::system_error when no thread can be made
+    failure = std::string("cannot start a worker thread: ") + error.what();
   }
-  for (auto& queue : queues_) {
-    for (auto& worker : queue->workers) {
-      internal::QueueRuntime* runtime = queue.get();
-      internal::Worker* self = worker.get();
-      worker->thread = std::thread([this, runtime, self] { run_worker(*runtime, *self); });
-      ++total;
-    }
-  }
-  lifecycle_changed_.wait(lock, [&] { return workers_started_ == total; });
-  if (start_error_.empty()) {
+  lifecycle_changed_.wait(lock, [&] { return workers_started_ == spawned; });
+  if (failure.empty()) failure = start_error_;
+  if (failure.empty()) {
     state_.store(running, std::memory_order_seq_cst);
     return;
   }
+  // Stop the workers that did start, so that none outlives a Manager that never ran.
   state_.store(stopping, std::memory_order_seq_cst);
   for (auto& queue : queues_) queue->wake_all();
   lock.unlock();
   for (auto& queue : queues_) {
-    for (auto& worker : queue->workers) worker->thread.join();
+    for (auto& worker : queue->workers) {
+      if (worker->thread.joinable()) worker->thread.join();
+    }
   }
   state_.store(stopped);
   shut_down_ = true;
-  throw ConfigError(start_error_);
+  throw ConfigError(failure);
 }
 
 ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline) {
   const auto until = std::chrono::steady_clock::now() + deadline;
+  const std::lock_guard call(lifecycle_calls_);  // a concurrent call waits, then gets the final counters
   std::unique_lock lock(lifecycle_mutex_);
   bool drained = true;
   if (!shut_down_ && state_.load() == configuring) {
@@ -217,16 +230,19 @@ QueueStats Manager::collect_stats(const internal::QueueRuntime& queue) const {
   QueueStats stats;
   stats.name = queue.config.name;
   stats.workers = queue.config.workers;
+  // Outcomes first, acceptances after: a job counted as run was accepted before it ran (release
+  // stores, acquire loads, and the ring in between), so a snapshot never shows more jobs run than
+  // accepted.
+  for (const auto& worker : queue.workers) {
+    stats.succeeded += worker->succeeded.read();
+    stats.failed += worker->failed.read();
+  }
   {
     const std::lock_guard lock(producers_mutex_);
     for (const auto& producer : producers_) {
       stats.accepted += producer->counters[queue.index].accepted.read();
       stats.rejected += producer->counters[queue.index].rejected.read();
     }
-  }
-  for (const auto& worker : queue.workers) {
-    stats.succeeded += worker->succeeded.read();
-    stats.failed += worker->failed.read();
   }
   stats.depth = std::max<std::int64_t>(0, queue.depth());
   return stats;
@@ -253,19 +269,35 @@ QueueStats Manager::stats(std::string_view queue) const {
 }
 
 internal::ProducerState& Manager::producer_slow() {
-  // Producer states of the Managers this thread used recently. A thread that alternates between
-  // more Managers than this gets a fresh state (and ring tokens) when it comes back to one.
+  // The Managers this thread used recently, most recent last. A miss here falls back to this
+  // Manager's own list, keyed by thread, so that a thread never gets a second state (and a second
+  // set of ring producers, which every worker would then poll) from the same Manager.
   constexpr std::size_t remembered = 16;
   thread_local std::vector<internal::ProducerCacheEntry> recent;
+  auto remember = [&](internal::ProducerState* state) -> internal::ProducerState& {
+    std::erase_if(recent, [&](const internal::ProducerCacheEntry& entry) { return entry.manager_uid == uid_; });
+    if (recent.size() == remembered) recent.erase(recent.begin());
+    recent.push_back({uid_, state});
+    internal::last_producer = recent.back();
+    return *state;
+  };
   for (const internal::ProducerCacheEntry& entry : recent) {
-    if (entry.manager_uid == uid_) {
-      internal::last_producer = entry;
-      return *entry.state;
+    if (entry.manager_uid == uid_) return remember(entry.state);
+  }
+  const std::thread::id self = std::this_thread::get_id();
+  {
+    const std::lock_guard lock(producers_mutex_);
+    for (const auto& state : producers_) {
+      if (state->owner == self) return remember(state.get());
     }
   }
   auto state = std::make_unique<internal::ProducerState>();
+  state->owner = self;
   state->tokens.reserve(queues_.size());
-  for (auto& queue : queues_) state->tokens.emplace_back(queue->ring);
+  for (auto& queue : queues_) {
+    state->tokens.emplace_back(queue->ring);
+    if (!state->tokens.back().valid()) throw std::bad_alloc();  // the ring could not add a producer
+  }
   state->counters = std::make_unique<internal::ProducerState::QueueCounters[]>(queues_.size());
   state->staging.resize(queues_.size());
   if (state->validator.allocate(4096, config_.max_payload_depth) != simdjson::SUCCESS) throw std::bad_alloc();
@@ -274,10 +306,7 @@ internal::ProducerState& Manager::producer_slow() {
     const std::lock_guard lock(producers_mutex_);
     producers_.push_back(std::move(state));
   }
-  if (recent.size() == remembered) recent.erase(recent.begin());
-  recent.push_back({uid_, raw});
-  internal::last_producer = recent.back();
-  return *raw;
+  return remember(raw);
 }
 
 std::string Manager::validation_problem(internal::ProducerState& state, const internal::PayloadBuffer& payload) {

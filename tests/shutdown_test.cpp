@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <set>
 #include <thread>
 #include <vector>
@@ -93,6 +94,51 @@ TEST(Shutdown, ASecondCallReturnsTheFinalCountersAndNoJobs) {
   EXPECT_EQ(second.succeeded, 10u);
   EXPECT_TRUE(second.not_run.empty());
   EXPECT_TRUE(second.balanced());
+}
+
+TEST(Shutdown, ConcurrentCallsWaitForOneAnother) {
+  jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 2}}});
+  std::atomic<int> ran{0};
+  queues.register_handler("count:run", [&](Context&, const Message&) {
+    ran.fetch_add(1);
+    return Status::success();
+  });
+  queues.start();
+  for (int index = 0; index < 5000; ++index) ASSERT_TRUE(queues.dispatch(jobq::Job("count:run")).ok());
+  jobq::ShutdownReport first;
+  jobq::ShutdownReport second;
+  std::thread other([&] { second = queues.shutdown(std::chrono::seconds(30)); });
+  first = queues.shutdown(std::chrono::seconds(30));
+  other.join();
+  EXPECT_EQ(ran.load(), 5000);
+  EXPECT_EQ(first.succeeded, 5000u);
+  EXPECT_EQ(second.succeeded, 5000u);
+  EXPECT_TRUE(first.balanced());
+  EXPECT_TRUE(second.balanced());
+}
+
+TEST(Shutdown, ManyManagersFromOneThreadKeepWorking) {
+  // A thread that cycles through more Managers than it remembers must keep one producer state
+  // per Manager and lose nothing.
+  std::vector<std::unique_ptr<jobq::Manager>> managers;
+  std::atomic<int> ran{0};
+  for (int index = 0; index < 20; ++index) {
+    managers.push_back(std::make_unique<jobq::Manager>(jobq::Config{}));
+    managers.back()->register_handler("count:run", [&](Context&, const Message&) {
+      ran.fetch_add(1);
+      return Status::success();
+    });
+    managers.back()->start();
+  }
+  for (int round = 0; round < 50; ++round) {
+    for (auto& manager : managers) ASSERT_TRUE(manager->dispatch(jobq::Job("count:run")).ok());
+  }
+  for (auto& manager : managers) {
+    const jobq::ShutdownReport report = manager->shutdown(std::chrono::seconds(30));
+    EXPECT_EQ(report.succeeded, 50u);
+    EXPECT_TRUE(report.balanced());
+  }
+  EXPECT_EQ(ran.load(), 1000);
 }
 
 TEST(Shutdown, DestroyingARunningManagerRunsWhatIsQueued) {

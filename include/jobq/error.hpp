@@ -17,7 +17,8 @@ enum class Errc : std::uint8_t {
   unknown_queue,      ///< no queue has that name (or the job named none and its type has no default)
   invalid_payload,    ///< the payload is not valid JSON, is too deep, or could not be serialized
   payload_too_large,  ///< the payload is larger than Config::max_payload_bytes
-  queue_full,         ///< the queue holds QueueConfig::capacity jobs already
+  queue_full,         ///< the queue holds QueueConfig::capacity jobs already (or, rarely, producers
+                      ///< raced for the last slots, or ring memory could not be allocated)
   not_started,        ///< Manager::start() has not been called yet
   shutting_down,      ///< Manager::shutdown() has begun: intake is closed
 };

@@ -78,10 +78,13 @@ class Manager {
 
   /// Starts the workers, pinned and named ("jq:<queue>/<i>"); returns once every worker runs.
   /// Workers of a queue without `cpus` inherit the CPU affinity of the thread calling start().
-  /// Throws ConfigError if called twice or if a worker cannot be pinned.
+  /// Throws ConfigError if called twice, or if a worker thread cannot be created or pinned (the
+  /// workers already started are stopped first).
   void start();
 
   /// Dispatches a raw job. The payload is copied, and validated unless disabled or trusted().
+  /// Errors are values; only std::bad_alloc escapes, when a thread's first dispatch cannot set
+  /// up its producer state.
   Result<JobId> dispatch(const Job& job);
 
   /// Dispatches a typed job: `payload` is serialized (and so needs no validation pass). The Job
@@ -99,8 +102,8 @@ class Manager {
   /// Stops intake at once (dispatch returns Errc::shutting_down), runs what is queued until
   /// `deadline` has passed, then requests stop on the tokens of handlers still running and waits
   /// for them to return (a thread cannot be killed: a handler that ignores its token delays
-  /// shutdown). Every accepted job that did not run is in the report. A second call returns the
-  /// final counters and no jobs.
+  /// shutdown). Every accepted job that did not run is in the report. A second (or concurrent)
+  /// call waits for the first, then returns the final counters and no jobs.
   ShutdownReport shutdown(std::chrono::nanoseconds deadline);
 
   std::vector<QueueStats> stats() const;
@@ -155,6 +158,7 @@ class Manager {
   mutable std::mutex producers_mutex_;
   std::vector<std::unique_ptr<internal::ProducerState>> producers_;
 
+  std::mutex lifecycle_calls_;  // held through start() and shutdown(): one lifecycle call at a time
   std::mutex lifecycle_mutex_;  // guards everything below
   std::condition_variable lifecycle_changed_;
   std::size_t workers_started_ = 0;

@@ -45,7 +45,8 @@ struct ShutdownReport {
   /// Dispatches refused for an unknown job type or queue (never accepted, so outside the books).
   std::uint64_t unrouted = 0;
 
-  /// accepted == succeeded + failed + not_run: no job was lost.
+  /// accepted == succeeded + failed + not_run: no job was lost. (Only the first shutdown() report
+  /// carries the returned jobs; a later one balances only if the first returned none.)
   bool balanced() const noexcept { return accepted == succeeded + failed + not_run.size(); }
 };
 

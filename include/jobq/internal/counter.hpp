@@ -6,13 +6,14 @@
 
 namespace jobq::internal {
 
-/// Incremented by one thread only, read by any: a relaxed load and store, no locked instruction.
-/// Summing such counters on read replaces a shared atomic increment on the hot path.
+/// Incremented by one thread only, read by any: a load and a store, no locked instruction.
+/// Summing such counters on read replaces a shared atomic increment on the hot path. The store
+/// releases and the read acquires (plain moves on x86), so readers can order counts causally.
 class SingleWriterCounter {
  public:
-  void add(std::uint64_t n = 1) noexcept { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-  void subtract(std::uint64_t n) noexcept { value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
-  std::uint64_t read() const noexcept { return value_.load(std::memory_order_relaxed); }
+  void add(std::uint64_t n = 1) noexcept { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_release); }
+  void subtract(std::uint64_t n) noexcept { value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_release); }
+  std::uint64_t read() const noexcept { return value_.load(std::memory_order_acquire); }
 
  private:
   std::atomic<std::uint64_t> value_{0};

@@ -21,7 +21,7 @@
 
 namespace jobq::internal {
 
-/// Ring blocks come from the engine's allocator. Blocks of 32 envelopes (about 11 KiB) are
+/// Ring blocks come from the engine's allocator. Blocks of 32 envelopes (12 KiB) are
 /// recycled by the ring itself, so steady-state dispatch allocates nothing.
 struct RingTraits : moodycamel::ConcurrentQueueDefaultTraits {
   static void* malloc(std::size_t size) { return allocate(size); }
@@ -123,6 +123,7 @@ struct ProducerState {
   SingleWriterCounter unrouted;                        // refused: unknown type or queue
   std::vector<std::vector<Envelope>> staging;          // bulk dispatch, one per queue
   std::vector<Route> routes;                           // bulk dispatch, one per job
+  std::thread::id owner;                               // the thread this state belongs to
   JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
   JobId id_end = 0;
   JsonBuffer scratch;                                  // typed payload serialization
