@@ -71,6 +71,7 @@
 
 #include "baselines/spinning_consumer.hpp"
 #include "common/affinity.hpp"
+#include "common/sink.hpp"
 
 // --- allocation counting ---------------------------------------------------------------------
 
@@ -164,7 +165,6 @@ constexpr std::uint64_t warmup_jobs = 10'000;
 constexpr std::uint64_t in_flight_limit = 256;
 constexpr std::uint64_t prefill_jobs = in_flight_limit + 3 * 32;  // 3 ring blocks (of 32) to spare
 constexpr benchmark::IterationCount dispatch_iterations = 1'000'000;
-constexpr auto drain_timeout = std::chrono::seconds(60);
 
 struct Note {
   std::uint64_t id;
@@ -185,21 +185,8 @@ using jobq::internal::cpu_relax;
 using jobq_bench::pin_this_thread;
 using jobq_bench::ScopedPin;
 
-/// Written by the consumer only.
-struct alignas(64) Sink {
-  std::atomic<std::uint64_t> count{0};  // jobs consumed (released after sum and bad)
-  std::atomic<std::uint64_t> sum{0};
-  std::atomic<std::uint64_t> bad{0};    // payloads that did not bind
-};
-
-bool wait_for(const Sink& sink, std::uint64_t target) {
-  const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
-  for (unsigned polls = 1;; ++polls) {
-    if (sink.count.load(std::memory_order_acquire) >= target) return true;
-    cpu_relax();
-    if (polls % 4096 == 0 && std::chrono::steady_clock::now() > deadline) return false;
-  }
-}
+using jobq_bench::Sink;
+using jobq_bench::wait_for;
 
 /// nullptr if both counters count one allocation each, else what is wrong.
 const char* counter_problem() {
@@ -271,12 +258,7 @@ void allocs_per_job(benchmark::State& state) {
       [&sink, &bound, &gate](jobq::Context&, const jobq::Message& message) {
         while (!gate.load(std::memory_order_acquire)) [[unlikely]] cpu_relax();
         jobq::Status status = message.bind(bound);
-        if (status.ok()) [[likely]] {
-          sink.sum.fetch_add(bound.id, std::memory_order_relaxed);
-        } else {
-          sink.bad.fetch_add(1, std::memory_order_relaxed);
-        }
-        sink.count.fetch_add(1, std::memory_order_release);
+        jobq_bench::record_job(sink, status.ok(), bound.id);
         return status;
       },
       jobq::RegisterOptions{.queue = "notes"});
@@ -481,8 +463,7 @@ void BM_dispatch_moodycamel(benchmark::State& state) {
     if (taken == 0) return false;
     std::uint64_t sum = 0;
     for (std::size_t index = 0; index < taken; ++index) sum += items[index];
-    sink.sum.fetch_add(sum, std::memory_order_relaxed);
-    sink.count.fetch_add(taken, std::memory_order_release);
+    jobq_bench::record_items(sink, sum, taken);
     return true;
   });
   if (!consumer.pinned()) {

@@ -44,6 +44,7 @@
 
 #include "baselines/spinning_consumer.hpp"
 #include "common/affinity.hpp"
+#include "common/sink.hpp"
 
 namespace {
 
@@ -51,8 +52,6 @@ namespace {
 // well under 30 s on a 2-core machine, and give every repetition the same amount of work.
 constexpr benchmark::IterationCount jobq_iterations = 1'000'000;
 constexpr benchmark::IterationCount bare_iterations = 4'000'000;
-// How long the last iteration waits for the consumer before giving up with an error.
-constexpr auto drain_timeout = std::chrono::seconds(60);
 
 struct Order {
   std::uint64_t id;
@@ -67,22 +66,8 @@ using jobq::internal::cpu_relax;
 using jobq_bench::pin_this_thread;
 using jobq_bench::ScopedPin;
 
-/// Written by the consumer only; read by the producer once, at the end.
-struct alignas(64) Sink {
-  std::atomic<std::uint64_t> count{0};  // items consumed (released after sum and bad)
-  std::atomic<std::uint64_t> sum{0};
-  std::atomic<std::uint64_t> bad{0};    // jobq only: payloads that did not bind
-};
-
-/// Spins until the consumer has consumed `target` items; false on timeout.
-bool wait_for(const Sink& sink, std::uint64_t target) {
-  const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
-  for (unsigned polls = 1;; ++polls) {
-    if (sink.count.load(std::memory_order_acquire) >= target) return true;
-    cpu_relax();
-    if (polls % 4096 == 0 && std::chrono::steady_clock::now() > deadline) return false;
-  }
-}
+using jobq_bench::Sink;
+using jobq_bench::wait_for;
 
 /// The shared body of the two jobq benchmarks. `raw`: dispatch a pre-serialized, validated
 /// payload instead of a typed one.
@@ -105,12 +90,7 @@ void jobq_end_to_end(benchmark::State& state) {
       [&sink](jobq::Context&, const jobq::Message& message) {
         Order order;
         jobq::Status status = message.bind(order);
-        if (status.ok()) [[likely]] {
-          sink.sum.fetch_add(order.id, std::memory_order_relaxed);
-        } else {
-          sink.bad.fetch_add(1, std::memory_order_relaxed);
-        }
-        sink.count.fetch_add(1, std::memory_order_release);
+        jobq_bench::record_job(sink, status.ok(), order.id);
         return status;
       },
       jobq::RegisterOptions{.queue = "orders"});
@@ -207,8 +187,7 @@ void BM_end_to_end_1to1_moodycamel(benchmark::State& state) {
   jobq_bench::SpinningConsumer consumer(cpus.consumer, [&] {
     std::uint64_t item = 0;
     if (!queue.try_dequeue(consumer_token, item)) return false;
-    sink.sum.fetch_add(item, std::memory_order_relaxed);
-    sink.count.fetch_add(1, std::memory_order_release);
+    jobq_bench::record_items(sink, item);
     return true;
   });
   if (!consumer.pinned()) {

@@ -102,6 +102,7 @@
 
 #include "baselines/condvar_pool.hpp"
 #include "common/affinity.hpp"
+#include "common/sink.hpp"
 
 namespace {
 
@@ -156,21 +157,7 @@ Shape shape_of(const benchmark::State& state) {
 // ------------------------------------------------------------------------------------------------
 // Consumer-side accounting
 
-/// Written by one consumer thread only (atomics so that the coordinator may read it mid-round).
-struct alignas(64) Sink {
-  std::atomic<std::uint64_t> count{0};  // jobs run (released after sum and bad)
-  std::atomic<std::uint64_t> sum{0};    // sum of the ids bound
-  std::atomic<std::uint64_t> bad{0};    // payloads that did not parse or bind
-};
-
-inline void record(Sink& sink, bool bound, std::uint64_t id) noexcept {
-  if (bound) [[likely]] {
-    sink.sum.fetch_add(id, std::memory_order_relaxed);
-  } else {
-    sink.bad.fetch_add(1, std::memory_order_relaxed);
-  }
-  sink.count.fetch_add(1, std::memory_order_release);
-}
+using jobq_bench::Sink;
 
 /// The Sink the calling thread claimed from the Sinks of generation `generation`.
 struct SinkClaim {
@@ -251,7 +238,7 @@ void consume_order(Sinks& sinks, const simdjson::padded_string& json) {
       bound = true;
     }
   }
-  record(sinks.mine(), bound, bound ? order.id : 0);
+  jobq_bench::record_job(sinks.mine(), bound, bound ? order.id : 0);
 }
 
 /// simdjson::padded_string is move-only, and std::function needs a copyable callable. The pool
@@ -431,7 +418,7 @@ std::unique_ptr<jobq::Manager> start_jobq(benchmark::State& state, const Shape& 
         [&sinks](jobq::Context&, const jobq::Message& message) {
           Order order{};
           jobq::Status status = message.bind(order);
-          record(sinks.mine(), status.ok(), status.ok() ? order.id : 0);
+          jobq_bench::record_job(sinks.mine(), status.ok(), status.ok() ? order.id : 0);
           return status;
         },
         jobq::RegisterOptions{.queue = "orders"});
@@ -665,8 +652,7 @@ void BM_throughput_moodycamel_bare_8byte(benchmark::State& state) {
         if (taken != 0) {
           std::uint64_t sum = 0;
           for (std::size_t item = 0; item < taken; ++item) sum += items[item];
-          sink.sum.fetch_add(sum, std::memory_order_relaxed);
-          sink.count.fetch_add(taken, std::memory_order_release);
+          jobq_bench::record_items(sink, sum, taken);
           continue;
         }
         if (stop.load(std::memory_order_acquire)) break;

@@ -64,9 +64,13 @@ std::string describe_bind_failure(const BindFailure& failure) {
     text += "NO_SUCH_FIELD (required field is missing)";
     return text;
   }
-  text += simdjson_error_name(failure.code);
+  return text + describe_simdjson_error(failure.code);
+}
+
+std::string describe_simdjson_error(simdjson::error_code code) {
+  std::string text(simdjson_error_name(code));
   text += " (";
-  text += simdjson::error_message(failure.code);
+  text += simdjson::error_message(code);
   text += ")";
   return text;
 }

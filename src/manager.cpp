@@ -314,10 +314,7 @@ std::string Manager::validation_problem(internal::ProducerState& state, const in
   // The envelope already carries simdjson's padding, so the validator parses it in place.
   const simdjson::error_code error = state.validator.parse(payload.data(), payload.size(), false).get(root);
   if (error == simdjson::SUCCESS) return {};
-  std::string text(internal::simdjson_error_name(error));
-  text += " (";
-  text += simdjson::error_message(error);
-  text += ")";
+  std::string text = internal::describe_simdjson_error(error);
   if (error == simdjson::DEPTH_ERROR) text += ": nesting deeper than " + std::to_string(config_.max_payload_depth);
   return text;
 }

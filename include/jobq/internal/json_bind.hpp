@@ -38,6 +38,8 @@ struct BindFailure {
 
 /// The identifier of a simdjson error code ("INCORRECT_TYPE").
 std::string_view simdjson_error_name(simdjson::error_code code) noexcept;
+/// "INCORRECT_TYPE (The JSON element does not have the requested type.)"
+std::string describe_simdjson_error(simdjson::error_code code);
 /// "field 'user_id': INCORRECT_TYPE (The JSON element does not have the requested type.)"
 std::string describe_bind_failure(const BindFailure& failure);
 
