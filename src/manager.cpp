@@ -41,6 +41,7 @@ void validate_queue(const QueueConfig& queue, const cpu_set_t& allowed) {
   if (queue.dequeue_batch == 0 || queue.dequeue_batch > 64) {
     throw ConfigError(quoted + ": dequeue_batch must be between 1 and 64");
   }
+  if (queue.block_timeout < std::chrono::nanoseconds::zero()) throw ConfigError(quoted + ": block_timeout must not be negative");
   for (unsigned cpu : queue.cpus) {
     if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed)) {
       throw ConfigError(quoted + ": CPU " + std::to_string(cpu) +
@@ -51,8 +52,16 @@ void validate_queue(const QueueConfig& queue, const cpu_set_t& allowed) {
 
 }  // namespace
 
-Manager::Manager(Config config) : config_(std::move(config)), uid_(next_manager_uid.fetch_add(1)) {
+Manager::Manager(Config config)
+    : config_(std::move(config)),
+      uid_(next_manager_uid.fetch_add(1)),
+      clock_(config_.clock),
+      timer_(config_.queues.size()),
+      keys_(config_.max_idempotency_keys, config_.idempotency_ttl),
+      dead_letters_(config_.dead_letter_capacity) {
   if (config_.queues.empty()) throw ConfigError("the configuration has no queues");
+  if (config_.retry.max_attempts == 0) throw ConfigError("retry.max_attempts must be at least 1");
+  if (config_.idempotency_ttl < std::chrono::nanoseconds::zero()) throw ConfigError("idempotency_ttl must not be negative");
   if (config_.max_payload_bytes == 0 || config_.max_payload_bytes > (std::size_t{1} << 31)) {
     throw ConfigError("max_payload_bytes must be between 1 and 2^31");
   }
@@ -117,12 +126,32 @@ TypeId Manager::add_type(std::string_view name, HandlerEntry::Invoke invoke, voi
                         std::string(options.queue) + "'");
     }
   }
-  return registry_.add(name, invoke, target, std::move(owned), queue);
+  if (options.timeout < std::chrono::nanoseconds::zero()) {
+    throw ConfigError("cannot register job type '" + std::string(name) + "': the timeout must not be negative");
+  }
+  RetryPolicy retry = options.retry.value_or(config_.retry);
+  if (retry.max_attempts == 0) {
+    throw ConfigError("cannot register job type '" + std::string(name) + "': retry.max_attempts must be at least 1");
+  }
+  if (!retry.backoff) retry.backoff = ExponentialBackoff{};
+  const TypeId type = registry_.add(name, invoke, target, std::move(owned), queue, options.timeout);
+  type_retry_.push_back(std::move(retry));
+  return type;
 }
 
 void Manager::on_failure(FailureHook hook) {
   require_configuring("set the failure hook");
   on_failure_ = std::move(hook);
+}
+
+void Manager::on_dead(DeadHook hook) {
+  require_configuring("set the dead-letter hook");
+  on_dead_ = std::move(hook);
+}
+
+void Manager::on_timeout(TimeoutHook hook) {
+  require_configuring("set the timeout hook");
+  on_timeout_ = std::move(hook);
 }
 
 void Manager::start() {
@@ -146,6 +175,13 @@ void Manager::start() {
   lifecycle_changed_.wait(lock, [&] { return workers_started_ == spawned; });
   if (failure.empty()) failure = start_error_;
   if (failure.empty()) {
+    try {
+      timer_thread_ = std::thread([this] { run_timer(); });
+    } catch (const std::exception& error) {
+      failure = std::string("cannot start the timer thread: ") + error.what();
+    }
+  }
+  if (failure.empty()) {
     state_.store(running, std::memory_order_seq_cst);
     return;
   }
@@ -158,12 +194,13 @@ void Manager::start() {
       if (worker->thread.joinable()) worker->thread.join();
     }
   }
+  stop_timer();
   state_.store(stopped);
   shut_down_ = true;
   throw ConfigError(failure);
 }
 
-ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline) {
+ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode) {
   const auto until = std::chrono::steady_clock::now() + deadline;
   const std::lock_guard call(lifecycle_calls_);  // a concurrent call waits, then gets the final counters
   std::unique_lock lock(lifecycle_mutex_);
@@ -172,7 +209,8 @@ ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline) {
     state_.store(stopped, std::memory_order_seq_cst);
     shut_down_ = true;
   } else if (!shut_down_) {
-    state_.store(draining, std::memory_order_seq_cst);
+    // Intake closes here; the timer stops moving jobs onto the queues (it checks the state).
+    state_.store(mode == ShutdownMode::drain ? draining : stopping, std::memory_order_seq_cst);
     for (auto& queue : queues_) queue->wake_all();
     drained = lifecycle_changed_.wait_until(lock, until, [&] { return workers_live_ == 0; });
     if (!drained) {
@@ -185,6 +223,14 @@ ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline) {
     lock.unlock();
     for (auto& queue : queues_) {
       for (auto& worker : queue->workers) worker->thread.join();
+    }
+    // No worker can schedule a retry any more: stop the timer, then return what it holds.
+    stop_timer();
+    {
+      std::unique_lock timer_lock = timer_.lock();
+      std::vector<internal::Timer::Pending> pending = timer_.take_all_locked();
+      timer_lock.unlock();
+      for (internal::Timer::Pending& job : pending) hand_back(*queues_[job.queue], job.envelope, job.due);
     }
     // What no worker took. A reservation made before intake closed turns into an enqueue (or is
     // withdrawn) within a few instructions, so wait for the depth itself to reach zero.
@@ -213,15 +259,31 @@ ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline) {
   for (const QueueStats& queue : report.queues) {
     report.accepted += queue.accepted;
     report.succeeded += queue.succeeded;
+    report.dead_lettered += queue.dead_lettered;
+    report.revoked += queue.revoked;
     report.failed += queue.failed;
+    report.retried += queue.retried;
+    report.snoozed += queue.snoozed;
+    report.timed_out += queue.timed_out;
   }
   return report;
 }
 
-void Manager::hand_back(internal::QueueRuntime& queue, internal::Envelope& envelope) {
-  ReturnedJob job{envelope.id, std::string(registry_[envelope.type].name), queue.config.name,
-                  std::string(envelope.payload.view())};
+void Manager::hand_back(internal::QueueRuntime& queue, internal::Envelope& envelope, Clock::time_point due) {
+  ReturnedJob job;
+  job.id = envelope.id;
+  job.type = registry_[envelope.type].name;
+  job.queue = queue.config.name;
+  job.payload = envelope.payload.view();
+  job.attempt = envelope.attempt;
+  if (envelope.extras) job.idempotency_key = envelope.extras->key;
+  if (due != Clock::time_point{}) {
+    // The wall-clock time at which it was due, so that the record survives a restart.
+    job.due = std::chrono::system_clock::now() +
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(due - now());
+  }
   envelope.payload.release();
+  envelope.extras.reset();
   const std::lock_guard lock(lifecycle_mutex_);
   handed_back_.push_back(std::move(job));
 }
@@ -236,6 +298,17 @@ QueueStats Manager::collect_stats(const internal::QueueRuntime& queue) const {
   for (const auto& worker : queue.workers) {
     stats.succeeded += worker->succeeded.read();
     stats.failed += worker->failed.read();
+    stats.retried += worker->retried.read();
+    stats.dead_lettered += worker->dead_lettered.read();
+    stats.revoked += worker->revoked.read();
+    stats.snoozed += worker->snoozed.read();
+  }
+  stats.timed_out = queue.timed_out.load(std::memory_order_acquire);
+  stats.accepted += queue.requeued.load(std::memory_order_acquire);
+  stats.paused = queue.paused.load(std::memory_order_relaxed);
+  {
+    std::unique_lock timer_lock = timer_.lock();
+    stats.scheduled = timer_.size_locked(queue.index);
   }
   {
     const std::lock_guard lock(producers_mutex_);
@@ -266,154 +339,6 @@ QueueStats Manager::stats(std::string_view queue) const {
   const QueueId id = queue_index_.find(queue);
   if (id == no_id) throw ConfigError("no queue is named '" + std::string(queue) + "'");
   return collect_stats(*queues_[id]);
-}
-
-internal::ProducerState& Manager::producer_slow() {
-  // The Managers this thread used recently, most recent last. A miss here falls back to this
-  // Manager's own list, keyed by thread, so that a thread never gets a second state (and a second
-  // set of ring producers, which every worker would then poll) from the same Manager.
-  constexpr std::size_t remembered = 16;
-  thread_local std::vector<internal::ProducerCacheEntry> recent;
-  auto remember = [&](internal::ProducerState* state) -> internal::ProducerState& {
-    std::erase_if(recent, [&](const internal::ProducerCacheEntry& entry) { return entry.manager_uid == uid_; });
-    if (recent.size() == remembered) recent.erase(recent.begin());
-    recent.push_back({uid_, state});
-    internal::last_producer = recent.back();
-    return *state;
-  };
-  for (const internal::ProducerCacheEntry& entry : recent) {
-    if (entry.manager_uid == uid_) return remember(entry.state);
-  }
-  const std::thread::id self = std::this_thread::get_id();
-  {
-    const std::lock_guard lock(producers_mutex_);
-    for (const auto& state : producers_) {
-      if (state->owner == self) return remember(state.get());
-    }
-  }
-  auto state = std::make_unique<internal::ProducerState>();
-  state->owner = self;
-  state->tokens.reserve(queues_.size());
-  for (auto& queue : queues_) {
-    state->tokens.emplace_back(queue->ring);
-    if (!state->tokens.back().valid()) throw std::bad_alloc();  // the ring could not add a producer
-  }
-  state->counters = std::make_unique<internal::ProducerState::QueueCounters[]>(queues_.size());
-  state->staging.resize(queues_.size());
-  if (state->validator.allocate(4096, config_.max_payload_depth) != simdjson::SUCCESS) throw std::bad_alloc();
-  internal::ProducerState* raw = state.get();
-  {
-    const std::lock_guard lock(producers_mutex_);
-    producers_.push_back(std::move(state));
-  }
-  return remember(raw);
-}
-
-std::string Manager::validation_problem(internal::ProducerState& state, const internal::PayloadBuffer& payload) {
-  simdjson::dom::element root;
-  // The envelope already carries simdjson's padding, so the validator parses it in place.
-  const simdjson::error_code error = state.validator.parse(payload.data(), payload.size(), false).get(root);
-  if (error == simdjson::SUCCESS) return {};
-  std::string text = internal::describe_simdjson_error(error);
-  if (error == simdjson::DEPTH_ERROR) text += ": nesting deeper than " + std::to_string(config_.max_payload_depth);
-  return text;
-}
-
-Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
-  internal::ProducerState& state = producer();
-  auto clear_staging = [&state] {
-    for (auto& staged : state.staging) staged.clear();
-  };
-  auto reject_staged = [&](Error error) -> Result<JobId> {
-    clear_staging();
-    for (const Job& job : jobs) {
-      if (Result<Route> routed = route(job)) count_rejected(state, routed->queue);
-    }
-    return error;
-  };
-  if (jobs.empty()) {
-    const int lifecycle = state_.load(std::memory_order_acquire);
-    if (lifecycle == running) return JobId{0};
-    return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
-  }
-  // Route every job and admit each queue the batch touches before any payload is copied, so
-  // that a producer retrying against a full queue pays for a few reads, not for the whole batch.
-  state.routes.clear();
-  QueueId admitted = no_id;
-  for (const Job& job : jobs) {
-    Result<Route> routed = route(job);
-    if (!routed) return reject_staged(refuse_unrouted(routed.error()));
-    if (routed->queue != admitted) {
-      if (const Errc refused = admission(state, routed->queue); refused != Errc{}) {
-        state.counters[routed->queue].rejected.subtract(1);  // reject_staged counts the whole batch
-        return reject_staged(Error(refused));
-      }
-      admitted = routed->queue;
-    }
-    state.routes.push_back(*routed);
-  }
-  const JobId first = take_ids(state, jobs.size());
-  for (std::size_t index = 0; index < jobs.size(); ++index) {
-    const Job& job = jobs[index];
-    const Route routed = state.routes[index];
-    std::vector<internal::Envelope>& staged = state.staging[routed.queue];
-    internal::Envelope& envelope = staged.emplace_back();
-    envelope.id = first + index;
-    envelope.type = routed.type;
-    envelope.attempt = 1;
-    if (job.payload().size() > config_.max_payload_bytes) {
-      return reject_staged(Error(Errc::payload_too_large, "job " + std::to_string(index) + ": " +
-                                                              std::to_string(job.payload().size()) + " bytes"));
-    }
-    if (!envelope.payload.assign(job.payload())) return reject_staged(Error(Errc::payload_too_large));
-    if (config_.validate_payloads && !job.is_trusted()) {
-      if (std::string problem = validation_problem(state, envelope.payload); !problem.empty()) {
-        return reject_staged(Error(Errc::invalid_payload, "job " + std::to_string(index) + ": " + problem));
-      }
-    }
-  }
-  auto release_reservations = [&](QueueId upto) {
-    for (QueueId queue = 0; queue < upto; ++queue) {
-      const auto count = static_cast<std::int64_t>(state.staging[queue].size());
-      if (count != 0) queues_[queue]->withdraw(count);
-    }
-  };
-  for (QueueId queue = 0; queue < queues_.size(); ++queue) {
-    const auto count = static_cast<std::int64_t>(state.staging[queue].size());
-    if (count == 0) continue;
-    internal::QueueRuntime& runtime = *queues_[queue];
-    if (!runtime.reserve(count, state.counters[queue].dequeued_seen)) {
-      release_reservations(queue);
-      return reject_staged(Error(Errc::queue_full, "queue '" + runtime.config.name + "' has room for fewer than " +
-                                                       std::to_string(count) + " jobs"));
-    }
-  }
-  if (state_.load(std::memory_order_seq_cst) != running) {
-    release_reservations(static_cast<QueueId>(queues_.size()));
-    return reject_staged(Error(Errc::shutting_down));
-  }
-  for (QueueId queue = 0; queue < queues_.size(); ++queue) {
-    std::vector<internal::Envelope>& staged = state.staging[queue];
-    if (staged.empty()) continue;
-    internal::QueueRuntime& runtime = *queues_[queue];
-    state.counters[queue].accepted.add(staged.size());  // before the enqueue, as in enqueue()
-    if (!runtime.ring.enqueue_bulk(state.tokens[queue], std::make_move_iterator(staged.begin()), staged.size())) {
-      state.counters[queue].accepted.subtract(staged.size());
-      // Only an allocation failure gets here; earlier queues of the batch were already enqueued,
-      // so withdraw this queue's jobs and every later one's.
-      for (QueueId rest = queue; rest < queues_.size(); ++rest) {
-        const std::size_t count = state.staging[rest].size();
-        if (count == 0) continue;
-        queues_[rest]->withdraw(static_cast<std::int64_t>(count));
-        count_rejected(state, rest, count);
-        state.staging[rest].clear();
-      }
-      return Error(Errc::queue_full, "could not allocate ring blocks");
-    }
-    staged.clear();
-    if (runtime.parks && runtime.sleepers.load(std::memory_order_seq_cst) != 0) runtime.wake_all();
-  }
-  return first;
 }
 
 }  // namespace jobq

@@ -34,7 +34,7 @@ std::string type_name_problem(std::string_view name) {
 std::string queue_name_problem(std::string_view name) { return part_problem(name, "a queue name"); }
 
 TypeId Registry::add(std::string_view name, HandlerEntry::Invoke invoke, void* target, std::shared_ptr<void> owned,
-                     QueueId default_queue) {
+                     QueueId default_queue, std::chrono::nanoseconds timeout) {
   const std::string quoted = "job type '" + std::string(name) + "'";
   if (std::string problem = type_name_problem(name); !problem.empty()) {
     throw ConfigError("invalid " + quoted + ": " + problem);
@@ -43,7 +43,7 @@ TypeId Registry::add(std::string_view name, HandlerEntry::Invoke invoke, void* t
   if (find(name) != no_id) throw ConfigError("cannot register " + quoted + ": it is already registered");
   const std::string& stored = name_storage_.emplace_back(name);
   const auto id = static_cast<TypeId>(entries_.size());
-  entries_.push_back(HandlerEntry{invoke, target, stored, default_queue});
+  entries_.push_back(HandlerEntry{invoke, target, stored, default_queue, timeout});
   owned_.push_back(std::move(owned));
   names_.insert(stored, id);
   return id;

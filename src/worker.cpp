@@ -23,11 +23,33 @@ struct ContextAccess {
     context.type_ = type;
     context.attempt_ = attempt;
   }
+  /// Swaps in a timed job's deadline and stop token; returns the worker's token to put back.
+  static std::stop_token bind_deadline(Context& context, std::chrono::steady_clock::time_point deadline,
+                                       std::stop_token stop) noexcept {
+    context.deadline_ = deadline;
+    std::swap(context.stop_, stop);
+    return stop;
+  }
+  static void unbind_deadline(Context& context, std::stop_token worker_stop) noexcept {
+    context.deadline_ = std::chrono::steady_clock::time_point::max();
+    context.stop_ = std::move(worker_stop);
+  }
 };
 
 }  // namespace internal
 
 namespace {
+
+/// Runs a handler; an exception of any type becomes a retryable error carrying its message.
+Status invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) {
+  try {
+    return handler.invoke(handler.target, context, message);
+  } catch (const std::exception& error) {
+    return Status::error(std::string("unhandled exception: ") + error.what());
+  } catch (...) {
+    return Status::error("unhandled exception of a type not derived from std::exception");
+  }
+}
 
 /// "jq:<queue>/<index>", cut to the 15 characters Linux keeps.
 void name_this_thread(std::string_view queue, unsigned index) {
@@ -70,6 +92,12 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
   unsigned idle_polls = 0;
 
   for (;;) {
+    if (queue.paused.load(std::memory_order_relaxed)) [[unlikely]] {
+      // A paused queue's jobs are returned at shutdown, not run.
+      if (state_.load(std::memory_order_seq_cst) > running) break;
+      wait_while_paused(queue);
+      continue;
+    }
     const std::size_t taken = queue.ring.try_dequeue_bulk(token, batch.begin(), batch_size);
     if (taken != 0) {
       queue.dequeued.fetch_add(static_cast<std::int64_t>(taken), std::memory_order_seq_cst);
@@ -114,30 +142,58 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
   lifecycle_changed_.notify_all();
 }
 
+void Manager::wait_while_paused(internal::QueueRuntime& queue) {
+  // The same protocol as parking: announce, then check again. pause() and resume() both
+  // change the flag before they bump the epoch, and shutdown changes the state before it does.
+  queue.sleepers.fetch_add(1, std::memory_order_seq_cst);
+  const std::uint32_t epoch = queue.wake_epoch.load(std::memory_order_seq_cst);
+  if (queue.paused.load(std::memory_order_seq_cst) && state_.load(std::memory_order_seq_cst) <= running) {
+    queue.wake_epoch.wait(epoch, std::memory_order_seq_cst);
+  }
+  queue.sleepers.fetch_sub(1, std::memory_order_seq_cst);
+}
+
 void Manager::run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
                       Context& context, simdjson::ondemand::parser& parser) {
   const HandlerEntry& handler = registry_[envelope.type];
   internal::ContextAccess::bind_job(context, envelope.id, handler.name, envelope.attempt);
   const Message message(handler.name, envelope.id, envelope.payload.view(), envelope.payload.capacity(), &parser);
-  Status status;
-  try {
-    status = handler.invoke(handler.target, context, message);
-  } catch (const std::exception& error) {
-    status = Status::error(std::string("unhandled exception: ") + error.what());
-  } catch (...) {
-    status = Status::error("unhandled exception of a type not derived from std::exception");
-  }
+  std::chrono::nanoseconds timeout = handler.timeout;
+  if (envelope.extras && envelope.extras->timeout.count() > 0) [[unlikely]] timeout = envelope.extras->timeout;
+  Status status = timeout.count() == 0 ? invoke_guarded(handler, context, message)
+                                       : run_timed(queue, worker, envelope, handler, context, message, timeout);
   if (status.ok()) [[likely]] {
     worker.succeeded.add();
+    if (envelope.extras) [[unlikely]] end_key(envelope, true);
     return;
   }
-  worker.failed.add();
-  if (!on_failure_) return;
-  try {
-    on_failure_(Failure{envelope.id, handler.name, queue.config.name, envelope.attempt, envelope.payload.view(),
-                        status.message(), status.kind() == Status::Kind::error});
-  } catch (...) {  // NOLINT(bugprone-empty-catch): a failing hook must not take the worker down
+  settle(queue, worker, envelope, message, std::move(status));
+}
+
+Status Manager::run_timed(internal::QueueRuntime& queue, internal::Worker& worker, const internal::Envelope& envelope,
+                          const HandlerEntry& handler, Context& context, const Message& message,
+                          std::chrono::nanoseconds timeout) {
+  const Clock::time_point deadline = now() + timeout;
+  std::stop_source job_stop;
+  // Shutdown's deadline still reaches a timed job: the worker's token forwards to the job's.
+  const std::stop_callback forward(worker.stop.get_token(), [&job_stop] { job_stop.request_stop(); });
+  std::uint64_t run;
+  {
+    const std::lock_guard lock(worker.timed_mutex);
+    worker.timed_stop = job_stop;
+    run = ++worker.run;
   }
+  timer_.watch(internal::Timer::Watch{deadline, &worker, run, envelope.id, envelope.type, queue.index,
+                                      envelope.attempt, timeout});
+  std::stop_token worker_stop = internal::ContextAccess::bind_deadline(context, deadline, job_stop.get_token());
+  Status status = invoke_guarded(handler, context, message);
+  internal::ContextAccess::unbind_deadline(context, std::move(worker_stop));
+  {
+    const std::lock_guard lock(worker.timed_mutex);
+    worker.timed_stop = std::stop_source(std::nostopstate);
+    ++worker.run;
+  }
+  return status;
 }
 
 }  // namespace jobq

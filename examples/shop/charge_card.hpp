@@ -32,7 +32,8 @@ class ChargeCard {
                             ChargeCardPayload{std::string(order_id), std::string(card_number), amount_cents});
   }
 
-  /// A declined card comes back as a failed Status: jobq counts it and calls the failure hook.
+  /// A declined card comes back as an error Status: jobq counts it, calls the failure hook and
+  /// retries it under the type's retry policy, then dead-letters it.
   jobq::Status handle_task(jobq::Context& /*ctx*/, const jobq::Message& msg) {
     ChargeCardPayload payload;
     if (jobq::Status bound = msg.bind(payload); !bound) return bound;

@@ -29,6 +29,8 @@ constexpr std::size_t storefront_threads = 4;
 constexpr std::uint32_t customers_per_storefront = 250;
 // Every tenth customer pays with the card the processor always declines.
 constexpr std::uint32_t declined_every = 10;
+// A declined charge is tried this many times in all, then dead-lettered for someone to look at.
+constexpr std::uint32_t charge_attempts = 3;
 constexpr std::string_view good_test_card = "4242424242424242";
 
 /// The jobs that a storefront got accepted, i.e. the work the services must end up seeing.
@@ -92,23 +94,28 @@ std::string dollars(std::int64_t cents) {
 }
 
 void print_summary(const jobq::ShutdownReport& report) {
-  auto row = [](std::string_view queue, auto workers, auto accepted, auto succeeded, auto failed, auto rejected) {
+  auto row = [](std::string_view queue, auto workers, auto accepted, auto succeeded, auto dead, auto failed,
+                auto retried, auto rejected) {
     std::cout << std::left << std::setw(10) << queue << std::right << std::setw(8) << workers << std::setw(10)
-              << accepted << std::setw(11) << succeeded << std::setw(8) << failed << std::setw(10) << rejected << '\n';
+              << accepted << std::setw(11) << succeeded << std::setw(6) << dead << std::setw(8) << failed
+              << std::setw(9) << retried << std::setw(10) << rejected << '\n';
   };
   std::cout << '\n';
-  row("queue", "workers", "accepted", "succeeded", "failed", "rejected");
+  row("queue", "workers", "accepted", "succeeded", "dead", "failed", "retried", "rejected");
   unsigned workers = 0;
   std::uint64_t rejected = 0;
   for (const jobq::QueueStats& queue : report.queues) {
-    row(queue.name, queue.workers, queue.accepted, queue.succeeded, queue.failed, queue.rejected);
+    row(queue.name, queue.workers, queue.accepted, queue.succeeded, queue.dead_lettered, queue.failed, queue.retried,
+        queue.rejected);
     workers += queue.workers;
     rejected += queue.rejected;
   }
-  row("total", workers, report.accepted, report.succeeded, report.failed, rejected);
+  row("total", workers, report.accepted, report.succeeded, report.dead_lettered, report.failed, report.retried,
+      rejected);
   std::cout << "refused before routing (unknown type or queue): " << report.unrouted << '\n';
-  std::cout << "books balanced: " << (report.balanced() ? "yes" : "NO") << " (accepted = succeeded + failed + "
-            << report.not_run.size() << " not run; drained: " << (report.drained ? "yes" : "no") << ")\n";
+  std::cout << "books balanced: " << (report.balanced() ? "yes" : "NO")
+            << " (accepted = succeeded + dead + revoked + " << report.not_run.size()
+            << " returned; drained: " << (report.drained ? "yes" : "no") << ")\n";
 }
 
 /// Reports a mismatch and returns false when `actual` differs from `expected`.
@@ -147,11 +154,17 @@ int main() {
   shop::GenerateReport generate_report(queues, reports);
   queues.register_job(welcome_email);
   queues.register_job(reserve_stock);
-  queues.register_job(charge_card);
+  // A declined card is retried twice, 5 ms apart here (a real shop would wait minutes), then
+  // dead-lettered: jobq keeps it for inspection and requeueing.
+  queues.register_job(charge_card,
+                      {.retry = jobq::RetryPolicy{.max_attempts = charge_attempts,
+                                                  .backoff = [](std::uint32_t, const jobq::Status&, const jobq::Message&) {
+                                                    return std::chrono::nanoseconds(std::chrono::milliseconds(5));
+                                                  }}});
   queues.register_job(generate_report);
 
   // Runs on whichever worker saw the failure, possibly on several at once: atomics only. A real
-  // shop would alert someone or schedule a retry for `failure.retryable` ones here.
+  // shop would log here, and persist dead letters from an on_dead hook.
   queues.on_failure([&failures, &retryable_failures](const jobq::Failure& failure) {
     failures.fetch_add(1, std::memory_order_relaxed);
     if (failure.retryable) retryable_failures.fetch_add(1, std::memory_order_relaxed);
@@ -201,6 +214,15 @@ int main() {
     rejections_ok = false;
   }
 
+  // Let the retries play out, then look at what died.
+  if (!queues.wait_idle(std::chrono::seconds(10))) std::cout << "MISMATCH: jobs still pending after 10 s\n";
+  const jobq::DeadLetterPage dead = queues.dead_letters(0, 3);
+  std::cout << dead.total << " dead letters, for example:\n";
+  for (const jobq::DeadLetter& letter : dead.letters) {
+    std::cout << "  job " << letter.id << " " << letter.type << " after " << letter.attempts
+              << " attempts: " << letter.last_error << " " << letter.payload << '\n';
+  }
+
   // Closes intake, runs what is still queued, and accounts for every accepted job.
   const jobq::ShutdownReport report = queues.shutdown(std::chrono::seconds(5));
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
@@ -224,9 +246,12 @@ int main() {
   ok &= agrees("orders reserved", inventory.reservations(), expected.reservations);
   ok &= agrees("units reserved", inventory.units(), expected.units);
   ok &= agrees("cards charged", gateway.charged(), expected.charges - expected.declines);
-  ok &= agrees("cards declined", gateway.declined(), expected.declines);
+  ok &= agrees("declined charge attempts", gateway.declined(), expected.declines * charge_attempts);
   ok &= agrees("reports generated", reports.generated(), reports_expected);
-  ok &= agrees("failed jobs", report.failed, expected.declines);
+  ok &= agrees("failed attempts", report.failed, expected.declines * charge_attempts);
+  ok &= agrees("retries", report.retried, expected.declines * (charge_attempts - 1));
+  ok &= agrees("dead letters", report.dead_lettered, expected.declines);
+  ok &= agrees("dead letters kept", dead.total, expected.declines);
   ok &= agrees("unrouted dispatches", report.unrouted, 1);
   ok &= agrees("failure hook calls", failures.load(), report.failed);
   ok &= agrees("jobs accepted",

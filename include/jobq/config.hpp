@@ -4,8 +4,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "jobq/clock.hpp"
+#include "jobq/retry.hpp"
 
 namespace jobq {
 
@@ -18,6 +22,12 @@ enum class IdleStrategy : std::uint8_t {
   spin_then_park,
 };
 
+/// What a dispatch does when its queue holds `capacity` jobs.
+enum class WhenFull : std::uint8_t {
+  reject,  ///< fail at once with Errc::queue_full
+  block,   ///< wait up to QueueConfig::block_timeout for room, then fail with Errc::queue_full
+};
+
 struct QueueConfig {
   /// Lower-case letters, digits, '_' and '-'; unique within the Manager.
   std::string name;
@@ -27,8 +37,13 @@ struct QueueConfig {
   /// Every CPU must be one that the process's main thread or the constructing thread may run on
   /// (sched_getaffinity); pinning itself is checked again by start().
   std::vector<unsigned> cpus = {};
-  /// Jobs that may wait in the queue; a dispatch past it fails with Errc::queue_full.
+  /// Jobs that may wait in the queue. Jobs coming back from the timer (delayed jobs falling due,
+  /// retries, snoozes) are let in past it: they were accepted already and must not be lost.
   std::size_t capacity = 65536;
+  /// What a dispatch does when the queue is full.
+  WhenFull when_full = WhenFull::reject;
+  /// How long a dispatch waits for room with WhenFull::block.
+  std::chrono::nanoseconds block_timeout = std::chrono::milliseconds(100);
   IdleStrategy idle = IdleStrategy::spin_then_park;
   /// Empty polls before parking, with spin_then_park.
   unsigned spin_iterations = 4096;
@@ -49,6 +64,20 @@ struct Config {
   std::size_t max_payload_depth = 64;
   /// Deadline the destructor gives shutdown() when the Manager is destroyed while running.
   std::chrono::milliseconds destructor_shutdown_timeout = std::chrono::seconds(5);
+  /// Attempts and backoff for every job type that does not set its own.
+  RetryPolicy retry = {};
+  /// Dead letters kept for inspection; past it the oldest is dropped (and counted).
+  std::size_t dead_letter_capacity = 10000;
+  /// How long a successful job's idempotency key keeps refusing duplicates.
+  std::chrono::nanoseconds idempotency_ttl = std::chrono::hours(1);
+  /// Idempotency keys held at once (pending, running, or within their TTL). A keyed dispatch past
+  /// it fails with Errc::too_many_keys.
+  std::size_t max_idempotency_keys = 1 << 20;
+  /// Delayed jobs dispatched and waiting at once; a delayed dispatch past it fails with
+  /// Errc::queue_full. Retries and snoozes are always let in.
+  std::size_t max_scheduled_jobs = 1 << 20;
+  /// The time source; null means std::chrono::steady_clock. For tests.
+  std::shared_ptr<const Clock> clock = nullptr;
 };
 
 }  // namespace jobq

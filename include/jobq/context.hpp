@@ -1,6 +1,7 @@
 // What a handler knows about the job it runs.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <stop_token>
 #include <string_view>
@@ -13,8 +14,8 @@ namespace internal {
 struct ContextAccess;
 }
 
-/// The running job's identity and its stop token. A worker reuses one Context for every job it
-/// runs: keep no reference to it past handle_task.
+/// The running job's identity, its deadline and its stop token. A worker reuses one Context for
+/// every job it runs: keep no reference to it past handle_task.
 class Context {
  public:
   Context() = default;
@@ -28,9 +29,12 @@ class Context {
   std::string_view queue() const noexcept { return queue_; }
   /// 1 on the first run.
   std::uint32_t attempt() const noexcept { return attempt_; }
-  /// Fires when shutdown's deadline passes while this job runs. Long handlers should poll it.
+  /// Fires when the job's timeout passes, or shutdown's deadline, while this job runs. Long
+  /// handlers should poll it (or register a std::stop_callback).
   const std::stop_token& stop_token() const noexcept { return stop_; }
   bool stop_requested() const noexcept { return stop_.stop_requested(); }
+  /// When the job's timeout passes (on the Manager's clock); time_point::max() without one.
+  std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
 
  private:
   friend struct internal::ContextAccess;
@@ -40,6 +44,7 @@ class Context {
   std::string_view queue_;
   std::uint32_t attempt_ = 0;
   std::stop_token stop_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
 };
 
 }  // namespace jobq

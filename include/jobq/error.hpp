@@ -21,6 +21,11 @@ enum class Errc : std::uint8_t {
                       ///< raced for the last slots, or ring memory could not be allocated)
   not_started,        ///< Manager::start() has not been called yet
   shutting_down,      ///< Manager::shutdown() has begun: intake is closed
+  duplicate,          ///< a job with the same idempotency key is pending, running or recently done;
+                      ///< Error::job_id() is that job's id
+  too_many_keys,      ///< Config::max_idempotency_keys keys are held already
+  not_found,          ///< no dead letter has that id
+  unsupported,        ///< an option this call does not take (delay or key in dispatch_bulk)
 };
 
 /// A fixed, human-readable description of an error code.
@@ -33,6 +38,10 @@ constexpr std::string_view describe(Errc code) noexcept {
     case Errc::queue_full: return "queue full";
     case Errc::not_started: return "not started";
     case Errc::shutting_down: return "shutting down";
+    case Errc::duplicate: return "duplicate";
+    case Errc::too_many_keys: return "too many idempotency keys";
+    case Errc::not_found: return "not found";
+    case Errc::unsupported: return "unsupported";
   }
   return "unknown error";
 }
@@ -43,8 +52,13 @@ class Error {
  public:
   explicit Error(Errc code) noexcept : code_(code) {}
   Error(Errc code, std::string detail) : code_(code), detail_(std::move(detail)) {}
+  /// An error about another job: for Errc::duplicate, the job that holds the key.
+  Error(Errc code, std::string detail, std::uint64_t job_id)
+      : code_(code), detail_(std::move(detail)), job_id_(job_id) {}
 
   Errc code() const noexcept { return code_; }
+  /// The job this error refers to (the first job, for Errc::duplicate); 0 for none.
+  std::uint64_t job_id() const noexcept { return job_id_; }
   const std::string& detail() const noexcept { return detail_; }
   /// "queue full", or "invalid payload: <detail>".
   std::string message() const {
@@ -59,6 +73,7 @@ class Error {
  private:
   Errc code_;
   std::string detail_;
+  std::uint64_t job_id_ = 0;
 };
 
 /// A value or an Error; returned by dispatch. Never throws on access misuse checks: call `ok()`

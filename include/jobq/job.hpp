@@ -1,16 +1,25 @@
-// The dispatch builder for raw jobs.
+// The dispatch builder: what to run, where, and with which per-job options.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string_view>
 
 namespace jobq {
 
-/// A job to dispatch: a view of its type name, payload JSON and queue. Dispatch copies what it
-/// needs, so the viewed strings only have to live through the dispatch call.
+struct RetryPolicy;
+
+/// A job to dispatch: a view of its type name, payload JSON, queue and options. Dispatch copies
+/// what it needs, so the viewed strings (and a RetryPolicy passed to retry()) only have to live
+/// through the dispatch call.
 ///
 ///     queues.dispatch(jobq::Job("emails:welcome").payload(R"({"user_id":"42"})").on_queue("emails"));
+///     queues.dispatch(jobq::Job("emails:digest").payload(body).delay(std::chrono::minutes(5))
+///                         .idempotency_key("digest:42:2026-11-27"));
 class Job {
  public:
+  using steady_time = std::chrono::steady_clock::time_point;
+
   constexpr explicit Job(std::string_view type) noexcept : type_(type) {}
 
   /// The payload, a JSON document. Default: "{}".
@@ -29,17 +38,73 @@ class Job {
     trusted_ = true;
     return *this;
   }
+  /// Run no earlier than `delay` from now (by the Manager's clock). Zero or less: run now.
+  constexpr Job& delay(std::chrono::nanoseconds delay) noexcept {
+    delay_ = delay;
+    at_ = steady_time{};
+    options_ = true;
+    return *this;
+  }
+  /// Run no earlier than `when` (on the Manager's clock). A time in the past: run now.
+  constexpr Job& at(steady_time when) noexcept {
+    at_ = when;
+    delay_ = {};
+    options_ = true;
+    return *this;
+  }
+  /// Refuse this job with Errc::duplicate while another job with the same key is pending or
+  /// running, or finished successfully less than Config::idempotency_ttl ago.
+  constexpr Job& idempotency_key(std::string_view key) noexcept {
+    key_ = key;
+    options_ = true;
+    return *this;
+  }
+  /// The handler's deadline: its stop token fires this long after it starts (overrides the
+  /// type's RegisterOptions::timeout). Zero: the type's timeout, if any.
+  constexpr Job& timeout(std::chrono::nanoseconds timeout) noexcept {
+    timeout_ = timeout;
+    options_ = true;
+    return *this;
+  }
+  /// This job's retry policy, overriding the type's and the global one. Copied by dispatch.
+  constexpr Job& retry(const RetryPolicy& policy) noexcept {
+    retry_ = &policy;
+    options_ = true;
+    return *this;
+  }
+  /// This job's attempt budget, with the type's (or global) backoff. Ignored when retry() is set.
+  constexpr Job& max_attempts(std::uint32_t attempts) noexcept {
+    max_attempts_ = attempts;
+    options_ = true;
+    return *this;
+  }
 
   constexpr std::string_view type() const noexcept { return type_; }
   constexpr std::string_view payload() const noexcept { return payload_; }
   constexpr std::string_view queue() const noexcept { return queue_; }
   constexpr bool is_trusted() const noexcept { return trusted_; }
+  /// True when any option beyond type, payload, queue and trusted() is set.
+  constexpr bool has_options() const noexcept { return options_; }
+  constexpr std::chrono::nanoseconds delay_value() const noexcept { return delay_; }
+  /// The absolute run time set by at(), or the epoch when none was set.
+  constexpr steady_time at_value() const noexcept { return at_; }
+  constexpr std::string_view key() const noexcept { return key_; }
+  constexpr std::chrono::nanoseconds timeout_value() const noexcept { return timeout_; }
+  constexpr const RetryPolicy* retry_policy() const noexcept { return retry_; }
+  constexpr std::uint32_t max_attempts_value() const noexcept { return max_attempts_; }
 
  private:
   std::string_view type_;
   std::string_view payload_ = "{}";
   std::string_view queue_;
+  std::string_view key_;
+  std::chrono::nanoseconds delay_{0};
+  steady_time at_{};
+  std::chrono::nanoseconds timeout_{0};
+  const RetryPolicy* retry_ = nullptr;
+  std::uint32_t max_attempts_ = 0;
   bool trusted_ = false;
+  bool options_ = false;
 };
 
 }  // namespace jobq

@@ -1,8 +1,10 @@
 // jobq: a lock-free, in-process background job engine. Include this header for everything.
 #pragma once
 
+#include "jobq/clock.hpp"
 #include "jobq/config.hpp"
 #include "jobq/context.hpp"
+#include "jobq/dead_letter.hpp"
 #include "jobq/error.hpp"
 #include "jobq/ids.hpp"
 #include "jobq/job.hpp"
@@ -11,6 +13,7 @@
 #include "jobq/message.hpp"
 #include "jobq/payload.hpp"
 #include "jobq/registry.hpp"
+#include "jobq/retry.hpp"
 #include "jobq/stats.hpp"
 #include "jobq/status.hpp"
 #include "jobq/version.hpp"

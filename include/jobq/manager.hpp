@@ -9,22 +9,29 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
 
+#include "jobq/clock.hpp"
 #include "jobq/config.hpp"
 #include "jobq/context.hpp"
+#include "jobq/dead_letter.hpp"
 #include "jobq/error.hpp"
 #include "jobq/ids.hpp"
+#include "jobq/internal/dead_letter_store.hpp"
 #include "jobq/internal/json_write.hpp"
+#include "jobq/internal/key_table.hpp"
 #include "jobq/internal/queue_runtime.hpp"
+#include "jobq/internal/timer.hpp"
 #include "jobq/job.hpp"
 #include "jobq/message.hpp"
 #include "jobq/payload.hpp"
 #include "jobq/registry.hpp"
+#include "jobq/retry.hpp"
 #include "jobq/stats.hpp"
 #include "jobq/status.hpp"
 
@@ -44,11 +51,23 @@ concept HandlerCallable = std::is_invocable_r_v<Status, F&, Context&, const Mess
 struct RegisterOptions {
   /// The queue that jobs of this type run on when the dispatch names none. Empty: "default".
   std::string_view queue = {};
+  /// Attempts and backoff for this type; unset: Config::retry.
+  std::optional<RetryPolicy> retry = std::nullopt;
+  /// The handler's deadline: its stop token fires this long after it starts. Zero: none.
+  std::chrono::nanoseconds timeout{0};
 };
 
-/// Called on the worker thread, after a handler failed, before the worker takes its next job.
-/// Exceptions it throws are swallowed: a hook cannot kill a worker.
+/// Hooks run on engine threads, one call at a time per thread, and must not block for long.
+/// Exceptions they throw are swallowed: a hook cannot kill a worker.
+///
+/// The failure hook runs on the worker, after a failed attempt, before the job is retried or
+/// dead-lettered.
 using FailureHook = std::function<void(const Failure&)>;
+/// Runs on the worker, when a job is dead-lettered, before it enters the bounded store: the
+/// place to persist dead letters that must outlive the store or the process.
+using DeadHook = std::function<void(const DeadLetter&)>;
+/// Runs on the timer thread, when a handler is still running at its timeout.
+using TimeoutHook = std::function<void(const Overrun&)>;
 
 /// Lifecycle: construct (validates the configuration) → register job types → start() →
 /// dispatch from any thread → shutdown(deadline). The destructor of a running Manager shuts down
@@ -73,8 +92,10 @@ class Manager {
   template <HandlerCallable F>
   TypeId register_handler(std::string_view type_name, F handler, RegisterOptions options = {});
 
-  /// Called after each failed job; set before start(). Throws ConfigError after start().
+  /// Hooks; set before start(). Each throws ConfigError after start().
   void on_failure(FailureHook hook);
+  void on_dead(DeadHook hook);
+  void on_timeout(TimeoutHook hook);
 
   /// Starts the workers, pinned and named ("jq:<queue>/<i>"); returns once every worker runs.
   /// Workers of a queue without `cpus` inherit the CPU affinity of the thread calling start().
@@ -83,6 +104,7 @@ class Manager {
   void start();
 
   /// Dispatches a raw job. The payload is copied, and validated unless disabled or trusted().
+  /// With delay() or at() in the future the job waits in the timer, then goes onto its queue.
   /// Errors are values; only std::bad_alloc escapes, when a thread's first dispatch cannot set
   /// up its producer state.
   Result<JobId> dispatch(const Job& job);
@@ -96,15 +118,47 @@ class Manager {
   /// every job of the batch whose queue is known counts as rejected. (The one exception is a
   /// failed allocation of ring memory, after which the queues already filled keep their jobs.)
   /// On success returns the first job's id; the batch's ids are consecutive. Jobs for one queue
-  /// go in with one bulk enqueue. An empty batch returns 0.
+  /// go in with one bulk enqueue. An empty batch returns 0. Jobs with options (delay, key,
+  /// timeout, retry) are refused with Errc::unsupported: dispatch those one by one.
   Result<JobId> dispatch_bulk(std::span<const Job> jobs);
 
-  /// Stops intake at once (dispatch returns Errc::shutting_down), runs what is queued until
-  /// `deadline` has passed, then requests stop on the tokens of handlers still running and waits
-  /// for them to return (a thread cannot be killed: a handler that ignores its token delays
-  /// shutdown). Every accepted job that did not run is in the report. A second (or concurrent)
+  /// Stops intake at once (dispatch returns Errc::shutting_down) and freezes the timer. With
+  /// ShutdownMode::drain the workers run what is on the queues until `deadline`; with
+  /// return_pending they start nothing more. At the deadline the stop tokens of handlers still
+  /// running fire, and shutdown waits for them to return (a thread cannot be killed: a handler
+  /// that ignores its token delays shutdown). Every accepted job that did not reach a terminal
+  /// state (queued, delayed, retry or snooze pending) is in the report. A second (or concurrent)
   /// call waits for the first, then returns the final counters and no jobs.
-  ShutdownReport shutdown(std::chrono::nanoseconds deadline);
+  ShutdownReport shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode = ShutdownMode::drain);
+
+  /// Waits until no job is queued, scheduled or running (every accepted job has reached a
+  /// terminal state), polling the counters every millisecond; false if `timeout` passes first
+  /// or the Manager is not running. Jobs dispatched meanwhile are waited for too.
+  bool wait_idle(std::chrono::nanoseconds timeout);
+
+  /// Stops a queue's workers from starting jobs; dispatch still accepts jobs onto it (up to its
+  /// capacity). Running handlers finish. At shutdown a paused queue's jobs are returned, not run.
+  /// Throws ConfigError for an unknown queue name.
+  void pause(std::string_view queue);
+  void resume(std::string_view queue);
+  bool paused(std::string_view queue) const;
+
+  /// Dead letters, oldest first, from `offset`.
+  DeadLetterPage dead_letters(std::size_t offset = 0, std::size_t limit = 100) const;
+  std::optional<DeadLetter> dead_letter(JobId id) const;
+  /// Puts a dead letter back onto its queue under its id, with its attempts reset to 1 (and its
+  /// retry and timeout overrides kept; its idempotency key was released when it died and is not
+  /// claimed again). Counted as accepted again. Errc::not_found, not_started or shutting_down.
+  Result<JobId> requeue_dead(JobId id);
+  /// requeue_dead() for every dead letter; returns how many were requeued.
+  Result<std::size_t> requeue_all_dead();
+  /// Forgets a dead letter; false if there is none with that id.
+  bool purge_dead(JobId id);
+  /// Forgets every dead letter; returns how many.
+  std::size_t purge_all_dead();
+
+  /// The Manager's clock (Config::clock, else steady_clock).
+  Clock::time_point now() const noexcept { return clock_ ? clock_->now() : std::chrono::steady_clock::now(); }
 
   std::vector<QueueStats> stats() const;
   /// Dispatches refused for an unknown job type or queue: they have no queue to be counted on.
@@ -125,8 +179,21 @@ class Manager {
   /// Errc{} if `queue` may take a job now (running, not full), else the refusal, counted.
   /// Checked before a payload is built or copied, so that retries against a full queue are cheap.
   Errc admission(internal::ProducerState& producer, QueueId queue);
+  /// With WhenFull::block: waits until `queue` looks not full, intake closes, or the block
+  /// timeout passes. Errc{} when there is room.
+  Errc wait_for_room(internal::ProducerState& producer, QueueId queue);
+  /// Reserves `count` slots after a first try failed: waits with WhenFull::block.
+  Errc reserve_slow(internal::ProducerState& producer, QueueId queue, std::int64_t count);
   /// Copies, validates, reserves and enqueues one job that passed admission().
   Result<JobId> enqueue(internal::ProducerState& producer, Route route, std::string_view payload, bool validate);
+  /// enqueue() for a job with options: delay, idempotency key, timeout, retry.
+  Result<JobId> enqueue_with_options(internal::ProducerState& producer, Route route, std::string_view payload,
+                                     bool validate, const Job& job);
+  /// Fills `envelope` with a copy of `payload`, validated if asked; the refusal otherwise, counted.
+  std::optional<Error> fill(internal::ProducerState& producer, Route route, std::string_view payload, bool validate,
+                            internal::Envelope& envelope);
+  /// Reserves a slot and puts a filled envelope (with its id) on its ring; counts it accepted.
+  Result<JobId> commit(internal::ProducerState& producer, Route route, internal::Envelope&& envelope);
   /// Counts a dispatch refused before it had a queue (unknown type or queue) and returns `error`.
   Error refuse_unrouted(Error error);
   internal::ProducerState& producer();
@@ -139,10 +206,34 @@ class Manager {
                   RegisterOptions options);
   void require_configuring(std::string_view what) const;
   void run_worker(internal::QueueRuntime& queue, internal::Worker& worker);
+  /// Parks a worker of a paused queue until it is resumed or shut down.
+  void wait_while_paused(internal::QueueRuntime& queue);
   void run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
                Context& context, simdjson::ondemand::parser& parser);
-  void hand_back(internal::QueueRuntime& queue, internal::Envelope& envelope);
+  /// Runs a handler whose job has a timeout, under a watch of the timer.
+  Status run_timed(internal::QueueRuntime& queue, internal::Worker& worker, const internal::Envelope& envelope,
+                   const HandlerEntry& handler, Context& context, const Message& message,
+                   std::chrono::nanoseconds timeout);
+  /// Everything after a handler that did not succeed: retry, dead-letter, revoke or snooze.
+  void settle(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
+              const Message& message, Status status);
+  void dead_letter(internal::QueueRuntime& queue, internal::Envelope& envelope, std::string error,
+                   DeadReason reason);
+  /// Ends a keyed job's hold on its key: kept for the TTL after success, released otherwise.
+  void end_key(const internal::Envelope& envelope, bool succeeded);
+  /// Puts a job into the timer from a worker (retry, snooze): always admitted.
+  void schedule(QueueId queue, internal::Envelope&& envelope, Clock::time_point due);
+  void run_timer();
+  /// Moves a due job onto its ring from the timer thread; false if intake has closed.
+  bool release_due(internal::Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens);
+  void fire_watches(std::vector<internal::Timer::Watch>& watches);
+  void stop_timer();
+  void hand_back(internal::QueueRuntime& queue, internal::Envelope& envelope,
+                 Clock::time_point due = Clock::time_point{});
   QueueStats collect_stats(const internal::QueueRuntime& queue) const;
+  internal::QueueRuntime& queue_named(std::string_view name) const;
+  /// Puts a dead letter's job back on its ring; leaves `record` as it was on failure.
+  Result<JobId> requeue_record(const internal::DeadLetterStore::Record& record);
 
   Config config_;
   Registry registry_;
@@ -150,7 +241,17 @@ class Manager {
   internal::FlatNameMap queue_index_;
   QueueId default_queue_ = no_id;
   const std::uint64_t uid_;
+  std::shared_ptr<const Clock> clock_;
   FailureHook on_failure_;
+  DeadHook on_dead_;
+  TimeoutHook on_timeout_;
+  std::vector<RetryPolicy> type_retry_;  // per TypeId, resolved at registration
+
+  internal::Timer timer_;
+  std::thread timer_thread_;
+  bool timer_stop_ = false;  // guarded by the timer's lock
+  internal::KeyTable keys_;
+  internal::DeadLetterStore dead_letters_;
 
   alignas(internal::cache_line) std::atomic<int> state_{configuring};
   alignas(internal::cache_line) std::atomic<JobId> next_id_block_{1};
@@ -235,7 +336,9 @@ inline Result<JobId> Manager::dispatch(const Job& job) {
   if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
   internal::ProducerState& state = producer();
   if (const Errc refused = admission(state, routed->queue); refused != Errc{}) [[unlikely]] return Error(refused);
-  return enqueue(state, *routed, job.payload(), config_.validate_payloads && !job.is_trusted());
+  const bool validate = config_.validate_payloads && !job.is_trusted();
+  if (job.has_options()) [[unlikely]] return enqueue_with_options(state, *routed, job.payload(), validate, job);
+  return enqueue(state, *routed, job.payload(), validate);
 }
 
 template <Payload P>
@@ -250,6 +353,7 @@ Result<JobId> Manager::dispatch(const Job& job, const P& payload) {
     count_rejected(state, routed->queue);
     return Error(Errc::invalid_payload, "field '" + failure.path + "': " + std::string(failure.reason));
   }
+  if (job.has_options()) [[unlikely]] return enqueue_with_options(state, *routed, state.scratch.view(), false, job);
   return enqueue(state, *routed, state.scratch.view(), false);
 }
 
@@ -282,21 +386,19 @@ inline Errc Manager::admission(internal::ProducerState& state, QueueId queue) {
   } else if (queues_[queue]->looks_full(state.counters[queue].dequeued_seen)) [[unlikely]] {
     // A producer retrying against a full queue should neither build nor validate its payload
     // again, nor write the cache line the workers decrement: a plain read settles it.
-    refused = Errc::queue_full;
+    refused = queues_[queue]->config.when_full == WhenFull::block ? wait_for_room(state, queue) : Errc::queue_full;
   }
   if (refused != Errc{}) count_rejected(state, queue);
   return refused;
 }
 
-inline Result<JobId> Manager::enqueue(internal::ProducerState& state, Route target, std::string_view payload,
-                                      bool validate) {
-  internal::QueueRuntime& queue = *queues_[target.queue];
+inline std::optional<Error> Manager::fill(internal::ProducerState& state, Route target, std::string_view payload,
+                                          bool validate, internal::Envelope& envelope) {
   if (payload.size() > config_.max_payload_bytes) [[unlikely]] {
     count_rejected(state, target.queue);
     return Error(Errc::payload_too_large, std::to_string(payload.size()) + " bytes, the limit is " +
                                               std::to_string(config_.max_payload_bytes));
   }
-  internal::Envelope envelope;
   envelope.type = target.type;
   envelope.attempt = 1;
   if (!envelope.payload.assign(payload)) [[unlikely]] {
@@ -309,20 +411,26 @@ inline Result<JobId> Manager::enqueue(internal::ProducerState& state, Route targ
       return Error(Errc::invalid_payload, std::move(problem));
     }
   }
+  return std::nullopt;
+}
+
+inline Result<JobId> Manager::commit(internal::ProducerState& state, Route target, internal::Envelope&& envelope) {
+  internal::QueueRuntime& queue = *queues_[target.queue];
   // Reserve a slot, then re-check the lifecycle. Both are sequentially consistent, so either
   // shutdown sees this reservation in the queue's depth and waits for the job, or this dispatch
   // sees that intake has closed and backs out: no job can slip in after the final drain.
   if (!queue.reserve(1, state.counters[target.queue].dequeued_seen)) [[unlikely]] {
-    count_rejected(state, target.queue);
-    return Error(Errc::queue_full);
+    if (const Errc refused = reserve_slow(state, target.queue, 1); refused != Errc{}) {
+      count_rejected(state, target.queue);
+      return Error(refused);
+    }
   }
   if (state_.load(std::memory_order_seq_cst) != running) [[unlikely]] {
     queue.withdraw(1);
     count_rejected(state, target.queue);
     return Error(Errc::shutting_down);
   }
-  const JobId id = take_ids(state, 1);
-  envelope.id = id;
+  const JobId id = envelope.id;
   // Counted before the enqueue: whoever dequeues the job (a worker, or shutdown) then also sees
   // the count, so a report can never show a job run that was not yet accepted.
   state.counters[target.queue].accepted.add();
@@ -334,6 +442,16 @@ inline Result<JobId> Manager::enqueue(internal::ProducerState& state, Route targ
   }
   if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) [[unlikely]] queue.wake_one();
   return id;
+}
+
+inline Result<JobId> Manager::enqueue(internal::ProducerState& state, Route target, std::string_view payload,
+                                      bool validate) {
+  internal::Envelope envelope;
+  if (std::optional<Error> refused = fill(state, target, payload, validate, envelope)) [[unlikely]] {
+    return std::move(*refused);
+  }
+  envelope.id = take_ids(state, 1);
+  return commit(state, target, std::move(envelope));
 }
 
 }  // namespace jobq

@@ -1,6 +1,7 @@
 // Job types: name rules, interning to dense ids, and the flat handler table the workers index.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
@@ -30,6 +31,7 @@ struct HandlerEntry {
   void* target = nullptr;
   std::string_view name;
   QueueId default_queue = no_id;
+  std::chrono::nanoseconds timeout{0};  ///< 0: none
 };
 
 /// Interns job type names to TypeIds and owns the handler table. Filled before start(), read-only
@@ -39,7 +41,7 @@ class Registry {
   /// Adds a type; throws ConfigError for an invalid or duplicate name or a null handler.
   /// `owned` keeps a callable handler alive for the registry's lifetime (may be null).
   TypeId add(std::string_view name, HandlerEntry::Invoke invoke, void* target,
-             std::shared_ptr<void> owned, QueueId default_queue);
+             std::shared_ptr<void> owned, QueueId default_queue, std::chrono::nanoseconds timeout = {});
 
   /// The id interned for `name`, or no_id.
   TypeId find(std::string_view name) const noexcept { return names_.find(name); }

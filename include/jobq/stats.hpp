@@ -1,53 +1,100 @@
-// Counters and the shutdown report.
+// Counters, the shutdown report, and what the hooks receive.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "jobq/ids.hpp"
+#include "jobq/job.hpp"
 
 namespace jobq {
 
 /// One queue's counters, merged from per-thread counters when read. While jobs are moving the
 /// fields are read one after another, not as one atomic snapshot.
+///
+/// Every accepted job ends in exactly one terminal state: succeeded, dead_lettered, revoked, or
+/// returned by shutdown(). Until then it is waiting (depth), scheduled (delayed, retry or snooze
+/// pending) or running. failed, retried, snoozed and timed_out count events on the way.
 struct QueueStats {
   std::string name;
   unsigned workers = 0;
-  std::uint64_t accepted = 0;   ///< dispatches that entered the queue
-  /// Dispatches routed to this queue and refused (queue full, invalid or oversized payload, not
-  /// started, shutting down). A dispatch whose type or queue is unknown has no queue to count on:
-  /// Manager::unrouted() counts those.
+  bool paused = false;
+  std::uint64_t accepted = 0;   ///< dispatches that entered the queue, plus dead letters requeued
+  /// Dispatches routed to this queue and refused (queue full, invalid or oversized payload,
+  /// duplicate key, not started, shutting down). A dispatch whose type or queue is unknown has
+  /// no queue to count on: Manager::unrouted() counts those.
   std::uint64_t rejected = 0;
-  std::uint64_t succeeded = 0;  ///< handlers that returned success
-  std::uint64_t failed = 0;     ///< handlers that returned an error or threw
-  std::int64_t depth = 0;       ///< jobs waiting in the queue now
+  std::uint64_t succeeded = 0;      ///< terminal: the handler returned success
+  std::uint64_t dead_lettered = 0;  ///< terminal: attempts used up, skip_retry, or a bind failure
+  std::uint64_t revoked = 0;        ///< terminal: the handler returned revoke
+  std::uint64_t failed = 0;         ///< attempts that returned an error or threw
+  std::uint64_t retried = 0;        ///< failed attempts scheduled to run again
+  std::uint64_t snoozed = 0;        ///< runs that asked to run again later
+  std::uint64_t timed_out = 0;      ///< runs still going when their timeout fired
+  std::int64_t depth = 0;           ///< jobs waiting in the ring now
+  std::uint64_t scheduled = 0;      ///< jobs waiting in the timer now
 };
 
-/// A job that was accepted but did not run, handed back by shutdown().
+/// How shutdown() treats jobs that have not started.
+enum class ShutdownMode : std::uint8_t {
+  /// Run what is on the queues until the deadline, then return the rest.
+  drain,
+  /// Start nothing more: let running handlers finish (until the deadline) and return the rest.
+  return_pending,
+};
+
+/// An accepted job that did not run to a terminal state, handed back by shutdown(): waiting in a
+/// queue, or in the timer (delayed, retry or snooze pending). Plain data, so that the caller can
+/// persist it and dispatch it again (to_job()) on the next start.
 struct ReturnedJob {
   JobId id = 0;
   std::string type;
   std::string queue;
   std::string payload;
+  std::uint32_t attempt = 1;  ///< the attempt it would have run as
+  std::string idempotency_key;
+  /// When it was due (wall clock); the epoch for a job that was ready to run.
+  std::chrono::system_clock::time_point due{};
+
+  /// A Job viewing this record, to dispatch again: same type, queue, payload, key, and the time
+  /// left until `due` as its delay. It starts again from attempt 1 under a new id.
+  Job to_job() const {
+    Job job(type);
+    job.payload(payload).on_queue(queue);
+    if (!idempotency_key.empty()) job.idempotency_key(idempotency_key);
+    if (due != std::chrono::system_clock::time_point{}) {
+      job.delay(std::max(std::chrono::nanoseconds::zero(),
+                         std::chrono::duration_cast<std::chrono::nanoseconds>(due - std::chrono::system_clock::now())));
+    }
+    return job;
+  }
 };
 
 struct ShutdownReport {
-  /// True when every queued job ran before the deadline.
+  /// True when every job on the queues ran before the deadline and none was returned.
   bool drained = false;
   std::uint64_t accepted = 0;
   std::uint64_t succeeded = 0;
+  std::uint64_t dead_lettered = 0;
+  std::uint64_t revoked = 0;
   std::uint64_t failed = 0;
-  /// Accepted jobs that never started, in no particular order.
+  std::uint64_t retried = 0;
+  std::uint64_t snoozed = 0;
+  std::uint64_t timed_out = 0;
+  /// Accepted jobs that did not reach a terminal state, in no particular order.
   std::vector<ReturnedJob> not_run;
   std::vector<QueueStats> queues;
   /// Dispatches refused for an unknown job type or queue (never accepted, so outside the books).
   std::uint64_t unrouted = 0;
 
-  /// accepted == succeeded + failed + not_run: no job was lost. (Only the first shutdown() report
-  /// carries the returned jobs; a later one balances only if the first returned none.)
-  bool balanced() const noexcept { return accepted == succeeded + failed + not_run.size(); }
+  /// accepted == succeeded + dead_lettered + revoked + returned: no job was lost. (Only the first
+  /// shutdown() report carries the returned jobs; a later one balances only if the first
+  /// returned none.)
+  bool balanced() const noexcept { return accepted == succeeded + dead_lettered + revoked + not_run.size(); }
 };
 
 /// What the failure hook receives; valid only during the call.
@@ -58,7 +105,18 @@ struct Failure {
   std::uint32_t attempt;
   std::string_view payload;
   std::string_view message;
-  bool retryable;  ///< Status::Kind::error (true) or skip_retry (false)
+  bool retryable;   ///< Status::Kind::error (true) or skip_retry (false)
+  bool will_retry;  ///< a retry is scheduled; false: the job is dead-lettered next
+  std::chrono::nanoseconds retry_in;  ///< the backoff chosen, when will_retry
+};
+
+/// What the timeout hook receives: a handler still running when its timeout fired.
+struct Overrun {
+  JobId id;
+  std::string_view type;
+  std::string_view queue;
+  std::uint32_t attempt;
+  std::chrono::nanoseconds timeout;
 };
 
 }  // namespace jobq

@@ -6,10 +6,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string_view>
 
 #include "jobq/ids.hpp"
 #include "jobq/internal/allocator.hpp"
+#include "jobq/internal/job_extras.hpp"
 
 namespace jobq::internal {
 
@@ -78,16 +80,17 @@ class PayloadBuffer {
   char storage_[inline_payload_bytes + simdjson::SIMDJSON_PADDING];
 };
 
-/// One job in a ring slot. Cache-line aligned, so that a job whose payload is up to 44 bytes
+/// One job in a ring slot. Cache-line aligned, so that a job whose payload is up to 36 bytes
 /// crosses the cores in a single line.
 struct alignas(64) Envelope {
   JobId id = 0;
   TypeId type = 0;
   std::uint32_t attempt = 0;
+  std::unique_ptr<JobExtras> extras;  ///< null for a job without per-job options
   PayloadBuffer payload;
 };
 
-static_assert(offsetof(Envelope, payload) == 16, "the envelope header is 16 bytes; the payload follows it");
+static_assert(offsetof(Envelope, payload) == 24, "the envelope header is 24 bytes; the payload follows it");
 static_assert(sizeof(Envelope) == 384, "an envelope is six cache lines");
 
 }  // namespace jobq::internal

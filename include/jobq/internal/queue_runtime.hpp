@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -36,8 +37,18 @@ struct alignas(cache_line) Worker {
   int cpu = -1;  // pinned CPU, or -1
   SingleWriterCounter succeeded;
   SingleWriterCounter failed;
-  std::stop_source stop;
+  SingleWriterCounter retried;
+  SingleWriterCounter dead_lettered;
+  SingleWriterCounter revoked;
+  SingleWriterCounter snoozed;
+  std::stop_source stop;  // fires at shutdown's deadline
   std::thread thread;
+
+  /// The running job's own stop source, while a job with a timeout runs; the timer's watch
+  /// fires it if `run` still names the run it was set for.
+  std::mutex timed_mutex;
+  std::stop_source timed_stop{std::nostopstate};
+  std::uint64_t run = 0;
 };
 
 struct QueueRuntime {
@@ -52,6 +63,8 @@ struct QueueRuntime {
   const QueueId index;
   const bool parks;
   const std::int64_t capacity;
+  /// Read by the workers once per poll; written only by pause() and resume().
+  std::atomic<bool> paused{false};
   Ring ring;
 
   /// Reservations made by producers (withdrawn ones subtracted) and jobs taken out of the ring.
@@ -101,6 +114,10 @@ struct QueueRuntime {
     wake_epoch.fetch_add(1, std::memory_order_seq_cst);
     wake_epoch.notify_all();
   }
+
+  /// Events off the hot path, from threads other than the workers.
+  alignas(cache_line) std::atomic<std::uint64_t> requeued{0};   // dead letters put back
+  std::atomic<std::uint64_t> timed_out{0};                      // counted by the timer thread
 };
 
 /// Where a job goes: its interned type and its queue.

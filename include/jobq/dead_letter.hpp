@@ -1,0 +1,42 @@
+// A job that will not run again unless someone requeues it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "jobq/ids.hpp"
+
+namespace jobq {
+
+enum class DeadReason : std::uint8_t {
+  attempts_exhausted,  ///< failed on its last allowed attempt
+  skipped,             ///< the handler returned skip_retry (a payload that did not bind included)
+};
+
+constexpr std::string_view describe(DeadReason reason) noexcept {
+  return reason == DeadReason::attempts_exhausted ? "attempts exhausted" : "skip retry";
+}
+
+/// One dead letter, as kept by the Manager and passed to the on_dead hook.
+struct DeadLetter {
+  JobId id = 0;
+  std::string type;
+  std::string queue;
+  std::string payload;
+  std::uint32_t attempts = 0;  ///< runs made, the last one included
+  std::string last_error;
+  DeadReason reason = DeadReason::attempts_exhausted;
+  std::chrono::system_clock::time_point when{};
+};
+
+/// A page of dead letters, oldest first.
+struct DeadLetterPage {
+  std::vector<DeadLetter> letters;
+  std::size_t total = 0;    ///< dead letters kept now
+  std::uint64_t dropped = 0;  ///< dropped so far because the store was full (oldest first)
+};
+
+}  // namespace jobq

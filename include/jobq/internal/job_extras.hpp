@@ -1,0 +1,22 @@
+// The per-job options that only some jobs carry, kept off the envelope's hot header.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "jobq/retry.hpp"
+
+namespace jobq::internal {
+
+/// Allocated only for a job dispatched with an idempotency key, a timeout or a retry override,
+/// so that a plain job's envelope carries one null pointer and nothing to free.
+struct JobExtras {
+  std::string key;                         ///< idempotency key; empty: none (or released)
+  std::chrono::nanoseconds timeout{0};     ///< 0: the type's timeout
+  std::uint32_t max_attempts = 0;          ///< 0: the type's (or global) policy
+  std::shared_ptr<const RetryPolicy> retry;  ///< null: the type's (or global) policy
+};
+
+}  // namespace jobq::internal

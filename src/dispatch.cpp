@@ -1,0 +1,277 @@
+// Cold paths of dispatch: a thread's first dispatch, validation, options, backpressure, bulk.
+#include <algorithm>
+#include <iterator>
+#include <thread>
+
+#include "jobq/internal/cpu.hpp"
+#include "jobq/manager.hpp"
+
+namespace jobq {
+
+internal::ProducerState& Manager::producer_slow() {
+  // The Managers this thread used recently, most recent last. A miss here falls back to this
+  // Manager's own list, keyed by thread, so that a thread never gets a second state (and a second
+  // set of ring producers, which every worker would then poll) from the same Manager.
+  constexpr std::size_t remembered = 16;
+  thread_local std::vector<internal::ProducerCacheEntry> recent;
+  auto remember = [&](internal::ProducerState* state) -> internal::ProducerState& {
+    std::erase_if(recent, [&](const internal::ProducerCacheEntry& entry) { return entry.manager_uid == uid_; });
+    if (recent.size() == remembered) recent.erase(recent.begin());
+    recent.push_back({uid_, state});
+    internal::last_producer = recent.back();
+    return *state;
+  };
+  for (const internal::ProducerCacheEntry& entry : recent) {
+    if (entry.manager_uid == uid_) return remember(entry.state);
+  }
+  const std::thread::id self = std::this_thread::get_id();
+  {
+    const std::lock_guard lock(producers_mutex_);
+    for (const auto& state : producers_) {
+      if (state->owner == self) return remember(state.get());
+    }
+  }
+  auto state = std::make_unique<internal::ProducerState>();
+  state->owner = self;
+  state->tokens.reserve(queues_.size());
+  for (auto& queue : queues_) {
+    state->tokens.emplace_back(queue->ring);
+    if (!state->tokens.back().valid()) throw std::bad_alloc();  // the ring could not add a producer
+  }
+  state->counters = std::make_unique<internal::ProducerState::QueueCounters[]>(queues_.size());
+  state->staging.resize(queues_.size());
+  if (state->validator.allocate(4096, config_.max_payload_depth) != simdjson::SUCCESS) throw std::bad_alloc();
+  internal::ProducerState* raw = state.get();
+  {
+    const std::lock_guard lock(producers_mutex_);
+    producers_.push_back(std::move(state));
+  }
+  return remember(raw);
+}
+
+std::string Manager::validation_problem(internal::ProducerState& state, const internal::PayloadBuffer& payload) {
+  simdjson::dom::element root;
+  // The envelope already carries simdjson's padding, so the validator parses it in place.
+  const simdjson::error_code error = state.validator.parse(payload.data(), payload.size(), false).get(root);
+  if (error == simdjson::SUCCESS) return {};
+  std::string text = internal::describe_simdjson_error(error);
+  if (error == simdjson::DEPTH_ERROR) text += ": nesting deeper than " + std::to_string(config_.max_payload_depth);
+  return text;
+}
+
+Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
+  internal::ProducerState& state = producer();
+  auto clear_staging = [&state] {
+    for (auto& staged : state.staging) staged.clear();
+  };
+  auto reject_staged = [&](Error error) -> Result<JobId> {
+    clear_staging();
+    for (const Job& job : jobs) {
+      if (Result<Route> routed = route(job)) count_rejected(state, routed->queue);
+    }
+    return error;
+  };
+  for (std::size_t index = 0; index < jobs.size(); ++index) {
+    if (jobs[index].has_options()) {
+      return reject_staged(Error(Errc::unsupported, "job " + std::to_string(index) +
+                                                        " has options (delay, key, timeout or retry): dispatch it alone"));
+    }
+  }
+  if (jobs.empty()) {
+    const int lifecycle = state_.load(std::memory_order_acquire);
+    if (lifecycle == running) return JobId{0};
+    return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
+  }
+  // Route every job and admit each queue the batch touches before any payload is copied, so
+  // that a producer retrying against a full queue pays for a few reads, not for the whole batch.
+  state.routes.clear();
+  QueueId admitted = no_id;
+  for (const Job& job : jobs) {
+    Result<Route> routed = route(job);
+    if (!routed) return reject_staged(refuse_unrouted(routed.error()));
+    if (routed->queue != admitted) {
+      if (const Errc refused = admission(state, routed->queue); refused != Errc{}) {
+        state.counters[routed->queue].rejected.subtract(1);  // reject_staged counts the whole batch
+        return reject_staged(Error(refused));
+      }
+      admitted = routed->queue;
+    }
+    state.routes.push_back(*routed);
+  }
+  const JobId first = take_ids(state, jobs.size());
+  for (std::size_t index = 0; index < jobs.size(); ++index) {
+    const Job& job = jobs[index];
+    const Route routed = state.routes[index];
+    std::vector<internal::Envelope>& staged = state.staging[routed.queue];
+    internal::Envelope& envelope = staged.emplace_back();
+    envelope.id = first + index;
+    envelope.type = routed.type;
+    envelope.attempt = 1;
+    if (job.payload().size() > config_.max_payload_bytes) {
+      return reject_staged(Error(Errc::payload_too_large, "job " + std::to_string(index) + ": " +
+                                                              std::to_string(job.payload().size()) + " bytes"));
+    }
+    if (!envelope.payload.assign(job.payload())) return reject_staged(Error(Errc::payload_too_large));
+    if (config_.validate_payloads && !job.is_trusted()) {
+      if (std::string problem = validation_problem(state, envelope.payload); !problem.empty()) {
+        return reject_staged(Error(Errc::invalid_payload, "job " + std::to_string(index) + ": " + problem));
+      }
+    }
+  }
+  auto release_reservations = [&](QueueId upto) {
+    for (QueueId queue = 0; queue < upto; ++queue) {
+      const auto count = static_cast<std::int64_t>(state.staging[queue].size());
+      if (count != 0) queues_[queue]->withdraw(count);
+    }
+  };
+  for (QueueId queue = 0; queue < queues_.size(); ++queue) {
+    const auto count = static_cast<std::int64_t>(state.staging[queue].size());
+    if (count == 0) continue;
+    internal::QueueRuntime& runtime = *queues_[queue];
+    if (!runtime.reserve(count, state.counters[queue].dequeued_seen) && reserve_slow(state, queue, count) != Errc{}) {
+      release_reservations(queue);
+      return reject_staged(Error(Errc::queue_full, "queue '" + runtime.config.name + "' has room for fewer than " +
+                                                       std::to_string(count) + " jobs"));
+    }
+  }
+  if (state_.load(std::memory_order_seq_cst) != running) {
+    release_reservations(static_cast<QueueId>(queues_.size()));
+    return reject_staged(Error(Errc::shutting_down));
+  }
+  for (QueueId queue = 0; queue < queues_.size(); ++queue) {
+    std::vector<internal::Envelope>& staged = state.staging[queue];
+    if (staged.empty()) continue;
+    internal::QueueRuntime& runtime = *queues_[queue];
+    state.counters[queue].accepted.add(staged.size());  // before the enqueue, as in enqueue()
+    if (!runtime.ring.enqueue_bulk(state.tokens[queue], std::make_move_iterator(staged.begin()), staged.size())) {
+      state.counters[queue].accepted.subtract(staged.size());
+      // Only an allocation failure gets here; earlier queues of the batch were already enqueued,
+      // so withdraw this queue's jobs and every later one's.
+      for (QueueId rest = queue; rest < queues_.size(); ++rest) {
+        const std::size_t count = state.staging[rest].size();
+        if (count == 0) continue;
+        queues_[rest]->withdraw(static_cast<std::int64_t>(count));
+        count_rejected(state, rest, count);
+        state.staging[rest].clear();
+      }
+      return Error(Errc::queue_full, "could not allocate ring blocks");
+    }
+    staged.clear();
+    if (runtime.parks && runtime.sleepers.load(std::memory_order_seq_cst) != 0) runtime.wake_all();
+  }
+  return first;
+}
+
+namespace {
+
+/// Retries `try_now` until it succeeds (Errc{}), `closed` says intake has closed
+/// (shutting_down), or `timeout` passes (queue_full). Spins briefly (a worker frees a slot
+/// within a job's time), then yields, then sleeps in short steps: a blocked producer must not
+/// take the core its queue's worker needs.
+template <class TryNow, class Closed>
+Errc block_for_room(std::chrono::nanoseconds timeout, TryNow try_now, Closed closed) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (unsigned round = 0;; ++round) {
+    if (closed()) return Errc::shutting_down;
+    if (try_now()) return Errc{};
+    if (std::chrono::steady_clock::now() >= until) return Errc::queue_full;
+    if (round < 64) {
+      internal::cpu_relax();
+    } else if (round < 128) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+}
+
+}  // namespace
+
+Errc Manager::wait_for_room(internal::ProducerState& state, QueueId queue) {
+  internal::QueueRuntime& runtime = *queues_[queue];
+  return block_for_room(
+      runtime.config.block_timeout, [&] { return !runtime.looks_full(state.counters[queue].dequeued_seen); },
+      [&] { return state_.load(std::memory_order_acquire) != running; });
+}
+
+Errc Manager::reserve_slow(internal::ProducerState& state, QueueId queue, std::int64_t count) {
+  internal::QueueRuntime& runtime = *queues_[queue];
+  if (runtime.config.when_full != WhenFull::block || count > runtime.capacity) return Errc::queue_full;
+  return block_for_room(
+      runtime.config.block_timeout, [&] { return runtime.reserve(count, state.counters[queue].dequeued_seen); },
+      [&] { return state_.load(std::memory_order_acquire) != running; });
+}
+
+Result<JobId> Manager::enqueue_with_options(internal::ProducerState& state, Route target, std::string_view payload,
+                                            bool validate, const Job& job) {
+  internal::Envelope envelope;
+  if (std::optional<Error> refused = fill(state, target, payload, validate, envelope)) return std::move(*refused);
+  const JobId id = take_ids(state, 1);
+  envelope.id = id;
+  if (!job.key().empty() || job.timeout_value().count() > 0 || job.retry_policy() != nullptr ||
+      job.max_attempts_value() != 0) {
+    auto extras = std::make_unique<internal::JobExtras>();
+    extras->key = job.key();
+    extras->timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
+    if (const RetryPolicy* policy = job.retry_policy()) {
+      if (policy->max_attempts == 0) {
+        count_rejected(state, target.queue);
+        return Error(Errc::unsupported, "retry.max_attempts must be at least 1");
+      }
+      auto copy = std::make_shared<RetryPolicy>(*policy);
+      if (!copy->backoff) copy->backoff = ExponentialBackoff{};
+      extras->retry = std::move(copy);
+    }
+    extras->max_attempts = job.max_attempts_value();
+    envelope.extras = std::move(extras);
+  }
+  const Clock::time_point now_ = now();
+  Clock::time_point due{};
+  if (job.at_value() != Job::steady_time{}) {
+    due = job.at_value();
+  } else if (job.delay_value().count() > 0) {
+    due = now_ + job.delay_value();
+  }
+  const bool delayed = due > now_;
+  const std::string key(job.key());
+  if (!key.empty()) {
+    const internal::KeyTable::Claim claim = keys_.claim(key, id, now_);
+    if (claim.outcome != internal::KeyTable::Outcome::claimed) {
+      count_rejected(state, target.queue);
+      if (claim.outcome == internal::KeyTable::Outcome::full) {
+        return Error(Errc::too_many_keys, std::to_string(config_.max_idempotency_keys) + " keys are held");
+      }
+      return Error(Errc::duplicate, "key '" + key + "' is held by job " + std::to_string(claim.holder), claim.holder);
+    }
+  }
+  if (!delayed) {
+    Result<JobId> committed = commit(state, target, std::move(envelope));
+    if (!committed && !key.empty()) keys_.release(key, id);
+    return committed;
+  }
+  // Counted before the job becomes visible, as in commit(). The lifecycle is checked under the
+  // timer's lock, which shutdown takes only after closing intake: a job added here is either
+  // seen by shutdown's final sweep of the timer, or refused.
+  state.counters[target.queue].accepted.add();
+  Errc refused{};
+  {
+    std::unique_lock lock = timer_.lock();
+    if (state_.load(std::memory_order_seq_cst) != running) {
+      refused = Errc::shutting_down;
+    } else if (timer_.size_locked() >= config_.max_scheduled_jobs) {
+      refused = Errc::queue_full;
+    } else {
+      timer_.add_locked(due, target.queue, std::move(envelope));
+    }
+  }
+  if (refused == Errc{}) return id;
+  state.counters[target.queue].accepted.subtract(1);
+  if (!key.empty()) keys_.release(key, id);
+  count_rejected(state, target.queue);
+  if (refused == Errc::queue_full) {
+    return Error(refused, std::to_string(config_.max_scheduled_jobs) + " delayed jobs are waiting already");
+  }
+  return Error(refused);
+}
+
+}  // namespace jobq

@@ -1,0 +1,105 @@
+// Operating a running Manager: pausing queues and working with dead letters.
+#include <thread>
+
+#include "jobq/manager.hpp"
+
+namespace jobq {
+
+bool Manager::wait_idle(std::chrono::nanoseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (state_.load(std::memory_order_acquire) != running) return false;
+    bool idle = true;
+    for (const auto& queue : queues_) {
+      const QueueStats counted = collect_stats(*queue);
+      // Terminal counts are read before acceptances, so equality cannot be a torn read.
+      idle &= counted.depth == 0 && counted.scheduled == 0 &&
+              counted.succeeded + counted.dead_lettered + counted.revoked == counted.accepted;
+    }
+    if (idle) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+internal::QueueRuntime& Manager::queue_named(std::string_view name) const {
+  const QueueId id = queue_index_.find(name);
+  if (id == no_id) throw ConfigError("no queue is named '" + std::string(name) + "'");
+  return *queues_[id];
+}
+
+void Manager::pause(std::string_view name) {
+  internal::QueueRuntime& queue = queue_named(name);
+  queue.paused.store(true, std::memory_order_seq_cst);
+}
+
+void Manager::resume(std::string_view name) {
+  internal::QueueRuntime& queue = queue_named(name);
+  queue.paused.store(false, std::memory_order_seq_cst);
+  queue.wake_all();
+}
+
+bool Manager::paused(std::string_view name) const {
+  return queue_named(name).paused.load(std::memory_order_relaxed);
+}
+
+DeadLetterPage Manager::dead_letters(std::size_t offset, std::size_t limit) const {
+  return dead_letters_.page(offset, limit);
+}
+
+std::optional<DeadLetter> Manager::dead_letter(JobId id) const { return dead_letters_.find(id); }
+
+bool Manager::purge_dead(JobId id) { return dead_letters_.purge(id); }
+
+std::size_t Manager::purge_all_dead() { return dead_letters_.purge_all(); }
+
+Result<JobId> Manager::requeue_dead(JobId id) {
+  if (const int lifecycle = state_.load(std::memory_order_acquire); lifecycle != running) {
+    return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
+  }
+  std::optional<internal::DeadLetterStore::Record> record = dead_letters_.take(id);
+  if (!record) return Error(Errc::not_found, "no dead letter has id " + std::to_string(id));
+  Result<JobId> requeued = requeue_record(*record);
+  if (!requeued) dead_letters_.restore(std::move(*record));
+  return requeued;
+}
+
+Result<std::size_t> Manager::requeue_all_dead() {
+  if (const int lifecycle = state_.load(std::memory_order_acquire); lifecycle != running) {
+    return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
+  }
+  std::vector<internal::DeadLetterStore::Record> records = dead_letters_.take_all();
+  std::size_t requeued = 0;
+  for (; requeued < records.size(); ++requeued) {
+    if (!requeue_record(records[requeued])) break;
+  }
+  for (std::size_t rest = requeued; rest < records.size(); ++rest) dead_letters_.restore(std::move(records[rest]));
+  return requeued;
+}
+
+Result<JobId> Manager::requeue_record(const internal::DeadLetterStore::Record& record) {
+  internal::Envelope envelope;
+  envelope.id = record.letter.id;
+  envelope.type = record.type;
+  envelope.attempt = 1;
+  if (record.extras) envelope.extras = std::make_unique<internal::JobExtras>(*record.extras);
+  if (!envelope.payload.assign(record.letter.payload)) return Error(Errc::payload_too_large, "could not allocate");
+  internal::QueueRuntime& queue = *queues_[record.queue];
+  // As the timer does: a job accepted once is let in past the capacity bound.
+  queue.requeued.fetch_add(1, std::memory_order_seq_cst);
+  queue.enqueued.fetch_add(1, std::memory_order_seq_cst);
+  if (state_.load(std::memory_order_seq_cst) != running) {
+    queue.withdraw(1);
+    queue.requeued.fetch_sub(1, std::memory_order_seq_cst);
+    return Error(Errc::shutting_down);
+  }
+  if (!queue.ring.enqueue(producer().tokens[record.queue], std::move(envelope))) {
+    queue.withdraw(1);
+    queue.requeued.fetch_sub(1, std::memory_order_seq_cst);
+    return Error(Errc::queue_full, "could not allocate a ring block");
+  }
+  if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) queue.wake_one();
+  return record.letter.id;
+}
+
+}  // namespace jobq

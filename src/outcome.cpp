@@ -1,0 +1,119 @@
+// What happens to a job after a handler that did not succeed: retry with backoff, dead letter,
+// revoke or snooze. Runs on the worker; none of it is on the success path.
+#include <exception>
+#include <string>
+
+#include "jobq/manager.hpp"
+
+namespace jobq {
+namespace {
+
+/// The attempt budget and backoff that apply to a job: its own override, else its type's
+/// (which already fell back to the global policy at registration).
+struct AppliedPolicy {
+  std::uint32_t max_attempts;
+  const Backoff* backoff;
+};
+
+AppliedPolicy applied_policy(const internal::Envelope& envelope, const RetryPolicy& type_policy) {
+  AppliedPolicy applied{type_policy.max_attempts, &type_policy.backoff};
+  if (const internal::JobExtras* extras = envelope.extras.get()) {
+    if (extras->retry) {
+      applied = {extras->retry->max_attempts, &extras->retry->backoff};
+    } else if (extras->max_attempts != 0) {
+      applied.max_attempts = extras->max_attempts;
+    }
+  }
+  return applied;
+}
+
+}  // namespace
+
+void Manager::settle(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
+                     const Message& message, Status status) {
+  switch (status.kind()) {
+    case Status::Kind::ok:
+      return;  // handled by run_job
+    case Status::Kind::revoke:
+      worker.revoked.add();
+      end_key(envelope, false);
+      return;
+    case Status::Kind::snooze:
+      worker.snoozed.add();
+      schedule(queue.index, std::move(envelope), now() + status.delay());
+      return;
+    case Status::Kind::error:
+    case Status::Kind::skip_retry:
+      break;
+  }
+  worker.failed.add();
+  const AppliedPolicy policy = applied_policy(envelope, type_retry_[envelope.type]);
+  const bool will_retry = status.kind() == Status::Kind::error && envelope.attempt < policy.max_attempts;
+  std::chrono::nanoseconds delay{0};
+  if (will_retry) {
+    try {
+      delay = (*policy.backoff)(envelope.attempt, status, message);
+    } catch (...) {  // a throwing backoff falls back to the default rather than losing the job
+      delay = ExponentialBackoff{}(envelope.attempt, status, message);
+    }
+    delay = std::max(delay, std::chrono::nanoseconds::zero());
+  }
+  if (on_failure_) {
+    try {
+      on_failure_(Failure{envelope.id, registry_[envelope.type].name, queue.config.name, envelope.attempt,
+                          envelope.payload.view(), status.message(), status.kind() == Status::Kind::error,
+                          will_retry, delay});
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a failing hook must not take the worker down
+    }
+  }
+  if (will_retry) {
+    worker.retried.add();
+    ++envelope.attempt;
+    schedule(queue.index, std::move(envelope), now() + delay);
+    return;
+  }
+  worker.dead_lettered.add();
+  dead_letter(queue, envelope, status.message(),
+              status.kind() == Status::Kind::error ? DeadReason::attempts_exhausted : DeadReason::skipped);
+}
+
+void Manager::dead_letter(internal::QueueRuntime& queue, internal::Envelope& envelope, std::string error,
+                          DeadReason reason) {
+  end_key(envelope, false);
+  internal::DeadLetterStore::Record record;
+  record.letter.id = envelope.id;
+  record.letter.type = registry_[envelope.type].name;
+  record.letter.queue = queue.config.name;
+  record.letter.payload = envelope.payload.view();
+  record.letter.attempts = envelope.attempt;
+  record.letter.last_error = std::move(error);
+  record.letter.reason = reason;
+  record.letter.when = std::chrono::system_clock::now();
+  record.type = envelope.type;
+  record.queue = queue.index;
+  record.extras = std::move(envelope.extras);
+  if (record.extras) record.extras->key.clear();  // released above; a requeue does not claim it
+  if (on_dead_) {
+    try {
+      on_dead_(record.letter);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a failing hook must not take the worker down
+    }
+  }
+  dead_letters_.add(std::move(record));
+}
+
+void Manager::end_key(const internal::Envelope& envelope, bool succeeded) {
+  if (!envelope.extras || envelope.extras->key.empty()) return;
+  if (succeeded) {
+    keys_.keep(envelope.extras->key, envelope.id, now());
+  } else {
+    keys_.release(envelope.extras->key, envelope.id);
+  }
+}
+
+void Manager::schedule(QueueId queue, internal::Envelope&& envelope, Clock::time_point due) {
+  std::unique_lock lock = timer_.lock();
+  timer_.add_locked(due, queue, std::move(envelope));
+}
+
+}  // namespace jobq

@@ -1,0 +1,96 @@
+// The thread that serves the timer: moves due jobs onto their queues and fires timeouts.
+#include <pthread.h>
+
+#include <vector>
+
+#include "jobq/manager.hpp"
+
+namespace jobq {
+
+void Manager::run_timer() {
+  pthread_setname_np(pthread_self(), "jq:timer");
+  // The timer's own ring producers: one thread, so one token per queue.
+  std::vector<moodycamel::ProducerToken> tokens;
+  tokens.reserve(queues_.size());
+  for (auto& queue : queues_) tokens.emplace_back(queue->ring);
+  std::vector<internal::Timer::Pending> due;
+  std::vector<internal::Timer::Watch> watches;
+  std::unique_lock lock = timer_.lock();
+  while (!timer_stop_) {
+    const Clock::time_point now_ = now();
+    timer_.take_due_watches_locked(now_, watches);
+    if (state_.load(std::memory_order_seq_cst) == running) timer_.take_due_locked(now_, due, 256);
+    if (!due.empty() || !watches.empty()) {
+      lock.unlock();
+      fire_watches(watches);
+      std::size_t released = 0;
+      while (released < due.size() && release_due(due[released], tokens)) ++released;
+      lock.lock();
+      // Intake closed while these were in hand: they stay in the timer for shutdown to return.
+      for (std::size_t index = released; index < due.size(); ++index) {
+        timer_.add_locked(due[index].due, due[index].queue, std::move(due[index].envelope));
+      }
+      due.clear();
+      watches.clear();
+      continue;
+    }
+    const Clock::time_point next = timer_.next_due_locked();
+    if (clock_) {
+      // A clock the timer cannot sleep on: look again every millisecond of real time.
+      timer_.wait_until(lock, std::chrono::steady_clock::now() + std::chrono::milliseconds(1));
+    } else if (next == Clock::time_point::max() || state_.load(std::memory_order_seq_cst) != running) {
+      timer_.wait(lock);
+    } else {
+      timer_.wait_until(lock, next);
+    }
+  }
+}
+
+bool Manager::release_due(internal::Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens) {
+  internal::QueueRuntime& queue = *queues_[due.queue];
+  // The producers' protocol (see commit()), without the capacity bound: these jobs were
+  // accepted already, so they go in even when the queue is full.
+  queue.enqueued.fetch_add(1, std::memory_order_seq_cst);
+  if (state_.load(std::memory_order_seq_cst) != running) {
+    queue.withdraw(1);
+    return false;
+  }
+  while (!queue.ring.enqueue(tokens[due.queue], std::move(due.envelope))) {
+    // Only a failed allocation of a ring block gets here; the job must not be dropped.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) queue.wake_one();
+  return true;
+}
+
+void Manager::fire_watches(std::vector<internal::Timer::Watch>& watches) {
+  for (const internal::Timer::Watch& watch : watches) {
+    bool overran = false;
+    {
+      const std::lock_guard lock(watch.worker->timed_mutex);
+      if (watch.worker->run == watch.run && watch.worker->timed_stop.stop_possible()) {
+        watch.worker->timed_stop.request_stop();
+        overran = true;
+      }
+    }
+    if (!overran) continue;  // the handler returned in time
+    queues_[watch.queue]->timed_out.fetch_add(1, std::memory_order_release);
+    if (!on_timeout_) continue;
+    try {
+      on_timeout_(Overrun{watch.id, registry_[watch.type].name, queues_[watch.queue]->config.name, watch.attempt,
+                          watch.timeout});
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a failing hook must not stop the timer
+    }
+  }
+}
+
+void Manager::stop_timer() {
+  {
+    std::unique_lock lock = timer_.lock();
+    timer_stop_ = true;
+  }
+  timer_.notify();
+  if (timer_thread_.joinable()) timer_thread_.join();
+}
+
+}  // namespace jobq
