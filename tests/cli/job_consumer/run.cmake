@@ -1,0 +1,31 @@
+# Installs the built jobq into a scratch prefix, runs the installed `jobq make:job` twice into an
+# outside project, then builds that project against the installed package and runs it.
+file(REMOVE_RECURSE ${JOBQ_WORK_DIR})
+set(prefix ${JOBQ_WORK_DIR}/prefix)
+set(jobs ${JOBQ_WORK_DIR}/jobs)
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${JOBQ_BINARY_DIR} --prefix ${prefix}
+  RESULT_VARIABLE result OUTPUT_QUIET)
+if(result)
+  message(FATAL_ERROR "cmake --install failed")
+endif()
+foreach(job "SendWelcomeEmail;--queue;emails" "reports:generate;--queue;reports")
+  execute_process(COMMAND ${prefix}/bin/jobq make:job ${job} --out ${jobs} RESULT_VARIABLE result)
+  if(result)
+    message(FATAL_ERROR "jobq make:job ${job} failed")
+  endif()
+endforeach()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${JOBQ_CONSUMER_SOURCE} -B ${JOBQ_WORK_DIR}/build
+  -G ${CMAKE_GENERATOR} -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release -DJOBQ_GENERATED_JOBS=${jobs}
+  RESULT_VARIABLE result)
+if(result)
+  message(FATAL_ERROR "configuring the project failed")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${JOBQ_WORK_DIR}/build RESULT_VARIABLE result)
+if(result)
+  message(FATAL_ERROR "the generated jobs do not build")
+endif()
+execute_process(COMMAND ${JOBQ_WORK_DIR}/build/generated_jobs RESULT_VARIABLE result OUTPUT_VARIABLE out)
+message(STATUS "${out}")
+if(result)
+  message(FATAL_ERROR "the generated jobs did not run, or the books do not balance")
+endif()
