@@ -69,13 +69,15 @@ using jobq_bench::ScopedPin;
 using jobq_bench::Sink;
 using jobq_bench::wait_for;
 
-/// The shared body of the two jobq benchmarks. `raw`: dispatch a pre-serialized, validated
-/// payload instead of a typed one.
-template <bool raw>
+/// The shared body of the jobq benchmarks. `raw`: dispatch a pre-serialized, validated
+/// payload instead of a typed one. `metrics`: Config::metrics (latency histograms and the
+/// inspector's view of running jobs), on by default.
+template <bool raw, bool metrics = true>
 void jobq_end_to_end(benchmark::State& state) {
   const jobq_bench::ProducerConsumerCpus cpus = jobq_bench::producer_consumer_cpus();
 
   jobq::Config config;
+  config.metrics = metrics;
   jobq::QueueConfig orders{.name = "orders", .workers = 1};
   if (cpus.consumer >= 0) orders.cpus = {static_cast<unsigned>(cpus.consumer)};
   orders.idle = jobq::IdleStrategy::busy_spin;  // the bare consumer busy-spins too
@@ -177,6 +179,7 @@ void jobq_end_to_end(benchmark::State& state) {
 
 void BM_end_to_end_1to1_jobq(benchmark::State& state) { jobq_end_to_end<false>(state); }
 void BM_end_to_end_1to1_jobq_raw(benchmark::State& state) { jobq_end_to_end<true>(state); }
+void BM_end_to_end_1to1_jobq_metrics_off(benchmark::State& state) { jobq_end_to_end<false, false>(state); }
 
 void BM_end_to_end_1to1_moodycamel(benchmark::State& state) {
   const jobq_bench::ProducerConsumerCpus cpus = jobq_bench::producer_consumer_cpus();
@@ -233,6 +236,7 @@ void BM_end_to_end_1to1_moodycamel(benchmark::State& state) {
 
 BENCHMARK(BM_end_to_end_1to1_jobq)->Iterations(jobq_iterations)->UseRealTime();
 BENCHMARK(BM_end_to_end_1to1_jobq_raw)->Iterations(jobq_iterations)->UseRealTime();
+BENCHMARK(BM_end_to_end_1to1_jobq_metrics_off)->Iterations(jobq_iterations)->UseRealTime();
 BENCHMARK(BM_end_to_end_1to1_moodycamel)->Iterations(bare_iterations)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -43,7 +43,10 @@ internal::ProducerState& Manager::producer_slow() {
   if (state->validator.allocate(4096, config_.max_payload_depth) != simdjson::SUCCESS) throw std::bad_alloc();
   internal::ProducerState* raw = state.get();
   {
+    // start() sizes the per-type counters of the states that exist when types freeze, under
+    // this lock; a state made after that sizes its own.
     const std::lock_guard lock(producers_mutex_);
+    if (state_.load(std::memory_order_seq_cst) != configuring) size_type_counters(*state);
     producers_.push_back(std::move(state));
   }
   return remember(raw);
@@ -67,7 +70,7 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
   auto reject_staged = [&](Error error) -> Result<JobId> {
     clear_staging();
     for (const Job& job : jobs) {
-      if (Result<Route> routed = route(job)) count_rejected(state, routed->queue);
+      if (Result<Route> routed = route(job)) count_rejected(state, *routed);
     }
     return error;
   };
@@ -90,8 +93,12 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
     Result<Route> routed = route(job);
     if (!routed) return reject_staged(refuse_unrouted(routed.error()));
     if (routed->queue != admitted) {
-      if (const Errc refused = admission(state, routed->queue); refused != Errc{}) {
-        state.counters[routed->queue].rejected.subtract(1);  // reject_staged counts the whole batch
+      if (const Errc refused = admission(state, *routed); refused != Errc{}) {
+        // reject_staged counts the whole batch: take back the one admission() counted.
+        state.counters[routed->queue].rejected.subtract(1);
+        if (state_.load(std::memory_order_acquire) != configuring && routed->type < state.type_count) {
+          state.type_counters[routed->type].rejected.subtract(1);
+        }
         return reject_staged(Error(refused));
       }
       admitted = routed->queue;
@@ -142,16 +149,24 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
     std::vector<internal::Envelope>& staged = state.staging[queue];
     if (staged.empty()) continue;
     internal::QueueRuntime& runtime = *queues_[queue];
-    state.counters[queue].accepted.add(staged.size());  // before the enqueue, as in enqueue()
+    // Counted before the enqueue, as in commit().
+    const std::uint64_t stamp = config_.metrics ? internal::ticks() : 0;
+    for (internal::Envelope& envelope : staged) {
+      envelope.stamped = stamp;
+      state.type_counters[envelope.type].accepted.add();
+    }
+    state.counters[queue].accepted.add(staged.size());
     if (!runtime.ring.enqueue_bulk(state.tokens[queue], std::make_move_iterator(staged.begin()), staged.size())) {
       state.counters[queue].accepted.subtract(staged.size());
+      for (internal::Envelope& envelope : staged) state.type_counters[envelope.type].accepted.subtract(1);
       // Only an allocation failure gets here; earlier queues of the batch were already enqueued,
       // so withdraw this queue's jobs and every later one's.
       for (QueueId rest = queue; rest < queues_.size(); ++rest) {
         const std::size_t count = state.staging[rest].size();
         if (count == 0) continue;
         queues_[rest]->withdraw(static_cast<std::int64_t>(count));
-        count_rejected(state, rest, count);
+        state.counters[rest].rejected.add(count);
+        for (const internal::Envelope& envelope : state.staging[rest]) state.type_counters[envelope.type].rejected.add();
         state.staging[rest].clear();
       }
       return Error(Errc::queue_full, "could not allocate ring blocks");
@@ -215,7 +230,7 @@ Result<JobId> Manager::enqueue_with_options(internal::ProducerState& state, Rout
     extras->timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
     if (const RetryPolicy* policy = job.retry_policy()) {
       if (policy->max_attempts == 0) {
-        count_rejected(state, target.queue);
+        count_rejected(state, target);
         return Error(Errc::unsupported, "retry.max_attempts must be at least 1");
       }
       auto copy = std::make_shared<RetryPolicy>(*policy);
@@ -237,7 +252,7 @@ Result<JobId> Manager::enqueue_with_options(internal::ProducerState& state, Rout
   if (!key.empty()) {
     const internal::KeyTable::Claim claim = keys_.claim(key, id, now_);
     if (claim.outcome != internal::KeyTable::Outcome::claimed) {
-      count_rejected(state, target.queue);
+      count_rejected(state, target);
       if (claim.outcome == internal::KeyTable::Outcome::full) {
         return Error(Errc::too_many_keys, std::to_string(config_.max_idempotency_keys) + " keys are held");
       }
@@ -253,6 +268,7 @@ Result<JobId> Manager::enqueue_with_options(internal::ProducerState& state, Rout
   // timer's lock, which shutdown takes only after closing intake: a job added here is either
   // seen by shutdown's final sweep of the timer, or refused.
   state.counters[target.queue].accepted.add();
+  state.type_counters[target.type].accepted.add();
   Errc refused{};
   {
     std::unique_lock lock = timer_.lock();
@@ -266,8 +282,9 @@ Result<JobId> Manager::enqueue_with_options(internal::ProducerState& state, Rout
   }
   if (refused == Errc{}) return id;
   state.counters[target.queue].accepted.subtract(1);
+  state.type_counters[target.type].accepted.subtract(1);
   if (!key.empty()) keys_.release(key, id);
-  count_rejected(state, target.queue);
+  count_rejected(state, target);
   if (refused == Errc::queue_full) {
     return Error(refused, std::to_string(config_.max_scheduled_jobs) + " delayed jobs are waiting already");
   }

@@ -82,6 +82,7 @@ Result<JobId> Manager::requeue_record(const internal::DeadLetterStore::Record& r
   envelope.id = record.letter.id;
   envelope.type = record.type;
   envelope.attempt = 1;
+  if (config_.metrics) envelope.stamped = internal::ticks();
   if (record.extras) envelope.extras = std::make_unique<internal::JobExtras>(*record.extras);
   if (!envelope.payload.assign(record.letter.payload)) return Error(Errc::payload_too_large, "could not allocate");
   internal::QueueRuntime& queue = *queues_[record.queue];

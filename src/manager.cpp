@@ -61,6 +61,7 @@ Manager::Manager(Config config)
       dead_letters_(config_.dead_letter_capacity) {
   if (config_.queues.empty()) throw ConfigError("the configuration has no queues");
   if (config_.retry.max_attempts == 0) throw ConfigError("retry.max_attempts must be at least 1");
+  if (config_.latency_sample_every == 0) throw ConfigError("latency_sample_every must be at least 1");
   if (config_.idempotency_ttl < std::chrono::nanoseconds::zero()) throw ConfigError("idempotency_ttl must not be negative");
   if (config_.max_payload_bytes == 0 || config_.max_payload_bytes > (std::size_t{1} << 31)) {
     throw ConfigError("max_payload_bytes must be between 1 and 2^31");
@@ -160,6 +161,10 @@ void Manager::start() {
   if (state_.load() != configuring) throw ConfigError("start() may be called once, before shutdown()");
   std::size_t spawned = 0;
   std::string failure;
+  for (auto& queue : queues_) {
+    for (auto& worker : queue->workers) worker->cells = std::make_unique<internal::TypeCell[]>(registry_.size());
+  }
+  cells_ready_.store(true, std::memory_order_release);
   try {
     for (auto& queue : queues_) {
       for (auto& worker : queue->workers) {
@@ -182,6 +187,10 @@ void Manager::start() {
     }
   }
   if (failure.empty()) {
+    // Types are frozen from here: size every per-type counter, then open intake under the same
+    // lock, so that a producer state made meanwhile cannot miss its sizing.
+    const std::lock_guard producers_lock(producers_mutex_);
+    for (auto& state : producers_) size_type_counters(*state);
     state_.store(running, std::memory_order_seq_cst);
     return;
   }
@@ -269,6 +278,11 @@ ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline, ShutdownMode
   return report;
 }
 
+void Manager::size_type_counters(internal::ProducerState& state) const {
+  state.type_counters = std::make_unique<internal::ProducerState::TypeCounters[]>(registry_.size());
+  state.type_count = registry_.size();
+}
+
 void Manager::hand_back(internal::QueueRuntime& queue, internal::Envelope& envelope, Clock::time_point due) {
   ReturnedJob job;
   job.id = envelope.id;
@@ -295,13 +309,19 @@ QueueStats Manager::collect_stats(const internal::QueueRuntime& queue) const {
   // Outcomes first, acceptances after: a job counted as run was accepted before it ran (release
   // stores, acquire loads, and the ring in between), so a snapshot never shows more jobs run than
   // accepted.
-  for (const auto& worker : queue.workers) {
-    stats.succeeded += worker->succeeded.read();
-    stats.failed += worker->failed.read();
-    stats.retried += worker->retried.read();
-    stats.dead_lettered += worker->dead_lettered.read();
-    stats.revoked += worker->revoked.read();
-    stats.snoozed += worker->snoozed.read();
+  // The workers' cells exist once start() has begun; before it every count is zero.
+  if (cells_ready_.load(std::memory_order_acquire)) {
+    for (const auto& worker : queue.workers) {
+      for (std::size_t type = 0; type < registry_.size(); ++type) {
+        const internal::TypeCell& cell = worker->cells[type];
+        stats.succeeded += cell.succeeded.read();
+        stats.failed += cell.failed.read();
+        stats.retried += cell.retried.read();
+        stats.dead_lettered += cell.dead_lettered.read();
+        stats.revoked += cell.revoked.read();
+        stats.snoozed += cell.snoozed.read();
+      }
+    }
   }
   stats.timed_out = queue.timed_out.load(std::memory_order_acquire);
   stats.accepted += queue.requeued.load(std::memory_order_acquire);

@@ -29,24 +29,24 @@ AppliedPolicy applied_policy(const internal::Envelope& envelope, const RetryPoli
 
 }  // namespace
 
-void Manager::settle(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
+void Manager::settle(internal::QueueRuntime& queue, internal::TypeCell& cell, internal::Envelope& envelope,
                      const Message& message, Status status) {
   switch (status.kind()) {
     case Status::Kind::ok:
       return;  // handled by run_job
     case Status::Kind::revoke:
-      worker.revoked.add();
+      cell.revoked.add();
       end_key(envelope, false);
       return;
     case Status::Kind::snooze:
-      worker.snoozed.add();
+      cell.snoozed.add();
       schedule(queue.index, std::move(envelope), now() + status.delay());
       return;
     case Status::Kind::error:
     case Status::Kind::skip_retry:
       break;
   }
-  worker.failed.add();
+  cell.failed.add();
   const AppliedPolicy policy = applied_policy(envelope, type_retry_[envelope.type]);
   const bool will_retry = status.kind() == Status::Kind::error && envelope.attempt < policy.max_attempts;
   std::chrono::nanoseconds delay{0};
@@ -67,12 +67,12 @@ void Manager::settle(internal::QueueRuntime& queue, internal::Worker& worker, in
     }
   }
   if (will_retry) {
-    worker.retried.add();
+    cell.retried.add();
     ++envelope.attempt;
     schedule(queue.index, std::move(envelope), now() + delay);
     return;
   }
-  worker.dead_lettered.add();
+  cell.dead_lettered.add();
   dead_letter(queue, envelope, status.message(),
               status.kind() == Status::Kind::error ? DeadReason::attempts_exhausted : DeadReason::skipped);
 }

@@ -55,6 +55,8 @@ bool Manager::release_due(internal::Timer::Pending& due, std::vector<moodycamel:
     queue.withdraw(1);
     return false;
   }
+  // Its queue wait is measured from now: the time it spent in the timer was asked for.
+  if (config_.metrics) due.envelope.stamped = internal::ticks();
   while (!queue.ring.enqueue(tokens[due.queue], std::move(due.envelope))) {
     // Only a failed allocation of a ring block gets here; the job must not be dropped.
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

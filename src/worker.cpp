@@ -8,6 +8,7 @@
 #include <string>
 
 #include "jobq/internal/cpu.hpp"
+#include "jobq/internal/ticks.hpp"
 #include "jobq/manager.hpp"
 
 namespace jobq {
@@ -101,13 +102,18 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
     const std::size_t taken = queue.ring.try_dequeue_bulk(token, batch.begin(), batch_size);
     if (taken != 0) {
       queue.dequeued.fetch_add(static_cast<std::int64_t>(taken), std::memory_order_seq_cst);
+      worker.taken.add(taken);
       idle_polls = 0;
+      // One tick read per batch dates the running job for the inspector; only the sampled jobs
+      // (stamped by their producer) pay for exact wait and run times.
+      std::uint64_t last_ticks = config_.metrics ? internal::ticks() : 0;
       for (std::size_t index = 0; index < taken; ++index) {
         if (state_.load(std::memory_order_relaxed) == stopping) [[unlikely]] {
+          worker.handed_back.add(taken - index);
           for (; index < taken; ++index) hand_back(queue, batch[index]);
           break;
         }
-        run_job(queue, worker, batch[index], context, parser);
+        run_job(queue, worker, batch[index], context, parser, last_ticks);
         batch[index].payload.release();
       }
       continue;
@@ -154,20 +160,53 @@ void Manager::wait_while_paused(internal::QueueRuntime& queue) {
 }
 
 void Manager::run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
-                      Context& context, simdjson::ondemand::parser& parser) {
+                      Context& context, simdjson::ondemand::parser& parser, std::uint64_t& last_ticks) {
   const HandlerEntry& handler = registry_[envelope.type];
+  internal::TypeCell& cell = worker.cells[envelope.type];
   internal::ContextAccess::bind_job(context, envelope.id, handler.name, envelope.attempt);
   const Message message(handler.name, envelope.id, envelope.payload.view(), envelope.payload.capacity(), &parser);
+  const bool timed = envelope.stamped != 0;
+  if (timed) [[unlikely]] {
+    last_ticks = internal::ticks();
+    // Time-stamp counters of different cores may differ by a few ticks: never record a wrap.
+    cell.wait.record(last_ticks > envelope.stamped ? last_ticks - envelope.stamped : 0);
+  }
+  const std::uint64_t started = last_ticks;
+  publish_running(worker, envelope, started);
   std::chrono::nanoseconds timeout = handler.timeout;
   if (envelope.extras && envelope.extras->timeout.count() > 0) [[unlikely]] timeout = envelope.extras->timeout;
   Status status = timeout.count() == 0 ? invoke_guarded(handler, context, message)
                                        : run_timed(queue, worker, envelope, handler, context, message, timeout);
+  if (timed) [[unlikely]] {
+    last_ticks = internal::ticks();
+    cell.run.record(last_ticks - started);
+  }
+  publish_idle(worker);
   if (status.ok()) [[likely]] {
-    worker.succeeded.add();
+    cell.succeeded.add();
     if (envelope.extras) [[unlikely]] end_key(envelope, true);
     return;
   }
-  settle(queue, worker, envelope, message, std::move(status));
+  settle(queue, cell, envelope, message, std::move(status));
+}
+
+void Manager::publish_running(internal::Worker& worker, const internal::Envelope& envelope, std::uint64_t since) {
+  const std::uint64_t sequence = worker.running_seq.load(std::memory_order_relaxed);
+  worker.running_seq.store(sequence + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  worker.running_id.store(envelope.id, std::memory_order_relaxed);
+  worker.running_type.store(envelope.type, std::memory_order_relaxed);
+  worker.running_attempt.store(envelope.attempt, std::memory_order_relaxed);
+  worker.running_since.store(since, std::memory_order_relaxed);
+  worker.running_seq.store(sequence + 2, std::memory_order_release);
+}
+
+void Manager::publish_idle(internal::Worker& worker) {
+  const std::uint64_t sequence = worker.running_seq.load(std::memory_order_relaxed);
+  worker.running_seq.store(sequence + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  worker.running_id.store(0, std::memory_order_relaxed);
+  worker.running_seq.store(sequence + 2, std::memory_order_release);
 }
 
 Status Manager::run_timed(internal::QueueRuntime& queue, internal::Worker& worker, const internal::Envelope& envelope,

@@ -76,6 +76,13 @@ struct Config {
   /// Delayed jobs dispatched and waiting at once; a delayed dispatch past it fails with
   /// Errc::queue_full. Retries and snoozes are always let in.
   std::size_t max_scheduled_jobs = 1 << 20;
+  /// Record queue-wait and run-time histograms and date the running job of each worker for the
+  /// inspector. Counters are kept either way: the books need them.
+  bool metrics = true;
+  /// Each producing thread stamps one dispatch in this many for the latency histograms (1: every
+  /// job). A stamped job costs three time-stamp counter reads; the others cost none, beyond one
+  /// read per batch a worker takes. Jobs coming back from the timer are always stamped.
+  std::uint32_t latency_sample_every = 16;
   /// The time source; null means std::chrono::steady_clock. For tests.
   std::shared_ptr<const Clock> clock = nullptr;
 };

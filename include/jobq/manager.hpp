@@ -26,9 +26,11 @@
 #include "jobq/internal/json_write.hpp"
 #include "jobq/internal/key_table.hpp"
 #include "jobq/internal/queue_runtime.hpp"
+#include "jobq/internal/ticks.hpp"
 #include "jobq/internal/timer.hpp"
 #include "jobq/job.hpp"
 #include "jobq/message.hpp"
+#include "jobq/metrics.hpp"
 #include "jobq/payload.hpp"
 #include "jobq/registry.hpp"
 #include "jobq/retry.hpp"
@@ -160,6 +162,11 @@ class Manager {
   /// The Manager's clock (Config::clock, else steady_clock).
   Clock::time_point now() const noexcept { return clock_ ? clock_->now() : std::chrono::steady_clock::now(); }
 
+  /// Counters, gauges and latency histograms per queue and per job type.
+  MetricsSnapshot metrics() const;
+  /// The jobs workers are running now.
+  std::vector<InFlightJob> in_flight() const;
+
   std::vector<QueueStats> stats() const;
   /// Dispatches refused for an unknown job type or queue: they have no queue to be counted on.
   std::uint64_t unrouted() const;
@@ -178,7 +185,7 @@ class Manager {
   Result<Route> route(const Job& job) const;
   /// Errc{} if `queue` may take a job now (running, not full), else the refusal, counted.
   /// Checked before a payload is built or copied, so that retries against a full queue are cheap.
-  Errc admission(internal::ProducerState& producer, QueueId queue);
+  Errc admission(internal::ProducerState& producer, Route route);
   /// With WhenFull::block: waits until `queue` looks not full, intake closes, or the block
   /// timeout passes. Errc{} when there is room.
   Errc wait_for_room(internal::ProducerState& producer, QueueId queue);
@@ -198,8 +205,10 @@ class Manager {
   Error refuse_unrouted(Error error);
   internal::ProducerState& producer();
   internal::ProducerState& producer_slow();
+  void size_type_counters(internal::ProducerState& producer) const;
   JobId take_ids(internal::ProducerState& producer, std::size_t count);
-  void count_rejected(internal::ProducerState& producer, QueueId queue, std::size_t count = 1);
+  /// Counts refused dispatches on their queue, and on their type once types are frozen.
+  void count_rejected(internal::ProducerState& producer, Route route, std::size_t count = 1);
   /// Empty if `payload` is valid JSON within the limits, else the reason.
   std::string validation_problem(internal::ProducerState& producer, const internal::PayloadBuffer& payload);
   TypeId add_type(std::string_view name, HandlerEntry::Invoke invoke, void* target, std::shared_ptr<void> owned,
@@ -208,15 +217,20 @@ class Manager {
   void run_worker(internal::QueueRuntime& queue, internal::Worker& worker);
   /// Parks a worker of a paused queue until it is resumed or shut down.
   void wait_while_paused(internal::QueueRuntime& queue);
+  /// `last_ticks`: the worker's latest tick reading, which dates the job for the inspector
+  /// unless the job is sampled (then it is read exactly, and updated).
   void run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
-               Context& context, simdjson::ondemand::parser& parser);
+               Context& context, simdjson::ondemand::parser& parser, std::uint64_t& last_ticks);
   /// Runs a handler whose job has a timeout, under a watch of the timer.
   Status run_timed(internal::QueueRuntime& queue, internal::Worker& worker, const internal::Envelope& envelope,
                    const HandlerEntry& handler, Context& context, const Message& message,
                    std::chrono::nanoseconds timeout);
   /// Everything after a handler that did not succeed: retry, dead-letter, revoke or snooze.
-  void settle(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
+  void settle(internal::QueueRuntime& queue, internal::TypeCell& cell, internal::Envelope& envelope,
               const Message& message, Status status);
+  /// Shows the job a worker runs to the inspector (a sequence-locked write on the worker's line).
+  static void publish_running(internal::Worker& worker, const internal::Envelope& envelope, std::uint64_t since);
+  static void publish_idle(internal::Worker& worker);
   void dead_letter(internal::QueueRuntime& queue, internal::Envelope& envelope, std::string error,
                    DeadReason reason);
   /// Ends a keyed job's hold on its key: kept for the TTL after success, released otherwise.
@@ -254,6 +268,8 @@ class Manager {
   internal::DeadLetterStore dead_letters_;
 
   alignas(internal::cache_line) std::atomic<int> state_{configuring};
+  std::atomic<bool> cells_ready_{false};  // the workers' per-type cells exist
+  internal::TickRate tick_rate_;
   alignas(internal::cache_line) std::atomic<JobId> next_id_block_{1};
 
   mutable std::mutex producers_mutex_;
@@ -335,7 +351,7 @@ inline Result<JobId> Manager::dispatch(const Job& job) {
   Result<Route> routed = route(job);
   if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
   internal::ProducerState& state = producer();
-  if (const Errc refused = admission(state, routed->queue); refused != Errc{}) [[unlikely]] return Error(refused);
+  if (const Errc refused = admission(state, *routed); refused != Errc{}) [[unlikely]] return Error(refused);
   const bool validate = config_.validate_payloads && !job.is_trusted();
   if (job.has_options()) [[unlikely]] return enqueue_with_options(state, *routed, job.payload(), validate, job);
   return enqueue(state, *routed, job.payload(), validate);
@@ -346,11 +362,11 @@ Result<JobId> Manager::dispatch(const Job& job, const P& payload) {
   Result<Route> routed = route(job);
   if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
   internal::ProducerState& state = producer();
-  if (const Errc refused = admission(state, routed->queue); refused != Errc{}) [[unlikely]] return Error(refused);
+  if (const Errc refused = admission(state, *routed); refused != Errc{}) [[unlikely]] return Error(refused);
   state.scratch.clear();
   internal::WriteFailure failure;
   if (!internal::write_object(state.scratch, payload, failure)) [[unlikely]] {
-    count_rejected(state, routed->queue);
+    count_rejected(state, *routed);
     return Error(Errc::invalid_payload, "field '" + failure.path + "': " + std::string(failure.reason));
   }
   if (job.has_options()) [[unlikely]] return enqueue_with_options(state, *routed, state.scratch.view(), false, job);
@@ -374,11 +390,16 @@ inline Error Manager::refuse_unrouted(Error error) {
   return error;
 }
 
-inline void Manager::count_rejected(internal::ProducerState& state, QueueId queue, std::size_t count) {
-  state.counters[queue].rejected.add(count);
+inline void Manager::count_rejected(internal::ProducerState& state, Route route, std::size_t count) {
+  state.counters[route.queue].rejected.add(count);
+  // Per-type counters exist once start() has sized them (before it published `running`).
+  if (route.type != no_id && state_.load(std::memory_order_acquire) != configuring && route.type < state.type_count) {
+    state.type_counters[route.type].rejected.add(count);
+  }
 }
 
-inline Errc Manager::admission(internal::ProducerState& state, QueueId queue) {
+inline Errc Manager::admission(internal::ProducerState& state, Route route) {
+  const QueueId queue = route.queue;
   const int lifecycle = state_.load(std::memory_order_acquire);
   Errc refused{};
   if (lifecycle != running) [[unlikely]] {
@@ -388,26 +409,26 @@ inline Errc Manager::admission(internal::ProducerState& state, QueueId queue) {
     // again, nor write the cache line the workers decrement: a plain read settles it.
     refused = queues_[queue]->config.when_full == WhenFull::block ? wait_for_room(state, queue) : Errc::queue_full;
   }
-  if (refused != Errc{}) count_rejected(state, queue);
+  if (refused != Errc{}) count_rejected(state, route);
   return refused;
 }
 
 inline std::optional<Error> Manager::fill(internal::ProducerState& state, Route target, std::string_view payload,
                                           bool validate, internal::Envelope& envelope) {
   if (payload.size() > config_.max_payload_bytes) [[unlikely]] {
-    count_rejected(state, target.queue);
+    count_rejected(state, target);
     return Error(Errc::payload_too_large, std::to_string(payload.size()) + " bytes, the limit is " +
                                               std::to_string(config_.max_payload_bytes));
   }
   envelope.type = target.type;
   envelope.attempt = 1;
   if (!envelope.payload.assign(payload)) [[unlikely]] {
-    count_rejected(state, target.queue);
+    count_rejected(state, target);
     return Error(Errc::payload_too_large, "could not allocate the payload buffer");
   }
   if (validate) {
     if (std::string problem = validation_problem(state, envelope.payload); !problem.empty()) [[unlikely]] {
-      count_rejected(state, target.queue);
+      count_rejected(state, target);
       return Error(Errc::invalid_payload, std::move(problem));
     }
   }
@@ -421,23 +442,29 @@ inline Result<JobId> Manager::commit(internal::ProducerState& state, Route targe
   // sees that intake has closed and backs out: no job can slip in after the final drain.
   if (!queue.reserve(1, state.counters[target.queue].dequeued_seen)) [[unlikely]] {
     if (const Errc refused = reserve_slow(state, target.queue, 1); refused != Errc{}) {
-      count_rejected(state, target.queue);
+      count_rejected(state, target);
       return Error(refused);
     }
   }
   if (state_.load(std::memory_order_seq_cst) != running) [[unlikely]] {
     queue.withdraw(1);
-    count_rejected(state, target.queue);
+    count_rejected(state, target);
     return Error(Errc::shutting_down);
   }
   const JobId id = envelope.id;
+  if (config_.metrics && ++state.unsampled >= config_.latency_sample_every) [[unlikely]] {
+    state.unsampled = 0;
+    envelope.stamped = internal::ticks();
+  }
   // Counted before the enqueue: whoever dequeues the job (a worker, or shutdown) then also sees
   // the count, so a report can never show a job run that was not yet accepted.
   state.counters[target.queue].accepted.add();
+  state.type_counters[target.type].accepted.add();
   if (!queue.ring.enqueue(state.tokens[target.queue], std::move(envelope))) [[unlikely]] {
     state.counters[target.queue].accepted.subtract(1);
+    state.type_counters[target.type].accepted.subtract(1);
     queue.withdraw(1);
-    count_rejected(state, target.queue);
+    count_rejected(state, target);
     return Error(Errc::queue_full, "could not allocate a ring block");
   }
   if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) [[unlikely]] queue.wake_one();

@@ -80,17 +80,18 @@ class PayloadBuffer {
   char storage_[inline_payload_bytes + simdjson::SIMDJSON_PADDING];
 };
 
-/// One job in a ring slot. Cache-line aligned, so that a job whose payload is up to 36 bytes
+/// One job in a ring slot. Cache-line aligned, so that a job whose payload is up to 28 bytes
 /// crosses the cores in a single line.
 struct alignas(64) Envelope {
   JobId id = 0;
   TypeId type = 0;
   std::uint32_t attempt = 0;
   std::unique_ptr<JobExtras> extras;  ///< null for a job without per-job options
+  std::uint64_t stamped = 0;          ///< ticks when it entered the ring; 0 when metrics are off
   PayloadBuffer payload;
 };
 
-static_assert(offsetof(Envelope, payload) == 24, "the envelope header is 24 bytes; the payload follows it");
+static_assert(offsetof(Envelope, payload) == 32, "the envelope header is 32 bytes; the payload follows it");
 static_assert(sizeof(Envelope) == 384, "an envelope is six cache lines");
 
 }  // namespace jobq::internal

@@ -19,6 +19,7 @@
 #include "jobq/internal/counter.hpp"
 #include "jobq/internal/envelope.hpp"
 #include "jobq/internal/json_buffer.hpp"
+#include "jobq/latency.hpp"
 
 namespace jobq::internal {
 
@@ -31,18 +32,36 @@ struct RingTraits : moodycamel::ConcurrentQueueDefaultTraits {
 
 using Ring = moodycamel::ConcurrentQueue<Envelope, RingTraits>;
 
-/// One worker thread's private state. Counters are written by this worker only.
-struct alignas(cache_line) Worker {
-  unsigned index = 0;
-  int cpu = -1;  // pinned CPU, or -1
+/// One worker's counters and latencies for one job type, written by that worker only and
+/// merged on read: per queue over its workers, per type over every worker.
+struct alignas(cache_line) TypeCell {
   SingleWriterCounter succeeded;
   SingleWriterCounter failed;
   SingleWriterCounter retried;
   SingleWriterCounter dead_lettered;
   SingleWriterCounter revoked;
   SingleWriterCounter snoozed;
+  LatencyRecorder wait;  // dispatch (or due time) → start, in ticks
+  LatencyRecorder run;   // start → the handler returned
+};
+
+/// One worker thread's private state. Counters are written by this worker only.
+struct alignas(cache_line) Worker {
+  unsigned index = 0;
+  int cpu = -1;  // pinned CPU, or -1
+  std::unique_ptr<TypeCell[]> cells;  // one per registered type, made by start()
+  SingleWriterCounter taken;          // jobs taken off the ring
+  SingleWriterCounter handed_back;    // jobs taken and returned unstarted at shutdown
   std::stop_source stop;  // fires at shutdown's deadline
   std::thread thread;
+
+  /// The job running now, for the inspector, under a sequence lock: `running_seq` is odd while
+  /// the fields change. `running_id` is 0 between jobs.
+  alignas(cache_line) std::atomic<std::uint64_t> running_seq{0};
+  std::atomic<JobId> running_id{0};
+  std::atomic<TypeId> running_type{0};
+  std::atomic<std::uint32_t> running_attempt{0};
+  std::atomic<std::uint64_t> running_since{0};  // ticks; 0 when metrics are off
 
   /// The running job's own stop source, while a job with a timeout runs; the timer's watch
   /// fires it if `run` still names the run it was set for.
@@ -134,13 +153,20 @@ struct ProducerState {
     SingleWriterCounter rejected;
     std::int64_t dequeued_seen = 0;  // this thread's cached lower bound of QueueRuntime::dequeued
   };
+  struct TypeCounters {
+    SingleWriterCounter accepted;
+    SingleWriterCounter rejected;
+  };
 
   std::vector<moodycamel::ProducerToken> tokens;       // one per queue
   std::unique_ptr<QueueCounters[]> counters;           // one per queue
+  std::unique_ptr<TypeCounters[]> type_counters;       // one per registered type, sized by start()
+  std::size_t type_count = 0;
   SingleWriterCounter unrouted;                        // refused: unknown type or queue
   std::vector<std::vector<Envelope>> staging;          // bulk dispatch, one per queue
   std::vector<Route> routes;                           // bulk dispatch, one per job
   std::thread::id owner;                               // the thread this state belongs to
+  std::uint32_t unsampled = 0;                         // dispatches since the last latency sample
   JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
   JobId id_end = 0;
   JsonBuffer scratch;                                  // typed payload serialization

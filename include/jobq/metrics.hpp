@@ -1,0 +1,76 @@
+// A snapshot of the engine's metrics: plain structs, merged from per-worker and per-producer
+// counters when taken, and their Prometheus text exposition.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "jobq/ids.hpp"
+#include "jobq/latency.hpp"
+
+namespace jobq {
+
+/// What happened to jobs, counted since start(). Read field by field, not as one atomic snapshot.
+struct JobCounters {
+  std::uint64_t accepted = 0;       ///< dispatches accepted (and dead letters requeued, per queue)
+  std::uint64_t rejected = 0;       ///< dispatches refused after routing
+  std::uint64_t started = 0;        ///< runs begun (every attempt and snooze counts)
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;         ///< attempts that returned an error or threw
+  std::uint64_t retried = 0;
+  std::uint64_t dead_lettered = 0;
+  std::uint64_t revoked = 0;
+  std::uint64_t snoozed = 0;
+};
+
+struct QueueMetrics {
+  std::string name;
+  unsigned workers = 0;
+  unsigned busy_workers = 0;    ///< workers running a handler now
+  std::int64_t depth = 0;       ///< jobs waiting in the ring
+  std::uint64_t scheduled = 0;  ///< jobs waiting in the timer
+  std::uint64_t in_flight = 0;  ///< jobs taken off the ring and not finished (running or batched)
+  std::uint64_t timed_out = 0;
+  bool paused = false;
+  JobCounters jobs;
+  Latency wait;  ///< dispatch (or due time) → start
+  Latency run;   ///< start → handler returned
+};
+
+/// One job type over every queue it ran on.
+struct TypeMetrics {
+  std::string type;
+  JobCounters jobs;
+  Latency wait;
+  Latency run;
+};
+
+/// A job a worker is running now.
+struct InFlightJob {
+  JobId id = 0;
+  std::string type;
+  std::string queue;
+  unsigned worker = 0;
+  std::uint32_t attempt = 0;
+  /// Since the worker last read its clock before the job began: exact for sampled jobs, else from
+  /// the start of the worker's batch (so at most the batch's earlier jobs too long). 0 when
+  /// Config::metrics is off.
+  double running_seconds = 0;
+};
+
+struct MetricsSnapshot {
+  std::vector<QueueMetrics> queues;
+  std::vector<TypeMetrics> types;
+  std::uint64_t unrouted = 0;              ///< dispatches refused for an unknown type or queue
+  std::uint64_t dead_letters = 0;          ///< kept now
+  std::uint64_t dead_letters_dropped = 0;  ///< dropped because the store was full
+  std::uint64_t idempotency_keys = 0;      ///< held now
+};
+
+/// The Prometheus text exposition format (version 0.0.4) of a snapshot: counters end in _total,
+/// latencies are histograms in seconds, queues and types are labels.
+std::string prometheus_text(const MetricsSnapshot& snapshot);
+
+}  // namespace jobq

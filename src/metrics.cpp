@@ -1,0 +1,127 @@
+// Merging the per-worker and per-producer counters into a metrics snapshot.
+#include "jobq/manager.hpp"
+
+namespace jobq {
+namespace {
+
+void add_cell(JobCounters& jobs, const internal::TypeCell& cell) {
+  jobs.succeeded += cell.succeeded.read();
+  jobs.failed += cell.failed.read();
+  jobs.retried += cell.retried.read();
+  jobs.dead_lettered += cell.dead_lettered.read();
+  jobs.revoked += cell.revoked.read();
+  jobs.snoozed += cell.snoozed.read();
+}
+
+/// Runs that ended: each ended as exactly one of these (a failure then retried or died).
+std::uint64_t finished_runs(const JobCounters& jobs) {
+  return jobs.succeeded + jobs.failed + jobs.revoked + jobs.snoozed;
+}
+
+}  // namespace
+
+MetricsSnapshot Manager::metrics() const {
+  MetricsSnapshot snapshot;
+  const double seconds_per_tick = tick_rate_.seconds_per_tick();
+  const bool cells = cells_ready_.load(std::memory_order_acquire);
+  snapshot.types.resize(registry_.size());
+  for (std::size_t type = 0; type < registry_.size(); ++type) {
+    snapshot.types[type].type = registry_[static_cast<TypeId>(type)].name;
+    snapshot.types[type].wait = Latency(seconds_per_tick);
+    snapshot.types[type].run = Latency(seconds_per_tick);
+  }
+  for (const auto& queue : queues_) {
+    QueueMetrics& out = snapshot.queues.emplace_back();
+    out.name = queue->config.name;
+    out.workers = queue->config.workers;
+    out.paused = queue->paused.load(std::memory_order_relaxed);
+    out.wait = Latency(seconds_per_tick);
+    out.run = Latency(seconds_per_tick);
+    std::uint64_t taken = 0;
+    std::uint64_t handed_back = 0;
+    if (cells) {
+      for (const auto& worker : queue->workers) {
+        // Outcomes before `taken`, so that in_flight never comes out negative.
+        for (std::size_t type = 0; type < registry_.size(); ++type) {
+          const internal::TypeCell& cell = worker->cells[type];
+          add_cell(out.jobs, cell);
+          add_cell(snapshot.types[type].jobs, cell);
+          out.wait.add(cell.wait);
+          out.run.add(cell.run);
+          snapshot.types[type].wait.add(cell.wait);
+          snapshot.types[type].run.add(cell.run);
+        }
+        handed_back += worker->handed_back.read();
+        taken += worker->taken.read();
+        if (worker->running_id.load(std::memory_order_relaxed) != 0) ++out.busy_workers;
+      }
+    }
+    const std::uint64_t finished = finished_runs(out.jobs) + handed_back;
+    out.in_flight = taken > finished ? taken - finished : 0;
+    out.jobs.started = finished_runs(out.jobs) + out.busy_workers;
+    out.timed_out = queue->timed_out.load(std::memory_order_acquire);
+    out.jobs.accepted = queue->requeued.load(std::memory_order_acquire);
+    out.depth = std::max<std::int64_t>(0, queue->depth());
+    {
+      std::unique_lock timer_lock = timer_.lock();
+      out.scheduled = timer_.size_locked(queue->index);
+    }
+  }
+  for (TypeMetrics& type : snapshot.types) type.jobs.started = finished_runs(type.jobs);
+  for (const InFlightJob& job : in_flight()) {
+    if (job.id != 0) ++snapshot.types[registry_.find(job.type)].jobs.started;
+  }
+  {
+    const std::lock_guard lock(producers_mutex_);
+    for (const auto& producer : producers_) {
+      for (std::size_t queue = 0; queue < queues_.size(); ++queue) {
+        snapshot.queues[queue].jobs.accepted += producer->counters[queue].accepted.read();
+        snapshot.queues[queue].jobs.rejected += producer->counters[queue].rejected.read();
+      }
+      for (std::size_t type = 0; type < producer->type_count; ++type) {
+        snapshot.types[type].jobs.accepted += producer->type_counters[type].accepted.read();
+        snapshot.types[type].jobs.rejected += producer->type_counters[type].rejected.read();
+      }
+      snapshot.unrouted += producer->unrouted.read();
+    }
+  }
+  const DeadLetterPage dead = dead_letters_.page(0, 0);
+  snapshot.dead_letters = dead.total;
+  snapshot.dead_letters_dropped = dead.dropped;
+  snapshot.idempotency_keys = keys_.size();
+  return snapshot;
+}
+
+std::vector<InFlightJob> Manager::in_flight() const {
+  std::vector<InFlightJob> jobs;
+  const double seconds_per_tick = tick_rate_.seconds_per_tick();
+  for (const auto& queue : queues_) {
+    for (const auto& worker : queue->workers) {
+      // A sequence-locked read: retry while the worker is between writes.
+      for (int tries = 0; tries < 64; ++tries) {
+        const std::uint64_t before = worker->running_seq.load(std::memory_order_acquire);
+        if (before % 2 != 0) continue;
+        InFlightJob job;
+        job.id = worker->running_id.load(std::memory_order_relaxed);
+        const TypeId type = worker->running_type.load(std::memory_order_relaxed);
+        job.attempt = worker->running_attempt.load(std::memory_order_relaxed);
+        const std::uint64_t since = worker->running_since.load(std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (worker->running_seq.load(std::memory_order_relaxed) != before) continue;
+        if (job.id == 0) break;
+        job.type = registry_[type].name;
+        job.queue = queue->config.name;
+        job.worker = worker->index;
+        if (since != 0) {
+          const std::uint64_t now_ticks = internal::ticks();
+          job.running_seconds = now_ticks > since ? static_cast<double>(now_ticks - since) * seconds_per_tick : 0;
+        }
+        jobs.push_back(std::move(job));
+        break;
+      }
+    }
+  }
+  return jobs;
+}
+
+}  // namespace jobq

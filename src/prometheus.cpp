@@ -1,0 +1,162 @@
+// The Prometheus text exposition of a metrics snapshot.
+#include <array>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "jobq/metrics.hpp"
+
+namespace jobq {
+namespace {
+
+/// Histogram bucket bounds in seconds: 1 µs to 10 s, roughly three per decade.
+constexpr std::array<double, 22> bucket_bounds = {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4,
+                                                  5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1,
+                                                  0.25, 0.5, 1.0,  2.5,  5.0,  10.0};
+
+/// A label value with \, " and newline escaped, as the format requires.
+std::string escaped(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string number(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", value);
+  return text;
+}
+
+class Writer {
+ public:
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  void sample(std::string_view name, std::string_view labels, const std::string& value) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += value;
+    out_ += '\n';
+  }
+  void histogram(std::string_view name, const std::string& labels, const Latency& latency) {
+    const std::string prefix = labels.empty() ? "" : labels + ",";
+    for (double bound : bucket_bounds) {
+      sample(std::string(name) + "_bucket", prefix + "le=\"" + number(bound) + "\"",
+             std::to_string(latency.count_at_most(bound)));
+    }
+    sample(std::string(name) + "_bucket", prefix + "le=\"+Inf\"", std::to_string(latency.count()));
+    sample(std::string(name) + "_sum", labels, number(latency.sum_seconds()));
+    sample(std::string(name) + "_count", labels, std::to_string(latency.count()));
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+struct CounterField {
+  const char* suffix;
+  const char* help;
+  std::uint64_t JobCounters::*field;
+};
+
+constexpr std::array<CounterField, 9> counter_fields = {{
+    {"accepted", "Dispatches accepted.", &JobCounters::accepted},
+    {"rejected", "Dispatches refused after routing.", &JobCounters::rejected},
+    {"started", "Runs begun (attempts and snoozed runs).", &JobCounters::started},
+    {"succeeded", "Jobs whose handler returned success.", &JobCounters::succeeded},
+    {"failed", "Attempts that returned an error or threw.", &JobCounters::failed},
+    {"retried", "Failed attempts scheduled to run again.", &JobCounters::retried},
+    {"dead_lettered", "Jobs moved to the dead letters.", &JobCounters::dead_lettered},
+    {"revoked", "Jobs whose handler revoked them.", &JobCounters::revoked},
+    {"snoozed", "Runs that asked to run again later.", &JobCounters::snoozed},
+}};
+
+/// Writes the counter families of `rows` (queues or types) under `prefix`, labelled by `label`.
+template <class Row>
+void write_counters(Writer& writer, std::string_view prefix, std::string_view label, const std::vector<Row>& rows,
+                    const std::function<std::string(const Row&)>& key) {
+  for (const CounterField& field : counter_fields) {
+    const std::string name = std::string(prefix) + "_" + field.suffix + "_total";
+    writer.family(name, "counter", field.help);
+    for (const Row& row : rows) {
+      writer.sample(name, std::string(label) + "=\"" + escaped(key(row)) + "\"", std::to_string(row.jobs.*field.field));
+    }
+  }
+  const std::string wait = std::string(prefix) + "_wait_seconds";
+  writer.family(wait, "histogram", "Time from dispatch (or due time) to start.");
+  for (const Row& row : rows) writer.histogram(wait, std::string(label) + "=\"" + escaped(key(row)) + "\"", row.wait);
+  const std::string run = std::string(prefix) + "_run_seconds";
+  writer.family(run, "histogram", "Time a handler ran.");
+  for (const Row& row : rows) writer.histogram(run, std::string(label) + "=\"" + escaped(key(row)) + "\"", row.run);
+}
+
+}  // namespace
+
+std::string prometheus_text(const MetricsSnapshot& snapshot) {
+  Writer writer;
+  write_counters<QueueMetrics>(writer, "jobq_queue", "queue", snapshot.queues,
+                               [](const QueueMetrics& queue) { return queue.name; });
+  struct Gauge {
+    const char* name;
+    const char* help;
+    std::function<double(const QueueMetrics&)> value;
+  };
+  const Gauge gauges[] = {
+      {"jobq_queue_depth", "Jobs waiting in the queue.", [](const QueueMetrics& q) { return static_cast<double>(q.depth); }},
+      {"jobq_queue_scheduled", "Jobs waiting in the timer (delayed, retry or snooze).",
+       [](const QueueMetrics& q) { return static_cast<double>(q.scheduled); }},
+      {"jobq_queue_in_flight", "Jobs taken by workers and not finished.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.in_flight); }},
+      {"jobq_queue_busy_workers", "Workers running a handler.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.busy_workers); }},
+      {"jobq_queue_workers", "Worker threads.", [](const QueueMetrics& q) { return static_cast<double>(q.workers); }},
+      {"jobq_queue_paused", "1 while the queue is paused.", [](const QueueMetrics& q) { return q.paused ? 1.0 : 0.0; }},
+  };
+  for (const Gauge& gauge : gauges) {
+    writer.family(gauge.name, "gauge", gauge.help);
+    for (const QueueMetrics& queue : snapshot.queues) {
+      writer.sample(gauge.name, "queue=\"" + escaped(queue.name) + "\"", number(gauge.value(queue)));
+    }
+  }
+  writer.family("jobq_queue_timed_out_total", "counter", "Runs still going when their timeout fired.");
+  for (const QueueMetrics& queue : snapshot.queues) {
+    writer.sample("jobq_queue_timed_out_total", "queue=\"" + escaped(queue.name) + "\"", std::to_string(queue.timed_out));
+  }
+  write_counters<TypeMetrics>(writer, "jobq_type", "type", snapshot.types,
+                              [](const TypeMetrics& type) { return type.type; });
+  writer.family("jobq_unrouted_total", "counter", "Dispatches refused for an unknown job type or queue.");
+  writer.sample("jobq_unrouted_total", "", std::to_string(snapshot.unrouted));
+  writer.family("jobq_dead_letters", "gauge", "Dead letters kept.");
+  writer.sample("jobq_dead_letters", "", std::to_string(snapshot.dead_letters));
+  writer.family("jobq_dead_letters_dropped_total", "counter", "Dead letters dropped because the store was full.");
+  writer.sample("jobq_dead_letters_dropped_total", "", std::to_string(snapshot.dead_letters_dropped));
+  writer.family("jobq_idempotency_keys", "gauge", "Idempotency keys held.");
+  writer.sample("jobq_idempotency_keys", "", std::to_string(snapshot.idempotency_keys));
+  return writer.take();
+}
+
+}  // namespace jobq
