@@ -105,8 +105,8 @@ Manager::~Manager() {
   if (lifecycle == configuring || lifecycle == stopped) return;
   const ShutdownReport report = shutdown(config_.destructor_shutdown_timeout);
   if (!report.not_run.empty()) {
-    std::fprintf(stderr, "jobq: Manager destroyed with %zu accepted jobs not run; call shutdown() to get them back\n",
-                 report.not_run.size());
+    log(LogLevel::error, "Manager destroyed with " + std::to_string(report.not_run.size()) +
+                             " accepted jobs not run; call shutdown() to get them back");
   }
 }
 
@@ -143,6 +143,35 @@ TypeId Manager::add_type(std::string_view name, HandlerEntry::Invoke invoke, voi
 void Manager::on_failure(FailureHook hook) {
   require_configuring("set the failure hook");
   on_failure_ = std::move(hook);
+}
+
+void Manager::on_worker_start(WorkerHook hook) {
+  require_configuring("set the worker start hook");
+  on_worker_start_ = std::move(hook);
+}
+
+void Manager::on_worker_stop(WorkerHook hook) {
+  require_configuring("set the worker stop hook");
+  on_worker_stop_ = std::move(hook);
+}
+
+void Manager::use(Middleware middleware) {
+  require_configuring("add middleware");
+  if (!middleware) throw ConfigError("cannot add middleware: it is empty");
+  middleware_.push_back(std::move(middleware));
+}
+
+void Manager::log(LogLevel level, const std::string& message) const noexcept {
+  if (!logs(level)) return;
+  try {
+    if (config_.log_sink) {
+      config_.log_sink(level, message);
+      return;
+    }
+    const std::string line = "jobq " + std::string(describe(level)) + ": " + message + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  } catch (...) {  // NOLINT(bugprone-empty-catch): logging must never take a thread down
+  }
 }
 
 void Manager::on_dead(DeadHook hook) {
@@ -189,9 +218,17 @@ void Manager::start() {
   if (failure.empty()) {
     // Types are frozen from here: size every per-type counter, then open intake under the same
     // lock, so that a producer state made meanwhile cannot miss its sizing.
-    const std::lock_guard producers_lock(producers_mutex_);
-    for (auto& state : producers_) size_type_counters(*state);
-    state_.store(running, std::memory_order_seq_cst);
+    {
+      const std::lock_guard producers_lock(producers_mutex_);
+      for (auto& state : producers_) size_type_counters(*state);
+      state_.store(running, std::memory_order_seq_cst);
+    }
+    if (logs(LogLevel::info)) {
+      std::size_t workers = 0;
+      for (const auto& queue : queues_) workers += queue->workers.size();
+      log(LogLevel::info, "started " + std::to_string(workers) + " workers on " + std::to_string(queues_.size()) +
+                              " queues, " + std::to_string(registry_.size()) + " job types");
+    }
     return;
   }
   // Stop the workers that did start, so that none outlives a Manager that never ran.
@@ -265,6 +302,9 @@ ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline, ShutdownMode
   lock.unlock();
   report.queues = stats();
   report.unrouted = unrouted();
+  if (logs(LogLevel::info)) {
+    log(LogLevel::info, "shut down: " + std::to_string(report.not_run.size()) + " jobs returned not run");
+  }
   for (const QueueStats& queue : report.queues) {
     report.accepted += queue.accepted;
     report.succeeded += queue.succeeded;

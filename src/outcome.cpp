@@ -58,14 +58,15 @@ void Manager::settle(internal::QueueRuntime& queue, internal::TypeCell& cell, in
     }
     delay = std::max(delay, std::chrono::nanoseconds::zero());
   }
-  if (on_failure_) {
-    try {
-      on_failure_(Failure{envelope.id, registry_[envelope.type].name, queue.config.name, envelope.attempt,
-                          envelope.payload.view(), status.message(), status.kind() == Status::Kind::error,
-                          will_retry, delay});
-    } catch (...) {  // NOLINT(bugprone-empty-catch): a failing hook must not take the worker down
-    }
+  if (logs(LogLevel::debug)) {
+    log(LogLevel::debug, "job " + std::to_string(envelope.id) + " (" + std::string(registry_[envelope.type].name) +
+                             ") attempt " + std::to_string(envelope.attempt) + " failed: " + status.message() +
+                             (will_retry ? "; retry in " + std::to_string(delay.count() / 1000000) + " ms" : ""));
   }
+  call_hook(on_failure_, "failure",
+            Failure{envelope.id, registry_[envelope.type].name, queue.config.name, envelope.attempt,
+                    envelope.payload.view(), status.message(), status.kind() == Status::Kind::error, will_retry,
+                    delay});
   if (will_retry) {
     cell.retried.add();
     ++envelope.attempt;
@@ -93,12 +94,12 @@ void Manager::dead_letter(internal::QueueRuntime& queue, internal::Envelope& env
   record.queue = queue.index;
   record.extras = std::move(envelope.extras);
   if (record.extras) record.extras->key.clear();  // released above; a requeue does not claim it
-  if (on_dead_) {
-    try {
-      on_dead_(record.letter);
-    } catch (...) {  // NOLINT(bugprone-empty-catch): a failing hook must not take the worker down
-    }
+  if (logs(LogLevel::warn)) {
+    log(LogLevel::warn, "job " + std::to_string(record.letter.id) + " (" + record.letter.type + ") dead-lettered after " +
+                            std::to_string(record.letter.attempts) + " attempts (" +
+                            std::string(describe(reason)) + "): " + record.letter.last_error);
   }
+  call_hook(on_dead_, "dead-letter", record.letter);
   dead_letters_.add(std::move(record));
 }
 

@@ -77,12 +77,14 @@ void Manager::fire_watches(std::vector<internal::Timer::Watch>& watches) {
     }
     if (!overran) continue;  // the handler returned in time
     queues_[watch.queue]->timed_out.fetch_add(1, std::memory_order_release);
-    if (!on_timeout_) continue;
-    try {
-      on_timeout_(Overrun{watch.id, registry_[watch.type].name, queues_[watch.queue]->config.name, watch.attempt,
-                          watch.timeout});
-    } catch (...) {  // NOLINT(bugprone-empty-catch): a failing hook must not stop the timer
+    if (logs(LogLevel::warn)) {
+      log(LogLevel::warn, "job " + std::to_string(watch.id) + " (" + std::string(registry_[watch.type].name) +
+                              ") still running at its " + std::to_string(watch.timeout.count() / 1000000) +
+                              " ms timeout: its stop token fired");
     }
+    call_hook(on_timeout_, "timeout",
+              Overrun{watch.id, registry_[watch.type].name, queues_[watch.queue]->config.name, watch.attempt,
+                      watch.timeout});
   }
 }
 

@@ -41,16 +41,20 @@ struct ContextAccess {
 
 namespace {
 
-/// Runs a handler; an exception of any type becomes a retryable error carrying its message.
-Status invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) {
+}  // namespace
+
+Status Manager::invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) const {
   try {
-    return handler.invoke(handler.target, context, message);
+    if (middleware_.empty()) [[likely]] return handler.invoke(handler.target, context, message);
+    return Next(middleware_, 0, handler)(context, message);
   } catch (const std::exception& error) {
     return Status::error(std::string("unhandled exception: ") + error.what());
   } catch (...) {
     return Status::error("unhandled exception of a type not derived from std::exception");
   }
 }
+
+namespace {
 
 /// "jq:<queue>/<index>", cut to the 15 characters Linux keeps.
 void name_this_thread(std::string_view queue, unsigned index) {
@@ -76,6 +80,8 @@ std::string pin_this_thread(int cpu, std::string_view queue) {
 void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker) {
   name_this_thread(queue.config.name, worker.index);
   std::string pin_error = pin_this_thread(worker.cpu, queue.config.name);
+  const WorkerInfo info{queue.config.name, worker.index, worker.cpu};
+  if (pin_error.empty()) call_hook(on_worker_start_, "worker start", info);
   {
     const std::lock_guard lock(lifecycle_mutex_);
     ++workers_started_;
@@ -83,6 +89,9 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
     if (!pin_error.empty() && start_error_.empty()) start_error_ = std::move(pin_error);
   }
   lifecycle_changed_.notify_all();
+  if (logs(LogLevel::debug)) {
+    log(LogLevel::debug, "worker " + queue.config.name + "/" + std::to_string(worker.index) + " started");
+  }
 
   moodycamel::ConsumerToken token(queue.ring);
   simdjson::ondemand::parser parser;  // reused for every job this worker binds
@@ -141,6 +150,10 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
     idle_polls = 0;
   }
 
+  if (pin_error.empty()) call_hook(on_worker_stop_, "worker stop", info);
+  if (logs(LogLevel::debug)) {
+    log(LogLevel::debug, "worker " + queue.config.name + "/" + std::to_string(worker.index) + " stopped");
+  }
   {
     const std::lock_guard lock(lifecycle_mutex_);
     --workers_live_;

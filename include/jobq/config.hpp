@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "jobq/clock.hpp"
+#include "jobq/log.hpp"
 #include "jobq/retry.hpp"
 
 namespace jobq {
@@ -83,6 +84,11 @@ struct Config {
   /// job). A stamped job costs three time-stamp counter reads; the others cost none, beyond one
   /// read per batch a worker takes. Jobs coming back from the timer are always stamped.
   std::uint32_t latency_sample_every = 16;
+  /// Events below this level are not formatted at all. Nothing on the success path logs; at
+  /// debug, every failed attempt and every worker start and stop does.
+  LogLevel log_level = LogLevel::warn;
+  /// Where log lines go; empty: stderr.
+  LogSink log_sink = nullptr;
   /// The time source; null means std::chrono::steady_clock. For tests.
   std::shared_ptr<const Clock> clock = nullptr;
 };

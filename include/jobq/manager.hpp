@@ -31,6 +31,7 @@
 #include "jobq/job.hpp"
 #include "jobq/message.hpp"
 #include "jobq/metrics.hpp"
+#include "jobq/middleware.hpp"
 #include "jobq/payload.hpp"
 #include "jobq/registry.hpp"
 #include "jobq/retry.hpp"
@@ -71,6 +72,17 @@ using DeadHook = std::function<void(const DeadLetter&)>;
 /// Runs on the timer thread, when a handler is still running at its timeout.
 using TimeoutHook = std::function<void(const Overrun&)>;
 
+/// A worker thread, as its start and stop hooks see it.
+struct WorkerInfo {
+  std::string_view queue;
+  unsigned index;  ///< within its queue
+  int cpu;         ///< the CPU it was pinned to, or -1
+};
+/// Runs on the worker thread itself: the start hook after jobq named and pinned it and before
+/// its first job (the place to rename, re-pin or set a thread-local), the stop hook after its
+/// last job. start() returns only after every start hook has returned.
+using WorkerHook = std::function<void(const WorkerInfo&)>;
+
 /// Lifecycle: construct (validates the configuration) → register job types → start() →
 /// dispatch from any thread → shutdown(deadline). The destructor of a running Manager shuts down
 /// with Config::destructor_shutdown_timeout.
@@ -98,6 +110,12 @@ class Manager {
   void on_failure(FailureHook hook);
   void on_dead(DeadHook hook);
   void on_timeout(TimeoutHook hook);
+  void on_worker_start(WorkerHook hook);
+  void on_worker_stop(WorkerHook hook);
+
+  /// Wraps every handler in `middleware`; before start(). The first middleware added is the
+  /// outermost. The chain is fixed at start() and calling it allocates nothing per job.
+  void use(Middleware middleware);
 
   /// Starts the workers, pinned and named ("jq:<queue>/<i>"); returns once every worker runs.
   /// Workers of a queue without `cpus` inherit the CPU affinity of the thread calling start().
@@ -214,6 +232,15 @@ class Manager {
   TypeId add_type(std::string_view name, HandlerEntry::Invoke invoke, void* target, std::shared_ptr<void> owned,
                   RegisterOptions options);
   void require_configuring(std::string_view what) const;
+  bool logs(LogLevel level) const noexcept { return level >= config_.log_level && level != LogLevel::off; }
+  /// Writes a log line if `level` is enabled; never throws (a failing sink is ignored).
+  void log(LogLevel level, const std::string& message) const noexcept;
+  /// Calls a user hook; an exception from it is logged and swallowed.
+  template <class Hook, class... Args>
+  void call_hook(const Hook& hook, std::string_view name, Args&&... args) const noexcept;
+  /// Runs the middleware chain and the handler; an exception of any type becomes a retryable
+  /// error carrying its message.
+  Status invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) const;
   void run_worker(internal::QueueRuntime& queue, internal::Worker& worker);
   /// Parks a worker of a paused queue until it is resumed or shut down.
   void wait_while_paused(internal::QueueRuntime& queue);
@@ -259,6 +286,9 @@ class Manager {
   FailureHook on_failure_;
   DeadHook on_dead_;
   TimeoutHook on_timeout_;
+  WorkerHook on_worker_start_;
+  WorkerHook on_worker_stop_;
+  std::vector<Middleware> middleware_;
   std::vector<RetryPolicy> type_retry_;  // per TypeId, resolved at registration
 
   internal::Timer timer_;
@@ -286,7 +316,19 @@ class Manager {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Inline definitions: registration templates and the dispatch hot path.
+// Inline definitions: registration templates, hooks and the dispatch hot path.
+
+template <class Hook, class... Args>
+void Manager::call_hook(const Hook& hook, std::string_view name, Args&&... args) const noexcept {
+  if (!hook) return;
+  try {
+    hook(std::forward<Args>(args)...);
+  } catch (const std::exception& error) {
+    if (logs(LogLevel::error)) log(LogLevel::error, std::string(name) + " hook threw: " + error.what());
+  } catch (...) {
+    if (logs(LogLevel::error)) log(LogLevel::error, std::string(name) + " hook threw a non-std exception");
+  }
+}
 
 template <JobClass J>
 TypeId Manager::register_job(J& job, RegisterOptions options) {
