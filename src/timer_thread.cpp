@@ -34,11 +34,13 @@ void Manager::run_timer() {
       watches.clear();
       continue;
     }
-    const Clock::time_point next = timer_.next_due_locked();
+    // Once intake has closed, due jobs stay put for shutdown to return, but timeouts still fire.
+    const Clock::time_point next = state_.load(std::memory_order_seq_cst) == running ? timer_.next_due_locked()
+                                                                                     : timer_.next_watch_locked();
     if (clock_) {
       // A clock the timer cannot sleep on: look again every millisecond of real time.
       timer_.wait_until(lock, std::chrono::steady_clock::now() + std::chrono::milliseconds(1));
-    } else if (next == Clock::time_point::max() || state_.load(std::memory_order_seq_cst) != running) {
+    } else if (next == Clock::time_point::max()) {
       timer_.wait(lock);
     } else {
       timer_.wait_until(lock, next);

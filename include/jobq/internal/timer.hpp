@@ -54,6 +54,10 @@ class Timer {
   void take_due_watches_locked(time_point now, std::vector<Watch>& out);
   /// The earliest deadline of a job or a watch; time_point::max() when there is none. Lock held.
   time_point next_due_locked() const noexcept;
+  /// The earliest timeout watch; time_point::max() when there is none. Lock held.
+  time_point next_watch_locked() const noexcept {
+    return watches_.empty() ? time_point::max() : watches_.front().due;
+  }
   /// Every job still waiting, emptying the timer. Lock held.
   std::vector<Pending> take_all_locked();
 
