@@ -40,6 +40,7 @@ internal::ProducerState& Manager::producer_slow() {
   }
   state->counters = std::make_unique<internal::ProducerState::QueueCounters[]>(queues_.size());
   state->staging.resize(queues_.size());
+  state->bulk_counts.resize(queues_.size());
   if (state->validator.allocate(4096, config_.max_payload_depth) != simdjson::SUCCESS) throw std::bad_alloc();
   internal::ProducerState* raw = state.get();
   {
@@ -88,10 +89,22 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
   // Route every job and admit each queue the batch touches before any payload is copied, so
   // that a producer retrying against a full queue pays for a few reads, not for the whole batch.
   state.routes.clear();
-  QueueId admitted = no_id;
   for (const Job& job : jobs) {
     Result<Route> routed = route(job);
     if (!routed) return reject_staged(refuse_unrouted(routed.error()));
+    state.routes.push_back(*routed);
+  }
+  // A batch with more jobs for a queue than it can ever hold is refused before anything waits.
+  std::fill(state.bulk_counts.begin(), state.bulk_counts.end(), 0);
+  for (const Route& routed : state.routes) {
+    if (++state.bulk_counts[routed.queue] > queues_[routed.queue]->config.capacity) {
+      return reject_staged(Error(Errc::queue_full, "queue '" + queues_[routed.queue]->config.name +
+                                                       "' holds at most " +
+                                                       std::to_string(queues_[routed.queue]->config.capacity) + " jobs"));
+    }
+  }
+  QueueId admitted = no_id;
+  for (const Route* routed = state.routes.data(); routed != state.routes.data() + state.routes.size(); ++routed) {
     if (routed->queue != admitted) {
       if (const Errc refused = admission(state, *routed); refused != Errc{}) {
         // reject_staged counts the whole batch: take back the one admission() counted.
@@ -103,7 +116,6 @@ Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
       }
       admitted = routed->queue;
     }
-    state.routes.push_back(*routed);
   }
   const JobId first = take_ids(state, jobs.size());
   for (std::size_t index = 0; index < jobs.size(); ++index) {

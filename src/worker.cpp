@@ -117,7 +117,11 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
       // (stamped by their producer) pay for exact wait and run times.
       std::uint64_t last_ticks = config_.metrics ? internal::ticks() : 0;
       for (std::size_t index = 0; index < taken; ++index) {
-        if (state_.load(std::memory_order_relaxed) == stopping) [[unlikely]] {
+        // Checked before every job, not only before each take: a job dispatched after pause()
+        // returned is dequeued after the flag was set, so this load sees it.
+        if (queue.paused.load(std::memory_order_acquire)) [[unlikely]] hold_while_paused(queue);
+        const int lifecycle = state_.load(std::memory_order_relaxed);
+        if (lifecycle == stopping || (lifecycle > running && queue.paused.load(std::memory_order_relaxed))) [[unlikely]] {
           worker.handed_back.add(taken - index);
           for (; index < taken; ++index) hand_back(queue, batch[index]);
           break;
@@ -159,6 +163,14 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
     --workers_live_;
   }
   lifecycle_changed_.notify_all();
+}
+
+void Manager::hold_while_paused(internal::QueueRuntime& queue) {
+  // The rest of the batch waits in the worker's hands: counted neither in depth nor as running,
+  // but not finished either, so wait_idle() and the books still see them.
+  while (queue.paused.load(std::memory_order_seq_cst) && state_.load(std::memory_order_seq_cst) <= running) {
+    wait_while_paused(queue);
+  }
 }
 
 void Manager::wait_while_paused(internal::QueueRuntime& queue) {

@@ -86,6 +86,8 @@ class Job {
   /// True when any option beyond type, payload, queue and trusted() is set.
   constexpr bool has_options() const noexcept { return options_; }
   constexpr std::chrono::nanoseconds delay_value() const noexcept { return delay_; }
+  /// True when delay() (positive) or at() was set: the job may wait in the timer first.
+  constexpr bool is_delayed() const noexcept { return delay_.count() > 0 || at_ != steady_time{}; }
   /// The absolute run time set by at(), or the epoch when none was set.
   constexpr steady_time at_value() const noexcept { return at_; }
   constexpr std::string_view key() const noexcept { return key_; }

@@ -203,7 +203,8 @@ class Manager {
   Result<Route> route(const Job& job) const;
   /// Errc{} if `queue` may take a job now (running, not full), else the refusal, counted.
   /// Checked before a payload is built or copied, so that retries against a full queue are cheap.
-  Errc admission(internal::ProducerState& producer, Route route);
+  /// `delayed`: the job waits in the timer first, so the ring's fullness now does not matter.
+  Errc admission(internal::ProducerState& producer, Route route, bool delayed = false);
   /// With WhenFull::block: waits until `queue` looks not full, intake closes, or the block
   /// timeout passes. Errc{} when there is room.
   Errc wait_for_room(internal::ProducerState& producer, QueueId queue);
@@ -244,6 +245,9 @@ class Manager {
   void run_worker(internal::QueueRuntime& queue, internal::Worker& worker);
   /// Parks a worker of a paused queue until it is resumed or shut down.
   void wait_while_paused(internal::QueueRuntime& queue);
+  /// Parks a worker that found its queue paused in the middle of a batch, until it is resumed
+  /// or intake closes.
+  void hold_while_paused(internal::QueueRuntime& queue);
   /// `last_ticks`: the worker's latest tick reading, which dates the job for the inspector
   /// unless the job is sampled (then it is read exactly, and updated).
   void run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
@@ -393,7 +397,9 @@ inline Result<JobId> Manager::dispatch(const Job& job) {
   Result<Route> routed = route(job);
   if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
   internal::ProducerState& state = producer();
-  if (const Errc refused = admission(state, *routed); refused != Errc{}) [[unlikely]] return Error(refused);
+  if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
+    return Error(refused);
+  }
   const bool validate = config_.validate_payloads && !job.is_trusted();
   if (job.has_options()) [[unlikely]] return enqueue_with_options(state, *routed, job.payload(), validate, job);
   return enqueue(state, *routed, job.payload(), validate);
@@ -404,7 +410,9 @@ Result<JobId> Manager::dispatch(const Job& job, const P& payload) {
   Result<Route> routed = route(job);
   if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
   internal::ProducerState& state = producer();
-  if (const Errc refused = admission(state, *routed); refused != Errc{}) [[unlikely]] return Error(refused);
+  if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
+    return Error(refused);
+  }
   state.scratch.clear();
   internal::WriteFailure failure;
   if (!internal::write_object(state.scratch, payload, failure)) [[unlikely]] {
@@ -440,13 +448,13 @@ inline void Manager::count_rejected(internal::ProducerState& state, Route route,
   }
 }
 
-inline Errc Manager::admission(internal::ProducerState& state, Route route) {
+inline Errc Manager::admission(internal::ProducerState& state, Route route, bool delayed) {
   const QueueId queue = route.queue;
   const int lifecycle = state_.load(std::memory_order_acquire);
   Errc refused{};
   if (lifecycle != running) [[unlikely]] {
     refused = lifecycle == configuring ? Errc::not_started : Errc::shutting_down;
-  } else if (queues_[queue]->looks_full(state.counters[queue].dequeued_seen)) [[unlikely]] {
+  } else if (!delayed && queues_[queue]->looks_full(state.counters[queue].dequeued_seen)) [[unlikely]] {
     // A producer retrying against a full queue should neither build nor validate its payload
     // again, nor write the cache line the workers decrement: a plain read settles it.
     refused = queues_[queue]->config.when_full == WhenFull::block ? wait_for_room(state, queue) : Errc::queue_full;

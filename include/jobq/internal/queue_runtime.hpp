@@ -165,6 +165,7 @@ struct ProducerState {
   SingleWriterCounter unrouted;                        // refused: unknown type or queue
   std::vector<std::vector<Envelope>> staging;          // bulk dispatch, one per queue
   std::vector<Route> routes;                           // bulk dispatch, one per job
+  std::vector<std::size_t> bulk_counts;                // bulk dispatch, jobs per queue
   std::thread::id owner;                               // the thread this state belongs to
   std::uint32_t unsampled = 0;                         // dispatches since the last latency sample
   JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
