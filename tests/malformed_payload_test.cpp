@@ -75,6 +75,7 @@ constexpr Errc accepted{};
 // document), the bind is On-Demand (which reports the first error on the path it walks).
 constexpr Expected corpus[] = {
     {"valid-order.json", accepted, "", ""},
+    {"valid-order-every-field.json", accepted, "", ""},  // extremes of each type; fits fuzz/'s struct too
     {"duplicate-keys.json", accepted, "", ""},  // the last value wins
     // Valid JSON that does not fit orders::Order: accepted, then refused by the bind.
     {"wrong-type-number-for-string.json", accepted, "", "field 'id': INCORRECT_TYPE"},
