@@ -48,8 +48,9 @@ struct Order {
   std::vector<std::string> tags;
   std::vector<Line> lines;
   Address ship_to;
+  std::optional<float> discount;
 };
-JOBQ_PAYLOAD(Order, id, customer, total, gift, note, tags, lines, ship_to);
+JOBQ_PAYLOAD(Order, id, customer, total, gift, note, tags, lines, ship_to, discount);
 
 }  // namespace orders
 
@@ -77,6 +78,7 @@ constexpr Expected corpus[] = {
     {"valid-order.json", accepted, "", ""},
     {"valid-order-every-field.json", accepted, "", ""},  // extremes of each type; fits fuzz/'s struct too
     {"duplicate-keys.json", accepted, "", ""},  // the last value wins
+    {"float-max-shortest-form.json", accepted, "", ""},  // FLT_MAX as it prints: above FLT_MAX as a double
     // Valid JSON that does not fit orders::Order: accepted, then refused by the bind.
     {"wrong-type-number-for-string.json", accepted, "", "field 'id': INCORRECT_TYPE"},
     {"wrong-type-string-for-bool.json", accepted, "", "field 'gift': INCORRECT_TYPE"},
@@ -85,6 +87,7 @@ constexpr Expected corpus[] = {
     {"missing-required-field.json", accepted, "", "field 'customer': NO_SUCH_FIELD"},
     {"negative-for-unsigned.json", accepted, "", "field 'lines[0].quantity': INCORRECT_TYPE"},
     {"integer-past-uint32.json", accepted, "", "field 'lines[0].quantity': NUMBER_OUT_OF_RANGE"},
+    {"float-past-max.json", accepted, "", "field 'discount': NUMBER_OUT_OF_RANGE"},
     {"top-level-array.json", accepted, "", "payload: INCORRECT_TYPE"},
     {"top-level-scalar.json", accepted, "", "payload: INCORRECT_TYPE"},
     // Not JSON.
