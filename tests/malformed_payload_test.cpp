@@ -171,9 +171,11 @@ class CorpusFixture : public ::testing::Test {
     return seen.size();
   }
 
-  jobq::Manager queues{jobq::Config{.queues = {{.name = "default", .workers = 1}}}};
+  // Declared before the Manager, so that they outlive it: its destructor drains the queue, and
+  // the handler writes here.
   std::mutex mutex;
   std::map<jobq::JobId, Bound> seen;
+  jobq::Manager queues{jobq::Config{.queues = {{.name = "default", .workers = 1}}}};
 };
 
 void expect_bind(const Bound& bound, std::string_view expected) {
@@ -293,6 +295,9 @@ TEST_F(CorpusFixture, DepthLimitHoldsPastTheValidatorsFirstCapacity) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.code(), Errc::invalid_payload);
   EXPECT_TRUE(refused.error().detail().starts_with("DEPTH_ERROR")) << refused.error().detail();
+  const jobq::ShutdownReport report = queues.shutdown(std::chrono::seconds(10));
+  EXPECT_TRUE(report.balanced());
+  EXPECT_EQ(report.succeeded, 1u);
 }
 
 }  // namespace
