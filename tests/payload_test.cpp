@@ -159,6 +159,22 @@ TEST(PayloadBind, OutOfRangeNumbersAreRefused) {
   EXPECT_NE(bind_error(with("discount", "1e300")).find("field 'discount'"), std::string::npos);
 }
 
+// The shortest text of FLT_MAX, 3.4028235e+38, reads as a double just above FLT_MAX; it and every
+// other double that rounds to a finite float must bind. Found by fuzz/dispatch_fuzz.cpp.
+TEST(PayloadBind, FloatsBindUpToTheLastValueThatRoundsToAFiniteFloat) {
+  constexpr float largest = std::numeric_limits<float>::max();
+  Order order;
+  ASSERT_TRUE(jobq::from_json(with("discount", "3.4028235e+38"), order).ok());
+  EXPECT_EQ(order.discount, largest);
+  ASSERT_TRUE(jobq::from_json(with("discount", "-3.4028235e+38"), order).ok());
+  EXPECT_EQ(order.discount, -largest);
+  // 2^128 - 2^103 lies halfway between FLT_MAX and 2^128, and rounds to infinity (ties to even).
+  EXPECT_NE(bind_error(with("discount", "3.4028235677973366e+38")).find("field 'discount': NUMBER_OUT_OF_RANGE"),
+            std::string::npos);
+  EXPECT_NE(bind_error(with("discount", "-3.4028235677973366e+38")).find("NUMBER_OUT_OF_RANGE"), std::string::npos);
+  EXPECT_NE(bind_error(with("discount", "3.4028236e+38")).find("NUMBER_OUT_OF_RANGE"), std::string::npos);
+}
+
 TEST(PayloadBind, NestedAndArrayPathsAreNamed) {
   EXPECT_NE(bind_error(with("ship_to", R"({"city": 5})")).find("field 'ship_to.city'"), std::string::npos);
   EXPECT_NE(bind_error(with("ship_to", R"({"zip": "1"})")).find("field 'ship_to.city'"), std::string::npos);
@@ -251,6 +267,21 @@ TEST(PayloadWrite, RoundTripsThroughBind) {
   Order copy;
   ASSERT_TRUE(jobq::from_json(*text, copy).ok()) << *text;
   EXPECT_EQ(copy, original) << *text;
+}
+
+TEST(PayloadWrite, FloatExtremesRoundTripThroughBind) {
+  using limits = std::numeric_limits<float>;
+  Order original;
+  ASSERT_TRUE(jobq::from_json(full_order, original).ok());
+  for (const float value : {limits::max(), limits::lowest(), limits::min(), limits::denorm_min(), -limits::denorm_min()}) {
+    original.discount = value;
+    const jobq::Result<std::string> text = jobq::to_json(original);
+    ASSERT_TRUE(text.ok()) << text.error().message();
+    Order copy;
+    const jobq::Status bound = jobq::from_json(*text, copy);
+    ASSERT_TRUE(bound.ok()) << bound.message() << " in " << *text;
+    EXPECT_EQ(copy.discount, value) << *text;
+  }
 }
 
 TEST(PayloadWrite, EmptyOptionalsAreOmittedAndBindBackEmpty) {

@@ -30,6 +30,14 @@ inline void prepend_index(std::string& path, std::size_t index) {
   path = outer + path;
 }
 
+/// The least double that rounds to infinity as a float: halfway between FLT_MAX and 2^128 (a tie
+/// rounds to even, away from FLT_MAX's odd significand). Doubles below it round to a finite float.
+/// It is not FLT_MAX: FLT_MAX's shortest text, 3.4028235e+38, reads back as a double above it.
+inline constexpr double float_overflow = 0x1.ffffffp+127;
+static_assert(float_overflow > double{std::numeric_limits<float>::max()} &&
+                  std::numeric_limits<float>::is_iec559 && std::numeric_limits<float>::max_exponent == 128,
+              "float_overflow assumes IEEE-754 binary32 floats");
+
 /// Where and why binding stopped.
 struct BindFailure {
   simdjson::error_code code = simdjson::SUCCESS;
@@ -85,10 +93,8 @@ simdjson::error_code bind_value(simdjson::ondemand::value value, T& out, BindFai
   } else if constexpr (std::is_floating_point_v<T>) {
     double number = 0;
     if (error_code error = value.get_double().get(number)) return error;
-    if constexpr (!std::is_same_v<T, double>) {
-      if (number < -std::numeric_limits<T>::max() || number > std::numeric_limits<T>::max()) {
-        return simdjson::NUMBER_OUT_OF_RANGE;
-      }
+    if constexpr (std::is_same_v<T, float>) {
+      if (!(number > -float_overflow && number < float_overflow)) return simdjson::NUMBER_OUT_OF_RANGE;
     }
     out = static_cast<T>(number);
     return simdjson::SUCCESS;
