@@ -86,17 +86,23 @@ Result<JobId> Manager::requeue_record(const internal::DeadLetterStore::Record& r
   if (record.extras) envelope.extras = std::make_unique<internal::JobExtras>(*record.extras);
   if (!envelope.payload.assign(record.letter.payload)) return Error(Errc::payload_too_large, "could not allocate");
   internal::QueueRuntime& queue = *queues_[record.queue];
-  // As the timer does: a job accepted once is let in past the capacity bound.
+  internal::ProducerState& state = producer();
+  // Accepted again, on its queue and on its type, before it becomes visible. As the timer does,
+  // a job accepted once is let in past the capacity bound.
   queue.requeued.fetch_add(1, std::memory_order_seq_cst);
+  state.type_counters[record.type].accepted.add();
+  auto back_out = [&] {
+    queue.withdraw(1);
+    queue.requeued.fetch_sub(1, std::memory_order_seq_cst);
+    state.type_counters[record.type].accepted.subtract(1);
+  };
   queue.enqueued.fetch_add(1, std::memory_order_seq_cst);
   if (state_.load(std::memory_order_seq_cst) != running) {
-    queue.withdraw(1);
-    queue.requeued.fetch_sub(1, std::memory_order_seq_cst);
+    back_out();
     return Error(Errc::shutting_down);
   }
-  if (!queue.ring.enqueue(producer().tokens[record.queue], std::move(envelope))) {
-    queue.withdraw(1);
-    queue.requeued.fetch_sub(1, std::memory_order_seq_cst);
+  if (!queue.ring.enqueue(state.tokens[record.queue], std::move(envelope))) {
+    back_out();
     return Error(Errc::queue_full, "could not allocate a ring block");
   }
   if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) queue.wake_one();
