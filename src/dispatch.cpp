@@ -276,11 +276,9 @@ Result<JobId> Manager::enqueue_with_options(internal::ProducerState& state, Rout
     if (!committed && !key.empty()) keys_.release(key, id);
     return committed;
   }
-  // Counted before the job becomes visible, as in commit(). The lifecycle is checked under the
-  // timer's lock, which shutdown takes only after closing intake: a job added here is either
-  // seen by shutdown's final sweep of the timer, or refused.
-  state.counters[target.queue].accepted.add();
-  state.type_counters[target.type].accepted.add();
+  // The lifecycle is checked under the timer's lock, which shutdown takes only after closing
+  // intake: a job added here is either seen by shutdown's final sweep of the timer, or refused.
+  // It is counted as accepted only once admitted, and before the timer thread can see it.
   Errc refused{};
   {
     std::unique_lock lock = timer_.lock();
@@ -289,12 +287,12 @@ Result<JobId> Manager::enqueue_with_options(internal::ProducerState& state, Rout
     } else if (timer_.size_locked() >= config_.max_scheduled_jobs) {
       refused = Errc::queue_full;
     } else {
+      state.counters[target.queue].accepted.add();
+      state.type_counters[target.type].accepted.add();
       timer_.add_locked(due, target.queue, std::move(envelope));
     }
   }
   if (refused == Errc{}) return id;
-  state.counters[target.queue].accepted.subtract(1);
-  state.type_counters[target.type].accepted.subtract(1);
   if (!key.empty()) keys_.release(key, id);
   count_rejected(state, target);
   if (refused == Errc::queue_full) {

@@ -87,22 +87,20 @@ Result<JobId> Manager::requeue_record(const internal::DeadLetterStore::Record& r
   if (!envelope.payload.assign(record.letter.payload)) return Error(Errc::payload_too_large, "could not allocate");
   internal::QueueRuntime& queue = *queues_[record.queue];
   internal::ProducerState& state = producer();
-  // Accepted again, on its queue and on its type, before it becomes visible. As the timer does,
-  // a job accepted once is let in past the capacity bound.
+  // The producers' protocol (see commit()), without the capacity bound, as for the timer: a job
+  // accepted once is let in past it. Counted as accepted again, on its queue and its type, once
+  // admitted and before it becomes visible.
+  queue.enqueued.fetch_add(1, std::memory_order_seq_cst);
+  if (state_.load(std::memory_order_seq_cst) != running) {
+    queue.withdraw(1);
+    return Error(Errc::shutting_down);
+  }
   queue.requeued.fetch_add(1, std::memory_order_seq_cst);
   state.type_counters[record.type].accepted.add();
-  auto back_out = [&] {
+  if (!queue.ring.enqueue(state.tokens[record.queue], std::move(envelope))) {
     queue.withdraw(1);
     queue.requeued.fetch_sub(1, std::memory_order_seq_cst);
     state.type_counters[record.type].accepted.subtract(1);
-  };
-  queue.enqueued.fetch_add(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) != running) {
-    back_out();
-    return Error(Errc::shutting_down);
-  }
-  if (!queue.ring.enqueue(state.tokens[record.queue], std::move(envelope))) {
-    back_out();
     return Error(Errc::queue_full, "could not allocate a ring block");
   }
   if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) queue.wake_one();

@@ -69,24 +69,27 @@ bool Manager::release_due(internal::Timer::Pending& due, std::vector<moodycamel:
 
 void Manager::fire_watches(std::vector<internal::Timer::Watch>& watches) {
   for (const internal::Timer::Watch& watch : watches) {
-    bool overran = false;
+    std::stop_source overran(std::nostopstate);
     {
       const std::lock_guard lock(watch.worker->timed_mutex);
       if (watch.worker->run == watch.run && watch.worker->timed_stop.stop_possible()) {
-        watch.worker->timed_stop.request_stop();
-        overran = true;
+        overran = watch.worker->timed_stop;
       }
     }
-    if (!overran) continue;  // the handler returned in time
+    if (!overran.stop_possible()) continue;  // the handler returned in time
+    // Counted, logged and reported before the token fires, so that whoever sees the handler
+    // react to its token also sees the overrun. (The copy keeps the job's stop state alive even
+    // if the handler returns meanwhile; firing it then reaches no one.)
     queues_[watch.queue]->timed_out.fetch_add(1, std::memory_order_release);
     if (logs(LogLevel::warn)) {
       log(LogLevel::warn, "job " + std::to_string(watch.id) + " (" + std::string(registry_[watch.type].name) +
                               ") still running at its " + std::to_string(watch.timeout.count() / 1000000) +
-                              " ms timeout: its stop token fired");
+                              " ms timeout: firing its stop token");
     }
     call_hook(on_timeout_, "timeout",
               Overrun{watch.id, registry_[watch.type].name, queues_[watch.queue]->config.name, watch.attempt,
                       watch.timeout});
+    overran.request_stop();
   }
 }
 

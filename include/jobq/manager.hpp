@@ -69,7 +69,8 @@ using FailureHook = std::function<void(const Failure&)>;
 /// Runs on the worker, when a job is dead-lettered, before it enters the bounded store: the
 /// place to persist dead letters that must outlive the store or the process.
 using DeadHook = std::function<void(const DeadLetter&)>;
-/// Runs on the timer thread, when a handler is still running at its timeout.
+/// Runs on the timer thread, when a handler is still running at its timeout, just before its
+/// stop token fires.
 using TimeoutHook = std::function<void(const Overrun&)>;
 
 /// A worker thread, as its start and stop hooks see it.
