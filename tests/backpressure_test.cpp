@@ -35,11 +35,6 @@ constexpr std::uint64_t default_reject_attempts = 20'000;
 constexpr std::uint64_t default_block_attempts = 1'000;
 #endif
 
-std::uint64_t count_from_environment(const char* name, std::uint64_t fallback) {
-  const char* text = std::getenv(name);
-  return text != nullptr ? std::strtoull(text, nullptr, 10) : fallback;
-}
-
 const char* describe(WhenFull mode) { return mode == WhenFull::reject ? "reject" : "block"; }
 
 class BackpressureSweep : public ::testing::TestWithParam<std::tuple<std::size_t, WhenFull>> {};
@@ -49,7 +44,7 @@ class BackpressureSweep : public ::testing::TestWithParam<std::tuple<std::size_t
 /// exactly once.
 TEST_P(BackpressureSweep, EveryAttemptIsAcceptedOrRefusedAndEveryAcceptedJobRunsOnce) {
   const auto [capacity, mode] = GetParam();
-  const std::uint64_t per_producer = count_from_environment(
+  const std::uint64_t per_producer = jobq::testing::count_from_environment(
       "JOBQ_BACKPRESSURE_ATTEMPTS", mode == WhenFull::reject ? default_reject_attempts : default_block_attempts);
   constexpr std::size_t producer_count = 4;
   const std::uint64_t attempts = per_producer * producer_count;

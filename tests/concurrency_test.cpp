@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "jobq/jobq.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -20,11 +21,6 @@ struct Tick {
   std::uint64_t seq;
 };
 JOBQ_PAYLOAD(Tick, producer, seq);
-
-std::uint64_t jobs_from_environment(const char* name, std::uint64_t fallback) {
-  const char* text = std::getenv(name);
-  return text != nullptr ? std::strtoull(text, nullptr, 10) : fallback;
-}
 
 /// 4 producers × 2 queues × 2 workers each. Every job carries (producer, seq); the handler counts
 /// each one, so a job lost or run twice shows up as a count other than one.
@@ -77,11 +73,11 @@ void run_every_job_exactly_once(std::uint64_t total_jobs) {
 }
 
 TEST(Concurrency, EveryJobRunsExactlyOnce) {
-  run_every_job_exactly_once(jobs_from_environment("JOBQ_CONCURRENCY_JOBS", 1'000'000));
+  run_every_job_exactly_once(jobq::testing::count_from_environment("JOBQ_CONCURRENCY_JOBS", 1'000'000));
 }
 
 TEST(Concurrency, StressEveryJobRunsExactlyOnce) {
-  const std::uint64_t jobs = jobs_from_environment("JOBQ_STRESS_JOBS", 0);
+  const std::uint64_t jobs = jobq::testing::count_from_environment("JOBQ_STRESS_JOBS", 0);
   if (jobs == 0) GTEST_SKIP() << "set JOBQ_STRESS_JOBS (ctest -L stress runs 10M)";
   run_every_job_exactly_once(jobs);
 }

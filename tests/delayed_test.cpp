@@ -35,11 +35,6 @@ constexpr std::uint64_t default_delayed_jobs = 20'000;
 constexpr std::uint64_t default_delayed_jobs = 100'000;
 #endif
 
-std::uint64_t count_from_environment(const char* name, std::uint64_t fallback) {
-  const char* text = std::getenv(name);
-  return text != nullptr ? std::strtoull(text, nullptr, 10) : fallback;
-}
-
 std::int64_t steady_ns(std::chrono::steady_clock::time_point when) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
 }
@@ -57,7 +52,7 @@ struct Numbered {
 JOBQ_PAYLOAD(Numbered, n);
 
 TEST(Delayed, ManyDelayedJobsFromEightThreadsRunExactlyOnceAndNeverEarly) {
-  const std::uint64_t jobs = count_from_environment("JOBQ_DELAYED_JOBS", default_delayed_jobs);
+  const std::uint64_t jobs = jobq::testing::count_from_environment("JOBQ_DELAYED_JOBS", default_delayed_jobs);
   constexpr std::uint64_t producer_count = 8;
   constexpr std::int64_t spread_ns = 50'000'000;  // delays from 0 to 50 ms
   jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 2, .capacity = 1 << 20}}});
@@ -409,7 +404,7 @@ ThreadCpu thread_cpu(const std::string& name) {
 }
 
 TEST(Delayed, ThousandsOfPendingDelayedJobsCostNoCpuWhileNothingIsDue) {
-  const std::uint64_t jobs = count_from_environment("JOBQ_IDLE_TIMER_JOBS", 10'000);
+  const std::uint64_t jobs = jobq::testing::count_from_environment("JOBQ_IDLE_TIMER_JOBS", 10'000);
   jobq::Manager queues(jobq::Config{});  // the real clock: the timer may sleep until the first is due
   queues.register_handler("later:run", [](Context&, const Message&) { return Status::success(); });
   queues.start();

@@ -29,18 +29,13 @@ constexpr std::uint64_t default_dispatches = 100'000;
 constexpr std::uint64_t default_dispatches = 1'000'000;
 #endif
 
-std::uint64_t count_from_environment(const char* name, std::uint64_t fallback) {
-  const char* text = std::getenv(name);
-  return text != nullptr ? std::strtoull(text, nullptr, 10) : fallback;
-}
-
 struct KeyRef {
   std::uint64_t key;
 };
 JOBQ_PAYLOAD(KeyRef, key);
 
 TEST(Idempotency, ManyDispatchesOverFewerKeysRunEachKeyExactlyOnce) {
-  const std::uint64_t attempts = count_from_environment("JOBQ_IDEMPOTENCY_DISPATCHES", default_dispatches);
+  const std::uint64_t attempts = jobq::testing::count_from_environment("JOBQ_IDEMPOTENCY_DISPATCHES", default_dispatches);
   const std::uint64_t keys = std::max<std::uint64_t>(1, attempts / 10);
   constexpr std::uint64_t producer_count = 8;
   jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 2, .capacity = 1 << 20}}});

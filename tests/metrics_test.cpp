@@ -17,13 +17,11 @@ using jobq::Message;
 using jobq::Status;
 using namespace std::chrono_literals;
 
-const jobq::Backoff no_wait = [](std::uint32_t, const Status&, const Message&) { return std::chrono::nanoseconds(0); };
-
 /// A known workload: on "mail", 100 "mail:send" jobs (every 10th fails twice then succeeds);
 /// on "work", 50 "work:do" jobs (5 revoked, 5 skipped, 5 snoozed once) and 3 refused payloads.
 struct Workload : ::testing::Test {
   jobq::Manager queues{jobq::Config{.queues = {{.name = "mail", .workers = 2}, {.name = "work"}},
-                                    .retry = {.max_attempts = 3, .backoff = no_wait},
+                                    .retry = {.max_attempts = 3, .backoff = jobq::testing::no_wait},
                                     .latency_sample_every = 1}};
   std::atomic<int> snoozes{0};
 

@@ -17,9 +17,6 @@ using jobq::Message;
 using jobq::Status;
 using namespace std::chrono_literals;
 
-/// A backoff that retries at once, so that policy tests run in microseconds.
-const jobq::Backoff no_wait = [](std::uint32_t, const Status&, const Message&) { return std::chrono::nanoseconds(0); };
-
 struct JobRun {
   std::uint32_t attempt;
   jobq::Clock::time_point at;
@@ -138,9 +135,9 @@ std::uint32_t runs_of(const jobq::RetryPolicy& global, std::optional<jobq::Retry
 }
 
 TEST(Retry, PerJobOverridesPerTypeOverridesGlobal) {
-  const jobq::RetryPolicy global{.max_attempts = 5, .backoff = no_wait};
-  const jobq::RetryPolicy per_type{.max_attempts = 3, .backoff = no_wait};
-  const jobq::RetryPolicy per_job{.max_attempts = 7, .backoff = no_wait};
+  const jobq::RetryPolicy global{.max_attempts = 5, .backoff = jobq::testing::no_wait};
+  const jobq::RetryPolicy per_type{.max_attempts = 3, .backoff = jobq::testing::no_wait};
+  const jobq::RetryPolicy per_job{.max_attempts = 7, .backoff = jobq::testing::no_wait};
   EXPECT_EQ(runs_of(global, std::nullopt, [] { return jobq::Job("count:fail"); }), 5u);
   EXPECT_EQ(runs_of(global, per_type, [] { return jobq::Job("count:fail"); }), 3u);
   EXPECT_EQ(runs_of(global, per_type, [&] { return jobq::Job("count:fail").retry(per_job); }), 7u);
@@ -285,7 +282,7 @@ TEST(Retry, SnoozeRunsAgainLaterWithoutUsingAnAttempt) {
 }
 
 TEST(Retry, ExceptionsOfAnyTypeAreRetryableErrorsCarryingTheirMessage) {
-  jobq::Manager queues(jobq::Config{.retry = {.max_attempts = 2, .backoff = no_wait}});
+  jobq::Manager queues(jobq::Config{.retry = {.max_attempts = 2, .backoff = jobq::testing::no_wait}});
   queues.register_handler("throw:std", [](Context&, const Message&) -> Status {
     throw std::runtime_error("disk on fire");
   });

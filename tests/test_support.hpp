@@ -2,12 +2,39 @@
 #pragma once
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
 #include <thread>
 
 #include "jobq/clock.hpp"
+#include "jobq/message.hpp"
+#include "jobq/retry.hpp"
+#include "jobq/status.hpp"
 
 namespace jobq::testing {
+
+/// A count from the environment (for the long versions of a test), else `fallback`.
+inline std::uint64_t count_from_environment(const char* name, std::uint64_t fallback) {
+  const char* text = std::getenv(name);
+  return text != nullptr && *text != '\0' ? std::strtoull(text, nullptr, 10) : fallback;
+}
+
+/// A backoff that retries at once, so that policy tests run in microseconds.
+inline const jobq::Backoff no_wait = [](std::uint32_t, const jobq::Status&, const jobq::Message&) {
+  return std::chrono::nanoseconds(0);
+};
+
+/// The number after the first ':' of a payload written as {"index":N}; ~0 if there is none.
+/// Cheaper than binding, for handlers that only need to know which job they run.
+inline std::uint64_t index_of(std::string_view payload) {
+  const std::size_t colon = payload.find(':');
+  std::uint64_t index = ~std::uint64_t{0};
+  if (colon != std::string_view::npos) std::from_chars(payload.data() + colon + 1, payload.data() + payload.size(), index);
+  return index;
+}
 
 /// A clock that moves only when told to. Starts at an arbitrary fixed point, so that a test's
 /// times do not depend on when it runs.
