@@ -73,9 +73,11 @@ void Manager::settle(internal::QueueRuntime& queue, internal::TypeCell& cell, in
     schedule(queue.index, std::move(envelope), now() + delay);
     return;
   }
-  cell.dead_lettered.add();
   dead_letter(queue, envelope, status.message(),
               status.kind() == Status::Kind::error ? DeadReason::attempts_exhausted : DeadReason::skipped);
+  // Counted once the letter is in the store: whoever sees the count (wait_idle, a report) can
+  // then find the letter.
+  cell.dead_lettered.add();
 }
 
 void Manager::dead_letter(internal::QueueRuntime& queue, internal::Envelope& envelope, std::string error,
