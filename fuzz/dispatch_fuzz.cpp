@@ -99,7 +99,9 @@ jobq::Status bind_and_round_trip(const jobq::Message& message) {
 }
 
 jobq::Manager& manager() {
-  static jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 1, .dequeue_batch = 1}}});
+  // Quiet: most inputs end as dead letters, and a warning per input would bury libFuzzer's output.
+  static jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 1, .dequeue_batch = 1}},
+                                           .log_level = jobq::LogLevel::off});
   return queues;
 }
 
