@@ -352,15 +352,7 @@ QueueStats Manager::collect_stats(const internal::QueueRuntime& queue) const {
   // The workers' cells exist once start() has begun; before it every count is zero.
   if (cells_ready_.load(std::memory_order_acquire)) {
     for (const auto& worker : queue.workers) {
-      for (std::size_t type = 0; type < registry_.size(); ++type) {
-        const internal::TypeCell& cell = worker->cells[type];
-        stats.succeeded += cell.succeeded.read();
-        stats.failed += cell.failed.read();
-        stats.retried += cell.retried.read();
-        stats.dead_lettered += cell.dead_lettered.read();
-        stats.revoked += cell.revoked.read();
-        stats.snoozed += cell.snoozed.read();
-      }
+      for (std::size_t type = 0; type < registry_.size(); ++type) worker->cells[type].add_outcomes_to(stats);
     }
   }
   stats.timed_out = queue.timed_out.load(std::memory_order_acquire);

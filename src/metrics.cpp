@@ -4,15 +4,6 @@
 namespace jobq {
 namespace {
 
-void add_cell(JobCounters& jobs, const internal::TypeCell& cell) {
-  jobs.succeeded += cell.succeeded.read();
-  jobs.failed += cell.failed.read();
-  jobs.retried += cell.retried.read();
-  jobs.dead_lettered += cell.dead_lettered.read();
-  jobs.revoked += cell.revoked.read();
-  jobs.snoozed += cell.snoozed.read();
-}
-
 /// Runs that ended: each ended as exactly one of these (a failure then retried or died).
 std::uint64_t finished_runs(const JobCounters& jobs) {
   return jobs.succeeded + jobs.failed + jobs.revoked + jobs.snoozed;
@@ -44,8 +35,8 @@ MetricsSnapshot Manager::metrics() const {
         // Outcomes before `taken`, so that in_flight never comes out negative.
         for (std::size_t type = 0; type < registry_.size(); ++type) {
           const internal::TypeCell& cell = worker->cells[type];
-          add_cell(out.jobs, cell);
-          add_cell(snapshot.types[type].jobs, cell);
+          cell.add_outcomes_to(out.jobs);
+          cell.add_outcomes_to(snapshot.types[type].jobs);
           out.wait.add(cell.wait);
           out.run.add(cell.run);
           snapshot.types[type].wait.add(cell.wait);

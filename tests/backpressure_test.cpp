@@ -27,13 +27,8 @@ using namespace std::chrono_literals;
 // Attempts per producer. Under block at small capacities every job is a handoff to a producer that
 // polls for room in 50 µs sleeps, often with a worker wake-up in between: at capacity 1 that cost
 // 60 to 250 µs per job on a loaded 2-core machine, so block runs fewer by default.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr std::uint64_t default_reject_attempts = 2'000;
-constexpr std::uint64_t default_block_attempts = 250;
-#else
-constexpr std::uint64_t default_reject_attempts = 20'000;
-constexpr std::uint64_t default_block_attempts = 1'000;
-#endif
+constexpr std::uint64_t default_reject_attempts = jobq::testing::sanitized ? 2'000 : 20'000;
+constexpr std::uint64_t default_block_attempts = jobq::testing::sanitized ? 250 : 1'000;
 
 const char* describe(WhenFull mode) { return mode == WhenFull::reject ? "reject" : "block"; }
 

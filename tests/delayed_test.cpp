@@ -29,11 +29,7 @@ using jobq::Message;
 using jobq::Status;
 using namespace std::chrono_literals;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr std::uint64_t default_delayed_jobs = 20'000;
-#else
-constexpr std::uint64_t default_delayed_jobs = 100'000;
-#endif
+constexpr std::uint64_t default_delayed_jobs = jobq::testing::sanitized ? 20'000 : 100'000;
 
 std::int64_t steady_ns(std::chrono::steady_clock::time_point when) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();

@@ -23,11 +23,7 @@ using jobq::Message;
 using jobq::Status;
 using namespace std::chrono_literals;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr std::uint64_t default_dispatches = 100'000;
-#else
-constexpr std::uint64_t default_dispatches = 1'000'000;
-#endif
+constexpr std::uint64_t default_dispatches = jobq::testing::sanitized ? 100'000 : 1'000'000;
 
 struct KeyRef {
   std::uint64_t key;

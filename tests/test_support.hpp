@@ -16,6 +16,13 @@
 
 namespace jobq::testing {
 
+/// True in the ThreadSanitizer and AddressSanitizer builds, which run the big counts smaller.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+inline constexpr bool sanitized = true;
+#else
+inline constexpr bool sanitized = false;
+#endif
+
 /// A count from the environment (for the long versions of a test), else `fallback`.
 inline std::uint64_t count_from_environment(const char* name, std::uint64_t fallback) {
   const char* text = std::getenv(name);

@@ -43,6 +43,18 @@ struct alignas(cache_line) TypeCell {
   SingleWriterCounter snoozed;
   LatencyRecorder wait;  // dispatch (or due time) → start, in ticks
   LatencyRecorder run;   // start → the handler returned
+
+  /// Adds this cell's outcomes to `out`: any struct with these six counters (QueueStats,
+  /// JobCounters).
+  template <class Counts>
+  void add_outcomes_to(Counts& out) const noexcept {
+    out.succeeded += succeeded.read();
+    out.failed += failed.read();
+    out.retried += retried.read();
+    out.dead_lettered += dead_lettered.read();
+    out.revoked += revoked.read();
+    out.snoozed += snoozed.read();
+  }
 };
 
 /// One worker thread's private state. Counters are written by this worker only.
