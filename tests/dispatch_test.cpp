@@ -191,8 +191,8 @@ TEST_F(Fixture, BulkDispatchIsAllOrNothing) {
 TEST(BulkCapacity, BulkPastCapacityEnqueuesNothing) {
   jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .capacity = 5}}});
   std::atomic<bool> release{false};
-  queues.register_handler("slow:run", [&](Context&, const Message&) {
-    while (!release.load()) std::this_thread::yield();
+  queues.register_handler("slow:run", [&](Context& context, const Message&) {
+    while (!release.load() && !context.stop_requested()) std::this_thread::yield();
     return Status::success();
   });
   queues.start();

@@ -162,9 +162,9 @@ TEST(Idempotency, AKeyIsRefusedWhileItsJobIsRunning) {
   jobq::Manager queues(jobq::Config{});
   std::atomic<int> started{0};
   std::atomic<bool> release{false};
-  queues.register_handler("keys:run", [&](Context&, const Message&) {
+  queues.register_handler("keys:run", [&](Context& context, const Message&) {
     started.fetch_add(1);
-    while (!release.load()) std::this_thread::sleep_for(100us);
+    while (!release.load() && !context.stop_requested()) std::this_thread::sleep_for(100us);
     return Status::success();
   });
   queues.start();

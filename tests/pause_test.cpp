@@ -102,9 +102,9 @@ TEST(Pause, TheRunningHandlerFinishesAndNothingMoreStarts) {
   jobq::Manager queues(jobq::Config{});
   std::atomic<int> started{0};
   std::atomic<bool> release{false};
-  queues.register_handler("slow:run", [&](Context&, const Message&) {
+  queues.register_handler("slow:run", [&](Context& context, const Message&) {
     started.fetch_add(1);
-    while (!release.load()) std::this_thread::sleep_for(100us);
+    while (!release.load() && !context.stop_requested()) std::this_thread::sleep_for(100us);
     return Status::success();
   });
   queues.start();
@@ -130,9 +130,9 @@ TEST(Pause, JobsAWorkerHasAlreadyDequeuedDoNotStartAfterPause) {
   jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 1, .dequeue_batch = 8}}});
   std::atomic<int> started{0};
   std::atomic<bool> release{false};
-  queues.register_handler("slow:run", [&](Context&, const Message&) {
+  queues.register_handler("slow:run", [&](Context& context, const Message&) {
     if (started.fetch_add(1) == 0) {
-      while (!release.load()) std::this_thread::sleep_for(100us);
+      while (!release.load() && !context.stop_requested()) std::this_thread::sleep_for(100us);
     }
     return Status::success();
   });

@@ -28,9 +28,9 @@ TEST(QueueCapacity, DispatchPastCapacityIsQueueFull) {
   jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .capacity = 4, .dequeue_batch = 1}}});
   std::atomic<bool> inside{false};
   std::atomic<bool> release{false};
-  queues.register_handler("slow:run", [&](Context&, const Message&) {
+  queues.register_handler("slow:run", [&](Context& context, const Message&) {
     inside.store(true);
-    while (!release.load()) std::this_thread::yield();
+    while (!release.load() && !context.stop_requested()) std::this_thread::yield();
     return Status::success();
   });
   queues.start();
