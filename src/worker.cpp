@@ -105,7 +105,7 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
     if (queue.paused.load(std::memory_order_relaxed)) [[unlikely]] {
       // A paused queue's jobs are returned at shutdown, not run.
       if (state_.load(std::memory_order_seq_cst) > running) break;
-      wait_while_paused(queue);
+      hold_while_paused(queue);
       continue;
     }
     const std::size_t taken = queue.ring.try_dequeue_bulk(token, batch.begin(), batch_size);
@@ -166,22 +166,18 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
 }
 
 void Manager::hold_while_paused(internal::QueueRuntime& queue) {
-  // The rest of the batch waits in the worker's hands: counted neither in depth nor as running,
-  // but not finished either, so wait_idle() and the books still see them.
+  // Jobs a worker holds meanwhile (the rest of a batch) are counted neither in depth nor as
+  // running, but not finished either, so wait_idle() and the books still see them.
+  // The same protocol as parking: announce, then check again. pause() and resume() both change
+  // the flag before they bump the epoch, and shutdown changes the state before it does.
   while (queue.paused.load(std::memory_order_seq_cst) && state_.load(std::memory_order_seq_cst) <= running) {
-    wait_while_paused(queue);
+    queue.sleepers.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t epoch = queue.wake_epoch.load(std::memory_order_seq_cst);
+    if (queue.paused.load(std::memory_order_seq_cst) && state_.load(std::memory_order_seq_cst) <= running) {
+      queue.wake_epoch.wait(epoch, std::memory_order_seq_cst);
+    }
+    queue.sleepers.fetch_sub(1, std::memory_order_seq_cst);
   }
-}
-
-void Manager::wait_while_paused(internal::QueueRuntime& queue) {
-  // The same protocol as parking: announce, then check again. pause() and resume() both
-  // change the flag before they bump the epoch, and shutdown changes the state before it does.
-  queue.sleepers.fetch_add(1, std::memory_order_seq_cst);
-  const std::uint32_t epoch = queue.wake_epoch.load(std::memory_order_seq_cst);
-  if (queue.paused.load(std::memory_order_seq_cst) && state_.load(std::memory_order_seq_cst) <= running) {
-    queue.wake_epoch.wait(epoch, std::memory_order_seq_cst);
-  }
-  queue.sleepers.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 void Manager::run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,

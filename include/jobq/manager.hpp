@@ -244,10 +244,8 @@ class Manager {
   /// error carrying its message.
   Status invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) const;
   void run_worker(internal::QueueRuntime& queue, internal::Worker& worker);
-  /// Parks a worker of a paused queue until it is resumed or shut down.
-  void wait_while_paused(internal::QueueRuntime& queue);
-  /// Parks a worker that found its queue paused in the middle of a batch, until it is resumed
-  /// or intake closes.
+  /// Parks a worker whose queue is paused (before a take, or in the middle of a batch) until it
+  /// is resumed or intake closes.
   void hold_while_paused(internal::QueueRuntime& queue);
   /// `last_ticks`: the worker's latest tick reading, which dates the job for the inspector
   /// unless the job is sampled (then it is read exactly, and updated).
