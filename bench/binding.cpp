@@ -265,14 +265,14 @@ void BM_bind_jobq(benchmark::State& state) {
   Order order;
   {
     const jobq::Status status =
-        jobq::Message("orders:process", 1, payload.view(), payload.capacity(), &parser).bind(order);
+        jobq::Message("orders:process", 1, payload.view(), payload.capacity()).bind(order);
     if (!status || order != expected) {
       state.SkipWithError(status ? "jobq bound the wrong values" : status.message().c_str());
       return;
     }
   }
   for (auto _ : state) {
-    const jobq::Message message("orders:process", 1, payload.view(), payload.capacity(), &parser);
+    const jobq::Message message("orders:process", 1, payload.view(), payload.capacity());
     jobq::Status status = message.bind(order);
     benchmark::DoNotOptimize(status);
     benchmark::DoNotOptimize(order.id);

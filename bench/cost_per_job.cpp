@@ -23,7 +23,7 @@
 //     - Global operator new and operator delete, every form (plain, array, nothrow, aligned,
 //       sized), are replaced below by versions that count and forward to malloc/free. That
 //       covers std::string, std::vector, simdjson's parser, in this program and in libstdc++.
-//     - The engine allocates with mi_malloc (include/jobq/internal/allocator.hpp). This program is
+//     - The engine allocates with mi_malloc (src/jobq/internal/allocator.hpp). This program is
 //       linked with -Wl,--wrap=mi_malloc (bench/CMakeLists.txt), so every call to mi_malloc from
 //       this program's code and from the static jobq library lands in __wrap_mi_malloc below,
 //       which counts and calls the real one. Calls inside libmimalloc itself (its malloc, which
@@ -66,7 +66,9 @@
 #include <string>
 #include <thread>
 
+#include <jobq/internal/allocator.hpp>
 #include <jobq/internal/cpu.hpp>
+#include <jobq/internal/envelope.hpp>
 #include <jobq/jobq.hpp>
 
 #include "baselines/spinning_consumer.hpp"

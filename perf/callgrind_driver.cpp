@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   manager.start();
 
   using Dispatch = jobq::Result<jobq::JobId> (jobq::Manager::*)(const jobq::Job&, const Order&);
-  Dispatch volatile dispatch = &jobq::Manager::dispatch<Order>;
+  Dispatch volatile dispatch = &jobq::Manager::dispatch<const Order&>;
   Order order{.id = 0, .sku = "SKU-12345-BLUE"};
   const jobq::Job job("perf:order");
   for (std::uint64_t i = 0; i < jobs; ++i) {

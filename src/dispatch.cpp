@@ -4,11 +4,11 @@
 #include <thread>
 
 #include "jobq/internal/cpu.hpp"
-#include "jobq/manager.hpp"
+#include "jobq/internal/engine.hpp"
 
 namespace jobq {
 
-internal::ProducerState& Manager::producer_slow() {
+internal::ProducerState& internal::Engine::producer_slow() {
   // The Managers this thread used recently, most recent last. A miss here falls back to this
   // Manager's own list, keyed by thread, so that a thread never gets a second state (and a second
   // set of ring producers, which every worker would then poll) from the same Manager.
@@ -53,7 +53,7 @@ internal::ProducerState& Manager::producer_slow() {
   return remember(raw);
 }
 
-std::string Manager::validation_problem(internal::ProducerState& state, const internal::PayloadBuffer& payload) {
+std::string internal::Engine::validation_problem(internal::ProducerState& state, const internal::PayloadBuffer& payload) {
   simdjson::dom::element root;
   // The envelope already carries simdjson's padding, so the validator parses it in place.
   const simdjson::error_code error = state.validator.parse(payload.data(), payload.size(), false).get(root);
@@ -63,7 +63,7 @@ std::string Manager::validation_problem(internal::ProducerState& state, const in
   return text;
 }
 
-Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) {
+Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
   internal::ProducerState& state = producer();
   auto clear_staging = [&state] {
     for (auto& staged : state.staging) staged.clear();
@@ -214,14 +214,14 @@ Errc block_for_room(std::chrono::nanoseconds timeout, TryNow try_now, Closed clo
 
 }  // namespace
 
-Errc Manager::wait_for_room(internal::ProducerState& state, QueueId queue) {
+Errc internal::Engine::wait_for_room(internal::ProducerState& state, QueueId queue) {
   internal::QueueRuntime& runtime = *queues_[queue];
   return block_for_room(
       runtime.config.block_timeout, [&] { return !runtime.looks_full(state.counters[queue].dequeued_seen); },
       [&] { return state_.load(std::memory_order_acquire) != running; });
 }
 
-Errc Manager::reserve_slow(internal::ProducerState& state, QueueId queue, std::int64_t count) {
+Errc internal::Engine::reserve_slow(internal::ProducerState& state, QueueId queue, std::int64_t count) {
   internal::QueueRuntime& runtime = *queues_[queue];
   if (runtime.config.when_full != WhenFull::block || count > runtime.capacity) return Errc::queue_full;
   return block_for_room(
@@ -229,10 +229,8 @@ Errc Manager::reserve_slow(internal::ProducerState& state, QueueId queue, std::i
       [&] { return state_.load(std::memory_order_acquire) != running; });
 }
 
-Result<JobId> Manager::enqueue_with_options(internal::ProducerState& state, Route target, std::string_view payload,
-                                            bool validate, const Job& job) {
-  internal::Envelope envelope;
-  if (std::optional<Error> refused = fill(state, target, payload, validate, envelope)) return std::move(*refused);
+Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& state, Route target, internal::Envelope&& envelope,
+                                            const Job& job) {
   const JobId id = take_ids(state, 1);
   envelope.id = id;
   if (!job.key().empty() || job.timeout_value().count() > 0 || job.retry_policy() != nullptr ||

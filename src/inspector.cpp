@@ -1,11 +1,11 @@
 // Operating a running Manager: pausing queues and working with dead letters.
 #include <thread>
 
-#include "jobq/manager.hpp"
+#include "jobq/internal/engine.hpp"
 
 namespace jobq {
 
-bool Manager::wait_idle(std::chrono::nanoseconds timeout) {
+bool internal::Engine::wait_idle(std::chrono::nanoseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (state_.load(std::memory_order_acquire) != running) return false;
@@ -22,38 +22,38 @@ bool Manager::wait_idle(std::chrono::nanoseconds timeout) {
   }
 }
 
-internal::QueueRuntime& Manager::queue_named(std::string_view name) const {
+internal::QueueRuntime& internal::Engine::queue_named(std::string_view name) const {
   const QueueId id = queue_index_.find(name);
   if (id == no_id) throw ConfigError("no queue is named '" + std::string(name) + "'");
   return *queues_[id];
 }
 
-void Manager::pause(std::string_view name) {
+void internal::Engine::pause(std::string_view name) {
   internal::QueueRuntime& queue = queue_named(name);
   queue.paused.store(true, std::memory_order_seq_cst);
 }
 
-void Manager::resume(std::string_view name) {
+void internal::Engine::resume(std::string_view name) {
   internal::QueueRuntime& queue = queue_named(name);
   queue.paused.store(false, std::memory_order_seq_cst);
   queue.wake_all();
 }
 
-bool Manager::paused(std::string_view name) const {
+bool internal::Engine::paused(std::string_view name) const {
   return queue_named(name).paused.load(std::memory_order_relaxed);
 }
 
-DeadLetterPage Manager::dead_letters(std::size_t offset, std::size_t limit) const {
+DeadLetterPage internal::Engine::dead_letters(std::size_t offset, std::size_t limit) const {
   return dead_letters_.page(offset, limit);
 }
 
-std::optional<DeadLetter> Manager::dead_letter(JobId id) const { return dead_letters_.find(id); }
+std::optional<DeadLetter> internal::Engine::dead_letter(JobId id) const { return dead_letters_.find(id); }
 
-bool Manager::purge_dead(JobId id) { return dead_letters_.purge(id); }
+bool internal::Engine::purge_dead(JobId id) { return dead_letters_.purge(id); }
 
-std::size_t Manager::purge_all_dead() { return dead_letters_.purge_all(); }
+std::size_t internal::Engine::purge_all_dead() { return dead_letters_.purge_all(); }
 
-Result<JobId> Manager::requeue_dead(JobId id) {
+Result<JobId> internal::Engine::requeue_dead(JobId id) {
   if (const int lifecycle = state_.load(std::memory_order_acquire); lifecycle != running) {
     return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
   }
@@ -64,7 +64,7 @@ Result<JobId> Manager::requeue_dead(JobId id) {
   return requeued;
 }
 
-Result<std::size_t> Manager::requeue_all_dead() {
+Result<std::size_t> internal::Engine::requeue_all_dead() {
   if (const int lifecycle = state_.load(std::memory_order_acquire); lifecycle != running) {
     return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
   }
@@ -77,7 +77,7 @@ Result<std::size_t> Manager::requeue_all_dead() {
   return requeued;
 }
 
-Result<JobId> Manager::requeue_record(const internal::DeadLetterStore::Record& record) {
+Result<JobId> internal::Engine::requeue_record(const internal::DeadLetterStore::Record& record) {
   internal::Envelope envelope;
   envelope.id = record.letter.id;
   envelope.type = record.type;

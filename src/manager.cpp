@@ -1,396 +1,58 @@
-// Cold paths of the Manager: configuration, registration, start, shutdown, stats.
+// Manager, the public facade: each call goes to the one Engine it owns.
 #include "jobq/manager.hpp"
 
-#include <sched.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cstdio>
-#include <iterator>
-#include <thread>
-#include <vector>
+#include "jobq/internal/engine.hpp"
 
 namespace jobq {
-namespace {
 
-std::atomic<std::uint64_t> next_manager_uid{1};
+Manager::Manager(Config config) : engine_(std::make_unique<internal::Engine>(std::move(config))) {}
+Manager::~Manager() = default;
 
-/// The CPUs this process may run on, as "0-3,6" for messages.
-std::string describe_cpus(const cpu_set_t& set) {
-  std::string text;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (!CPU_ISSET(cpu, &set)) continue;
-    int last = cpu;
-    while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, &set)) ++last;
-    if (!text.empty()) text += ',';
-    text += std::to_string(cpu);
-    if (last > cpu) text += '-' + std::to_string(last);
-    cpu = last;
-  }
-  return text;
+TypeId Manager::add_type(std::string_view name, HandlerEntry::Invoke invoke, void* target, std::shared_ptr<void> owned,
+                         RegisterOptions options) {
+  return engine_->add_type(name, invoke, target, std::move(owned), options);
 }
 
-void validate_queue(const QueueConfig& queue, const cpu_set_t& allowed) {
-  const std::string quoted = "queue '" + queue.name + "'";
-  if (std::string problem = queue_name_problem(queue.name); !problem.empty()) {
-    throw ConfigError("invalid " + quoted + ": " + problem);
-  }
-  if (queue.workers == 0) throw ConfigError(quoted + ": workers must be at least 1");
-  if (queue.capacity == 0) throw ConfigError(quoted + ": capacity must be at least 1");
-  if (queue.capacity > (std::size_t{1} << 40)) throw ConfigError(quoted + ": capacity must be at most 2^40");
-  if (queue.dequeue_batch == 0 || queue.dequeue_batch > 64) {
-    throw ConfigError(quoted + ": dequeue_batch must be between 1 and 64");
-  }
-  if (queue.block_timeout < std::chrono::nanoseconds::zero()) throw ConfigError(quoted + ": block_timeout must not be negative");
-  for (unsigned cpu : queue.cpus) {
-    if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed)) {
-      throw ConfigError(quoted + ": CPU " + std::to_string(cpu) +
-                        " is not one this process may run on (allowed: " + describe_cpus(allowed) + ")");
-    }
-  }
-}
+void Manager::on_failure(FailureHook hook) { engine_->on_failure(std::move(hook)); }
+void Manager::on_dead(DeadHook hook) { engine_->on_dead(std::move(hook)); }
+void Manager::on_timeout(TimeoutHook hook) { engine_->on_timeout(std::move(hook)); }
+void Manager::on_worker_start(WorkerHook hook) { engine_->on_worker_start(std::move(hook)); }
+void Manager::on_worker_stop(WorkerHook hook) { engine_->on_worker_stop(std::move(hook)); }
+void Manager::use(Middleware middleware) { engine_->use(std::move(middleware)); }
+void Manager::start() { engine_->start(); }
 
-}  // namespace
-
-Manager::Manager(Config config)
-    : config_(std::move(config)),
-      uid_(next_manager_uid.fetch_add(1)),
-      clock_(config_.clock),
-      timer_(config_.queues.size()),
-      keys_(config_.max_idempotency_keys, config_.idempotency_ttl),
-      dead_letters_(config_.dead_letter_capacity) {
-  if (config_.queues.empty()) throw ConfigError("the configuration has no queues");
-  if (config_.retry.max_attempts == 0) throw ConfigError("retry.max_attempts must be at least 1");
-  if (config_.latency_sample_every == 0) throw ConfigError("latency_sample_every must be at least 1");
-  if (config_.idempotency_ttl < std::chrono::nanoseconds::zero()) throw ConfigError("idempotency_ttl must not be negative");
-  if (config_.max_payload_bytes == 0 || config_.max_payload_bytes > (std::size_t{1} << 31)) {
-    throw ConfigError("max_payload_bytes must be between 1 and 2^31");
-  }
-  if (config_.max_payload_depth == 0) throw ConfigError("max_payload_depth must be at least 1");
-  // The process's CPUs: the main thread's set (the process id names it) joined with this
-  // thread's, so that a Manager built on a pinned thread may still pin its workers elsewhere.
-  cpu_set_t allowed;
-  cpu_set_t this_thread;
-  CPU_ZERO(&allowed);
-  CPU_ZERO(&this_thread);
-  if (sched_getaffinity(getpid(), sizeof allowed, &allowed) != 0 ||
-      sched_getaffinity(0, sizeof this_thread, &this_thread) != 0) {
-    throw ConfigError("sched_getaffinity failed");
-  }
-  CPU_OR(&allowed, &allowed, &this_thread);
-  for (const QueueConfig& queue : config_.queues) {
-    validate_queue(queue, allowed);
-    const auto index = static_cast<QueueId>(queues_.size());
-    queues_.push_back(std::make_unique<internal::QueueRuntime>(queue, index));
-    if (!queue_index_.insert(queues_.back()->config.name, index)) {
-      throw ConfigError("queue '" + queue.name + "' is configured twice");
-    }
-  }
-  default_queue_ = queue_index_.find("default");
-  // Worker records exist from construction, so that stats() never races start() over them.
-  for (auto& queue : queues_) {
-    for (unsigned index = 0; index < queue->config.workers; ++index) {
-      auto worker = std::make_unique<internal::Worker>();
-      worker->index = index;
-      if (!queue->config.cpus.empty()) {
-        worker->cpu = static_cast<int>(queue->config.cpus[index % queue->config.cpus.size()]);
-      }
-      queue->workers.push_back(std::move(worker));
-    }
-  }
+Result<JobId> Manager::dispatch(const Job& job) { return engine_->dispatch(job); }
+Result<JobId> Manager::dispatch_object(const Job& job, const internal::ObjectType& type, void* object, bool move) {
+  return engine_->dispatch_object(job, type, object, move);
 }
-
-Manager::~Manager() {
-  const int lifecycle = state_.load();
-  if (lifecycle == configuring || lifecycle == stopped) return;
-  const ShutdownReport report = shutdown(config_.destructor_shutdown_timeout);
-  if (!report.not_run.empty()) {
-    log(LogLevel::error, "Manager destroyed with " + std::to_string(report.not_run.size()) +
-                             " accepted jobs not run; call shutdown() to get them back");
-  }
-}
-
-void Manager::require_configuring(std::string_view what) const {
-  if (state_.load() != configuring) {
-    throw ConfigError("cannot " + std::string(what) + ": handlers and hooks must be set before start()");
-  }
-}
-
-TypeId Manager::add_type(std::string_view name, HandlerEntry::Invoke invoke, void* target,
-                         std::shared_ptr<void> owned, RegisterOptions options) {
-  require_configuring("register job type '" + std::string(name) + "'");
-  QueueId queue = default_queue_;
-  if (!options.queue.empty()) {
-    queue = queue_index_.find(options.queue);
-    if (queue == no_id) {
-      throw ConfigError("cannot register job type '" + std::string(name) + "': no queue is named '" +
-                        std::string(options.queue) + "'");
-    }
-  }
-  if (options.timeout < std::chrono::nanoseconds::zero()) {
-    throw ConfigError("cannot register job type '" + std::string(name) + "': the timeout must not be negative");
-  }
-  RetryPolicy retry = options.retry.value_or(config_.retry);
-  if (retry.max_attempts == 0) {
-    throw ConfigError("cannot register job type '" + std::string(name) + "': retry.max_attempts must be at least 1");
-  }
-  if (!retry.backoff) retry.backoff = ExponentialBackoff{};
-  const TypeId type = registry_.add(name, invoke, target, std::move(owned), queue, options.timeout);
-  type_retry_.push_back(std::move(retry));
-  return type;
-}
-
-void Manager::on_failure(FailureHook hook) {
-  require_configuring("set the failure hook");
-  on_failure_ = std::move(hook);
-}
-
-void Manager::on_worker_start(WorkerHook hook) {
-  require_configuring("set the worker start hook");
-  on_worker_start_ = std::move(hook);
-}
-
-void Manager::on_worker_stop(WorkerHook hook) {
-  require_configuring("set the worker stop hook");
-  on_worker_stop_ = std::move(hook);
-}
-
-void Manager::use(Middleware middleware) {
-  require_configuring("add middleware");
-  if (!middleware) throw ConfigError("cannot add middleware: it is empty");
-  middleware_.push_back(std::move(middleware));
-}
-
-void Manager::log(LogLevel level, const std::string& message) const noexcept {
-  if (!logs(level)) return;
-  try {
-    if (config_.log_sink) {
-      config_.log_sink(level, message);
-      return;
-    }
-    const std::string line = "jobq " + std::string(describe(level)) + ": " + message + "\n";
-    std::fwrite(line.data(), 1, line.size(), stderr);
-  } catch (...) {  // NOLINT(bugprone-empty-catch): logging must never take a thread down
-  }
-}
-
-void Manager::on_dead(DeadHook hook) {
-  require_configuring("set the dead-letter hook");
-  on_dead_ = std::move(hook);
-}
-
-void Manager::on_timeout(TimeoutHook hook) {
-  require_configuring("set the timeout hook");
-  on_timeout_ = std::move(hook);
-}
-
-void Manager::start() {
-  const std::lock_guard call(lifecycle_calls_);
-  std::unique_lock lock(lifecycle_mutex_);
-  if (state_.load() != configuring) throw ConfigError("start() may be called once, before shutdown()");
-  std::size_t spawned = 0;
-  std::string failure;
-  for (auto& queue : queues_) {
-    for (auto& worker : queue->workers) worker->cells = std::make_unique<internal::TypeCell[]>(registry_.size());
-  }
-  cells_ready_.store(true, std::memory_order_release);
-  try {
-    for (auto& queue : queues_) {
-      for (auto& worker : queue->workers) {
-        internal::QueueRuntime* runtime = queue.get();
-        internal::Worker* self = worker.get();
-        worker->thread = std::thread([this, runtime, self] { run_worker(*runtime, *self); });
-        ++spawned;
-      }
-    }
-  } catch (const std::exception& error) {  // e.g. std::system_error when no thread can be made
-    failure = std::string("cannot start a worker thread: ") + error.what();
-  }
-  lifecycle_changed_.wait(lock, [&] { return workers_started_ == spawned; });
-  if (failure.empty()) failure = start_error_;
-  if (failure.empty()) {
-    try {
-      timer_thread_ = std::thread([this] { run_timer(); });
-    } catch (const std::exception& error) {
-      failure = std::string("cannot start the timer thread: ") + error.what();
-    }
-  }
-  if (failure.empty()) {
-    // Types are frozen from here: size every per-type counter, then open intake under the same
-    // lock, so that a producer state made meanwhile cannot miss its sizing.
-    {
-      const std::lock_guard producers_lock(producers_mutex_);
-      for (auto& state : producers_) size_type_counters(*state);
-      state_.store(running, std::memory_order_seq_cst);
-    }
-    if (logs(LogLevel::info)) {
-      std::size_t workers = 0;
-      for (const auto& queue : queues_) workers += queue->workers.size();
-      log(LogLevel::info, "started " + std::to_string(workers) + " workers on " + std::to_string(queues_.size()) +
-                              " queues, " + std::to_string(registry_.size()) + " job types");
-    }
-    return;
-  }
-  // Stop the workers that did start, so that none outlives a Manager that never ran.
-  state_.store(stopping, std::memory_order_seq_cst);
-  for (auto& queue : queues_) queue->wake_all();
-  lock.unlock();
-  for (auto& queue : queues_) {
-    for (auto& worker : queue->workers) {
-      if (worker->thread.joinable()) worker->thread.join();
-    }
-  }
-  stop_timer();
-  state_.store(stopped);
-  shut_down_ = true;
-  throw ConfigError(failure);
-}
+Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) { return engine_->dispatch_bulk(jobs); }
 
 ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  const std::lock_guard call(lifecycle_calls_);  // a concurrent call waits, then gets the final counters
-  std::unique_lock lock(lifecycle_mutex_);
-  bool drained = true;
-  if (!shut_down_ && state_.load() == configuring) {
-    state_.store(stopped, std::memory_order_seq_cst);
-    shut_down_ = true;
-  } else if (!shut_down_) {
-    // Intake closes here; the timer stops moving jobs onto the queues (it checks the state).
-    state_.store(mode == ShutdownMode::drain ? draining : stopping, std::memory_order_seq_cst);
-    for (auto& queue : queues_) queue->wake_all();
-    drained = lifecycle_changed_.wait_until(lock, until, [&] { return workers_live_ == 0; });
-    if (!drained) {
-      state_.store(stopping, std::memory_order_seq_cst);
-      for (auto& queue : queues_) {
-        for (auto& worker : queue->workers) worker->stop.request_stop();
-        queue->wake_all();
-      }
-    }
-    lock.unlock();
-    for (auto& queue : queues_) {
-      for (auto& worker : queue->workers) worker->thread.join();
-    }
-    // No worker can schedule a retry any more: stop the timer, then return what it holds.
-    stop_timer();
-    {
-      std::unique_lock timer_lock = timer_.lock();
-      std::vector<internal::Timer::Pending> pending = timer_.take_all_locked();
-      timer_lock.unlock();
-      for (internal::Timer::Pending& job : pending) hand_back(*queues_[job.queue], job.envelope, job.due);
-    }
-    // What no worker took. A reservation made before intake closed turns into an enqueue (or is
-    // withdrawn) within a few instructions, so wait for the depth itself to reach zero.
-    for (auto& queue : queues_) {
-      internal::Envelope envelope;
-      while (queue->depth() > 0) {
-        if (queue->ring.try_dequeue(envelope)) {
-          queue->dequeued.fetch_add(1, std::memory_order_seq_cst);
-          hand_back(*queue, envelope);
-        } else {
-          std::this_thread::yield();
-        }
-      }
-    }
-    lock.lock();
-    state_.store(stopped, std::memory_order_seq_cst);
-    shut_down_ = true;
-  }
-  ShutdownReport report;
-  report.not_run = std::move(handed_back_);
-  handed_back_.clear();
-  report.drained = drained && report.not_run.empty();
-  lock.unlock();
-  report.queues = stats();
-  report.unrouted = unrouted();
-  if (logs(LogLevel::info)) {
-    log(LogLevel::info, "shut down: " + std::to_string(report.not_run.size()) + " jobs returned not run");
-  }
-  for (const QueueStats& queue : report.queues) {
-    report.accepted += queue.accepted;
-    report.succeeded += queue.succeeded;
-    report.dead_lettered += queue.dead_lettered;
-    report.revoked += queue.revoked;
-    report.failed += queue.failed;
-    report.retried += queue.retried;
-    report.snoozed += queue.snoozed;
-    report.timed_out += queue.timed_out;
-  }
-  return report;
+  return engine_->shutdown(deadline, mode);
 }
+bool Manager::wait_idle(std::chrono::nanoseconds timeout) { return engine_->wait_idle(timeout); }
 
-void Manager::size_type_counters(internal::ProducerState& state) const {
-  state.type_counters = std::make_unique<internal::ProducerState::TypeCounters[]>(registry_.size());
-  state.type_count = registry_.size();
-}
+void Manager::pause(std::string_view queue) { engine_->pause(queue); }
+void Manager::resume(std::string_view queue) { engine_->resume(queue); }
+bool Manager::paused(std::string_view queue) const { return engine_->paused(queue); }
 
-void Manager::hand_back(internal::QueueRuntime& queue, internal::Envelope& envelope, Clock::time_point due) {
-  ReturnedJob job;
-  job.id = envelope.id;
-  job.type = registry_[envelope.type].name;
-  job.queue = queue.config.name;
-  job.payload = envelope.payload.view();
-  job.attempt = envelope.attempt;
-  if (envelope.extras) job.idempotency_key = envelope.extras->key;
-  if (due != Clock::time_point{}) {
-    // The wall-clock time at which it was due, so that the record survives a restart.
-    job.due = std::chrono::system_clock::now() +
-              std::chrono::duration_cast<std::chrono::system_clock::duration>(due - now());
-  }
-  envelope.payload.release();
-  envelope.extras.reset();
-  const std::lock_guard lock(lifecycle_mutex_);
-  handed_back_.push_back(std::move(job));
+DeadLetterPage Manager::dead_letters(std::size_t offset, std::size_t limit) const {
+  return engine_->dead_letters(offset, limit);
 }
+std::optional<DeadLetter> Manager::dead_letter(JobId id) const { return engine_->dead_letter(id); }
+Result<JobId> Manager::requeue_dead(JobId id) { return engine_->requeue_dead(id); }
+Result<std::size_t> Manager::requeue_all_dead() { return engine_->requeue_all_dead(); }
+bool Manager::purge_dead(JobId id) { return engine_->purge_dead(id); }
+std::size_t Manager::purge_all_dead() { return engine_->purge_all_dead(); }
 
-QueueStats Manager::collect_stats(const internal::QueueRuntime& queue) const {
-  QueueStats stats;
-  stats.name = queue.config.name;
-  stats.workers = queue.config.workers;
-  // Outcomes first, acceptances after: a job counted as run was accepted before it ran (release
-  // stores, acquire loads, and the ring in between), so a snapshot never shows more jobs run than
-  // accepted.
-  // The workers' cells exist once start() has begun; before it every count is zero.
-  if (cells_ready_.load(std::memory_order_acquire)) {
-    for (const auto& worker : queue.workers) {
-      for (std::size_t type = 0; type < registry_.size(); ++type) worker->cells[type].add_outcomes_to(stats);
-    }
-  }
-  stats.timed_out = queue.timed_out.load(std::memory_order_acquire);
-  stats.accepted += queue.requeued.load(std::memory_order_acquire);
-  stats.paused = queue.paused.load(std::memory_order_relaxed);
-  {
-    std::unique_lock timer_lock = timer_.lock();
-    stats.scheduled = timer_.size_locked(queue.index);
-  }
-  {
-    const std::lock_guard lock(producers_mutex_);
-    for (const auto& producer : producers_) {
-      stats.accepted += producer->counters[queue.index].accepted.read();
-      stats.rejected += producer->counters[queue.index].rejected.read();
-    }
-  }
-  stats.depth = std::max<std::int64_t>(0, queue.depth());
-  return stats;
-}
-
-std::vector<QueueStats> Manager::stats() const {
-  std::vector<QueueStats> all;
-  all.reserve(queues_.size());
-  for (const auto& queue : queues_) all.push_back(collect_stats(*queue));
-  return all;
-}
-
-std::uint64_t Manager::unrouted() const {
-  const std::lock_guard lock(producers_mutex_);
-  std::uint64_t total = 0;
-  for (const auto& producer : producers_) total += producer->unrouted.read();
-  return total;
-}
-
-QueueStats Manager::stats(std::string_view queue) const {
-  const QueueId id = queue_index_.find(queue);
-  if (id == no_id) throw ConfigError("no queue is named '" + std::string(queue) + "'");
-  return collect_stats(*queues_[id]);
-}
+Clock::time_point Manager::now() const noexcept { return engine_->now(); }
+MetricsSnapshot Manager::metrics() const { return engine_->metrics(); }
+std::vector<InFlightJob> Manager::in_flight() const { return engine_->in_flight(); }
+std::vector<QueueStats> Manager::stats() const { return engine_->stats(); }
+std::uint64_t Manager::unrouted() const { return engine_->unrouted(); }
+QueueStats Manager::stats(std::string_view queue) const { return engine_->stats(queue); }
+const Config& Manager::config() const noexcept { return engine_->config(); }
+const Registry& Manager::registry() const noexcept { return engine_->registry(); }
+QueueId Manager::queue_id(std::string_view name) const noexcept { return engine_->queue_id(name); }
 
 }  // namespace jobq

@@ -1,5 +1,5 @@
 // Merging the per-worker and per-producer counters into a metrics snapshot.
-#include "jobq/manager.hpp"
+#include "jobq/internal/engine.hpp"
 
 namespace jobq {
 namespace {
@@ -11,7 +11,7 @@ std::uint64_t finished_runs(const JobCounters& jobs) {
 
 }  // namespace
 
-MetricsSnapshot Manager::metrics() const {
+MetricsSnapshot internal::Engine::metrics() const {
   MetricsSnapshot snapshot;
   const double seconds_per_tick = tick_rate_.seconds_per_tick();
   const bool cells = cells_ready_.load(std::memory_order_acquire);
@@ -83,7 +83,7 @@ MetricsSnapshot Manager::metrics() const {
   return snapshot;
 }
 
-std::vector<InFlightJob> Manager::in_flight() const {
+std::vector<InFlightJob> internal::Engine::in_flight() const {
   std::vector<InFlightJob> jobs;
   const double seconds_per_tick = tick_rate_.seconds_per_tick();
   for (const auto& queue : queues_) {

@@ -3,7 +3,7 @@
 #include <exception>
 #include <string>
 
-#include "jobq/manager.hpp"
+#include "jobq/internal/engine.hpp"
 
 namespace jobq {
 namespace {
@@ -29,7 +29,7 @@ AppliedPolicy applied_policy(const internal::Envelope& envelope, const RetryPoli
 
 }  // namespace
 
-void Manager::settle(internal::QueueRuntime& queue, internal::TypeCell& cell, internal::Envelope& envelope,
+void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell& cell, internal::Envelope& envelope,
                      const Message& message, Status status) {
   switch (status.kind()) {
     case Status::Kind::ok:
@@ -65,7 +65,7 @@ void Manager::settle(internal::QueueRuntime& queue, internal::TypeCell& cell, in
   }
   call_hook(on_failure_, "failure",
             Failure{envelope.id, registry_[envelope.type].name, queue.config.name, envelope.attempt,
-                    envelope.payload.view(), status.message(), status.kind() == Status::Kind::error, will_retry,
+                    message.payload(), status.message(), status.kind() == Status::Kind::error, will_retry,
                     delay});
   if (will_retry) {
     cell.retried.add();
@@ -80,14 +80,14 @@ void Manager::settle(internal::QueueRuntime& queue, internal::TypeCell& cell, in
   cell.dead_lettered.add();
 }
 
-void Manager::dead_letter(internal::QueueRuntime& queue, internal::Envelope& envelope, std::string error,
+void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Envelope& envelope, std::string error,
                           DeadReason reason) {
   end_key(envelope, false);
   internal::DeadLetterStore::Record record;
   record.letter.id = envelope.id;
   record.letter.type = registry_[envelope.type].name;
   record.letter.queue = queue.config.name;
-  record.letter.payload = envelope.payload.view();
+  record.letter.payload = internal::payload_json(envelope.payload);
   record.letter.attempts = envelope.attempt;
   record.letter.last_error = std::move(error);
   record.letter.reason = reason;
@@ -105,7 +105,7 @@ void Manager::dead_letter(internal::QueueRuntime& queue, internal::Envelope& env
   dead_letters_.add(std::move(record));
 }
 
-void Manager::end_key(const internal::Envelope& envelope, bool succeeded) {
+void internal::Engine::end_key(const internal::Envelope& envelope, bool succeeded) {
   if (!envelope.extras || envelope.extras->key.empty()) return;
   if (succeeded) {
     keys_.keep(envelope.extras->key, envelope.id, now());
@@ -114,7 +114,7 @@ void Manager::end_key(const internal::Envelope& envelope, bool succeeded) {
   }
 }
 
-void Manager::schedule(QueueId queue, internal::Envelope&& envelope, Clock::time_point due) {
+void internal::Engine::schedule(QueueId queue, internal::Envelope&& envelope, Clock::time_point due) {
   std::unique_lock lock = timer_.lock();
   timer_.add_locked(due, queue, std::move(envelope));
 }

@@ -1,4 +1,4 @@
-// The timer's heaps. The thread that serves them is Manager::run_timer (src/timer_thread.cpp).
+// The timer's heaps. The thread that serves them is internal::Engine::run_timer (src/timer_thread.cpp).
 #include "jobq/internal/timer.hpp"
 
 #include <algorithm>

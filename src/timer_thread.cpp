@@ -3,11 +3,11 @@
 
 #include <vector>
 
-#include "jobq/manager.hpp"
+#include "jobq/internal/engine.hpp"
 
 namespace jobq {
 
-void Manager::run_timer() {
+void internal::Engine::run_timer() {
   pthread_setname_np(pthread_self(), "jq:timer");
   // The timer's own ring producers: one thread, so one token per queue.
   std::vector<moodycamel::ProducerToken> tokens;
@@ -48,7 +48,7 @@ void Manager::run_timer() {
   }
 }
 
-bool Manager::release_due(internal::Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens) {
+bool internal::Engine::release_due(internal::Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens) {
   internal::QueueRuntime& queue = *queues_[due.queue];
   // The producers' protocol (see commit()), without the capacity bound: these jobs were
   // accepted already, so they go in even when the queue is full.
@@ -67,7 +67,7 @@ bool Manager::release_due(internal::Timer::Pending& due, std::vector<moodycamel:
   return true;
 }
 
-void Manager::fire_watches(std::vector<internal::Timer::Watch>& watches) {
+void internal::Engine::fire_watches(std::vector<internal::Timer::Watch>& watches) {
   for (const internal::Timer::Watch& watch : watches) {
     std::stop_source overran(std::nostopstate);
     {
@@ -93,7 +93,7 @@ void Manager::fire_watches(std::vector<internal::Timer::Watch>& watches) {
   }
 }
 
-void Manager::stop_timer() {
+void internal::Engine::stop_timer() {
   {
     std::unique_lock lock = timer_.lock();
     timer_stop_ = true;

@@ -8,8 +8,9 @@
 #include <string>
 
 #include "jobq/internal/cpu.hpp"
+#include "jobq/internal/message_access.hpp"
 #include "jobq/internal/ticks.hpp"
-#include "jobq/manager.hpp"
+#include "jobq/internal/engine.hpp"
 
 namespace jobq {
 namespace internal {
@@ -43,7 +44,7 @@ namespace {
 
 }  // namespace
 
-Status Manager::invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) const {
+Status internal::Engine::invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) const {
   try {
     if (middleware_.empty()) [[likely]] return handler.invoke(handler.target, context, message);
     return Next(middleware_, 0, handler)(context, message);
@@ -77,7 +78,7 @@ std::string pin_this_thread(int cpu, std::string_view queue) {
 
 }  // namespace
 
-void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker) {
+void internal::Engine::run_worker(internal::QueueRuntime& queue, internal::Worker& worker) {
   name_this_thread(queue.config.name, worker.index);
   std::string pin_error = pin_this_thread(worker.cpu, queue.config.name);
   const WorkerInfo info{queue.config.name, worker.index, worker.cpu};
@@ -94,7 +95,7 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
   }
 
   moodycamel::ConsumerToken token(queue.ring);
-  simdjson::ondemand::parser parser;  // reused for every job this worker binds
+  internal::PayloadScratch scratch;  // parser and JSON buffer, reused for every job this worker binds
   Context context;
   internal::ContextAccess::bind_worker(context, queue.config.name, worker.stop.get_token());
   std::array<internal::Envelope, 64> batch;
@@ -126,7 +127,7 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
           for (; index < taken; ++index) hand_back(queue, batch[index]);
           break;
         }
-        run_job(queue, worker, batch[index], context, parser, last_ticks);
+        run_job(queue, worker, batch[index], context, scratch, last_ticks);
         batch[index].payload.release();
       }
       continue;
@@ -165,7 +166,7 @@ void Manager::run_worker(internal::QueueRuntime& queue, internal::Worker& worker
   lifecycle_changed_.notify_all();
 }
 
-void Manager::hold_while_paused(internal::QueueRuntime& queue) {
+void internal::Engine::hold_while_paused(internal::QueueRuntime& queue) {
   // Jobs a worker holds meanwhile (the rest of a batch) are counted neither in depth nor as
   // running, but not finished either, so wait_idle() and the books still see them.
   // The same protocol as parking: announce, then check again. pause() and resume() both change
@@ -180,12 +181,12 @@ void Manager::hold_while_paused(internal::QueueRuntime& queue) {
   }
 }
 
-void Manager::run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
-                      Context& context, simdjson::ondemand::parser& parser, std::uint64_t& last_ticks) {
+void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
+                      Context& context, internal::PayloadScratch& scratch, std::uint64_t& last_ticks) {
   const HandlerEntry& handler = registry_[envelope.type];
   internal::TypeCell& cell = worker.cells[envelope.type];
   internal::ContextAccess::bind_job(context, envelope.id, handler.name, envelope.attempt);
-  const Message message(handler.name, envelope.id, envelope.payload.view(), envelope.payload.capacity(), &parser);
+  const Message message = internal::MessageAccess::over(handler.name, envelope.id, envelope.payload, scratch);
   const bool timed = envelope.stamped != 0;
   if (timed) [[unlikely]] {
     last_ticks = internal::ticks();
@@ -211,7 +212,7 @@ void Manager::run_job(internal::QueueRuntime& queue, internal::Worker& worker, i
   settle(queue, cell, envelope, message, std::move(status));
 }
 
-void Manager::publish_running(internal::Worker& worker, const internal::Envelope& envelope, std::uint64_t since) {
+void internal::Engine::publish_running(internal::Worker& worker, const internal::Envelope& envelope, std::uint64_t since) {
   const std::uint64_t sequence = worker.running_seq.load(std::memory_order_relaxed);
   worker.running_seq.store(sequence + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
@@ -222,7 +223,7 @@ void Manager::publish_running(internal::Worker& worker, const internal::Envelope
   worker.running_seq.store(sequence + 2, std::memory_order_release);
 }
 
-void Manager::publish_idle(internal::Worker& worker) {
+void internal::Engine::publish_idle(internal::Worker& worker) {
   const std::uint64_t sequence = worker.running_seq.load(std::memory_order_relaxed);
   worker.running_seq.store(sequence + 1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
@@ -230,7 +231,7 @@ void Manager::publish_idle(internal::Worker& worker) {
   worker.running_seq.store(sequence + 2, std::memory_order_release);
 }
 
-Status Manager::run_timed(internal::QueueRuntime& queue, internal::Worker& worker, const internal::Envelope& envelope,
+Status internal::Engine::run_timed(internal::QueueRuntime& queue, internal::Worker& worker, const internal::Envelope& envelope,
                           const HandlerEntry& handler, Context& context, const Message& message,
                           std::chrono::nanoseconds timeout) {
   const Clock::time_point deadline = now() + timeout;

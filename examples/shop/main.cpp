@@ -90,7 +90,11 @@ Dispatched run_storefront(std::size_t storefront, shop::SendWelcomeEmail& welcom
 
 std::string dollars(std::int64_t cents) {
   const std::int64_t remainder = cents % 100;
-  return "$" + std::to_string(cents / 100) + (remainder < 10 ? ".0" : ".") + std::to_string(remainder);
+  std::string text = "$";
+  text += std::to_string(cents / 100);
+  text += remainder < 10 ? ".0" : ".";
+  text += std::to_string(remainder);
+  return text;
 }
 
 void print_summary(const jobq::ShutdownReport& report) {

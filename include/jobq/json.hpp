@@ -5,28 +5,26 @@
 #include <string_view>
 
 #include "jobq/error.hpp"
-#include "jobq/internal/json_write.hpp"
 #include "jobq/message.hpp"
 #include "jobq/payload.hpp"
 
 namespace jobq {
 
+namespace internal {
+Result<std::string> to_json(const ObjectType& type, const void* object);
+}
+
 /// Serializes a payload struct. Fails (Errc::invalid_payload, naming the field) on a string that
 /// is not UTF-8 or a number that is not finite.
 template <Payload T>
 Result<std::string> to_json(const T& payload) {
-  internal::JsonBuffer text;
-  internal::WriteFailure failure;
-  if (internal::write_object(text, payload, failure)) return std::string(text.view());
-  return Error(Errc::invalid_payload, "field '" + failure.path + "': " + std::string(failure.reason));
+  return internal::to_json(*internal::payload_type_of<T>, &payload);
 }
 
-/// Binds JSON text into a payload struct, as Message::bind does (the text is copied once to add
-/// simdjson's padding).
+/// Binds JSON text into a payload struct, as Message::bind does.
 template <Payload T>
 Status from_json(std::string_view json, T& out) {
-  const simdjson::padded_string padded(json);
-  return Message({}, 0, {padded.data(), padded.size()}, padded.size() + simdjson::SIMDJSON_PADDING).bind(out);
+  return Message({}, 0, json).bind(out);
 }
 
 }  // namespace jobq

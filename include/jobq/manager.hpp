@@ -1,14 +1,11 @@
 // The engine: named queues, registered job types, workers, dispatch and shutdown.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <concepts>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,12 +19,6 @@
 #include "jobq/dead_letter.hpp"
 #include "jobq/error.hpp"
 #include "jobq/ids.hpp"
-#include "jobq/internal/dead_letter_store.hpp"
-#include "jobq/internal/json_write.hpp"
-#include "jobq/internal/key_table.hpp"
-#include "jobq/internal/queue_runtime.hpp"
-#include "jobq/internal/ticks.hpp"
-#include "jobq/internal/timer.hpp"
 #include "jobq/job.hpp"
 #include "jobq/message.hpp"
 #include "jobq/metrics.hpp"
@@ -39,6 +30,10 @@
 #include "jobq/status.hpp"
 
 namespace jobq {
+
+namespace internal {
+class Engine;
+}  // namespace internal
 
 /// A job class: a stable type name and a handler member.
 template <class J>
@@ -84,9 +79,6 @@ struct WorkerInfo {
 /// last job. start() returns only after every start hook has returned.
 using WorkerHook = std::function<void(const WorkerInfo&)>;
 
-/// Lifecycle: construct (validates the configuration) → register job types → start() →
-/// dispatch from any thread → shutdown(deadline). The destructor of a running Manager shuts down
-/// with Config::destructor_shutdown_timeout.
 class Manager {
  public:
   /// Throws ConfigError for an invalid configuration: no queues, a bad or duplicate queue name,
@@ -130,10 +122,16 @@ class Manager {
   /// up its producer state.
   Result<JobId> dispatch(const Job& job);
 
-  /// Dispatches a typed job: `payload` is serialized (and so needs no validation pass). The Job
-  /// supplies the type and queue; its payload() and trusted() settings are not used.
-  template <Payload P>
-  Result<JobId> dispatch(const Job& job, const P& payload);
+  /// Dispatches a typed job: the payload object travels to its handler as an object, moved when
+  /// passed as an rvalue and copied otherwise, with no JSON made on the way (JSON is made only
+  /// where bytes are needed: a dead letter, a job returned by shutdown, the failure hook, a
+  /// handler that calls Message::payload() or binds another struct). Inline up to 256 bytes,
+  /// it allocates nothing. Its strings are checked to be UTF-8 and its floats finite
+  /// (Errc::invalid_payload, naming the field), unless the Job is trusted() or validation is off.
+  /// The Job supplies the type, queue and options; its payload() is not used.
+  template <class P>
+    requires Payload<std::remove_cvref_t<P>>
+  Result<JobId> dispatch(const Job& job, P&& payload);
 
   /// Dispatches every job or none: on any error nothing is enqueued, that error is returned, and
   /// every job of the batch whose queue is known counts as rejected. (The one exception is a
@@ -179,7 +177,7 @@ class Manager {
   std::size_t purge_all_dead();
 
   /// The Manager's clock (Config::clock, else steady_clock).
-  Clock::time_point now() const noexcept { return clock_ ? clock_->now() : std::chrono::steady_clock::now(); }
+  Clock::time_point now() const noexcept;
 
   /// Counters, gauges and latency histograms per queue and per job type.
   MetricsSnapshot metrics() const;
@@ -192,146 +190,21 @@ class Manager {
   /// Counters of one queue; throws ConfigError for an unknown queue name.
   QueueStats stats(std::string_view queue) const;
 
-  const Config& config() const noexcept { return config_; }
-  const Registry& registry() const noexcept { return registry_; }
+  const Config& config() const noexcept;
+  const Registry& registry() const noexcept;
   /// The id of a queue by name, or no_id.
-  QueueId queue_id(std::string_view name) const noexcept { return queue_index_.find(name); }
+  QueueId queue_id(std::string_view name) const noexcept;
 
  private:
-  enum State : int { configuring, running, draining, stopping, stopped };
-  using Route = internal::Route;
-
-  Result<Route> route(const Job& job) const;
-  /// Errc{} if `queue` may take a job now (running, not full), else the refusal, counted.
-  /// Checked before a payload is built or copied, so that retries against a full queue are cheap.
-  /// `delayed`: the job waits in the timer first, so the ring's fullness now does not matter.
-  Errc admission(internal::ProducerState& producer, Route route, bool delayed = false);
-  /// With WhenFull::block: waits until `queue` looks not full, intake closes, or the block
-  /// timeout passes. Errc{} when there is room.
-  Errc wait_for_room(internal::ProducerState& producer, QueueId queue);
-  /// Reserves `count` slots after a first try failed: waits with WhenFull::block.
-  Errc reserve_slow(internal::ProducerState& producer, QueueId queue, std::int64_t count);
-  /// Copies, validates, reserves and enqueues one job that passed admission().
-  Result<JobId> enqueue(internal::ProducerState& producer, Route route, std::string_view payload, bool validate);
-  /// enqueue() for a job with options: delay, idempotency key, timeout, retry.
-  Result<JobId> enqueue_with_options(internal::ProducerState& producer, Route route, std::string_view payload,
-                                     bool validate, const Job& job);
-  /// Fills `envelope` with a copy of `payload`, validated if asked; the refusal otherwise, counted.
-  std::optional<Error> fill(internal::ProducerState& producer, Route route, std::string_view payload, bool validate,
-                            internal::Envelope& envelope);
-  /// Reserves a slot and puts a filled envelope (with its id) on its ring; counts it accepted.
-  Result<JobId> commit(internal::ProducerState& producer, Route route, internal::Envelope&& envelope);
-  /// Counts a dispatch refused before it had a queue (unknown type or queue) and returns `error`.
-  Error refuse_unrouted(Error error);
-  internal::ProducerState& producer();
-  internal::ProducerState& producer_slow();
-  void size_type_counters(internal::ProducerState& producer) const;
-  JobId take_ids(internal::ProducerState& producer, std::size_t count);
-  /// Counts refused dispatches on their queue, and on their type once types are frozen.
-  void count_rejected(internal::ProducerState& producer, Route route, std::size_t count = 1);
-  /// Empty if `payload` is valid JSON within the limits, else the reason.
-  std::string validation_problem(internal::ProducerState& producer, const internal::PayloadBuffer& payload);
   TypeId add_type(std::string_view name, HandlerEntry::Invoke invoke, void* target, std::shared_ptr<void> owned,
                   RegisterOptions options);
-  void require_configuring(std::string_view what) const;
-  bool logs(LogLevel level) const noexcept { return level >= config_.log_level && level != LogLevel::off; }
-  /// Writes a log line if `level` is enabled; never throws (a failing sink is ignored).
-  void log(LogLevel level, const std::string& message) const noexcept;
-  /// Calls a user hook; an exception from it is logged and swallowed.
-  template <class Hook, class... Args>
-  void call_hook(const Hook& hook, std::string_view name, Args&&... args) const noexcept;
-  /// Runs the middleware chain and the handler; an exception of any type becomes a retryable
-  /// error carrying its message.
-  Status invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) const;
-  void run_worker(internal::QueueRuntime& queue, internal::Worker& worker);
-  /// Parks a worker whose queue is paused (before a take, or in the middle of a batch) until it
-  /// is resumed or intake closes.
-  void hold_while_paused(internal::QueueRuntime& queue);
-  /// `last_ticks`: the worker's latest tick reading, which dates the job for the inspector
-  /// unless the job is sampled (then it is read exactly, and updated).
-  void run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
-               Context& context, simdjson::ondemand::parser& parser, std::uint64_t& last_ticks);
-  /// Runs a handler whose job has a timeout, under a watch of the timer.
-  Status run_timed(internal::QueueRuntime& queue, internal::Worker& worker, const internal::Envelope& envelope,
-                   const HandlerEntry& handler, Context& context, const Message& message,
-                   std::chrono::nanoseconds timeout);
-  /// Everything after a handler that did not succeed: retry, dead-letter, revoke or snooze.
-  void settle(internal::QueueRuntime& queue, internal::TypeCell& cell, internal::Envelope& envelope,
-              const Message& message, Status status);
-  /// Shows the job a worker runs to the inspector (a sequence-locked write on the worker's line).
-  static void publish_running(internal::Worker& worker, const internal::Envelope& envelope, std::uint64_t since);
-  static void publish_idle(internal::Worker& worker);
-  void dead_letter(internal::QueueRuntime& queue, internal::Envelope& envelope, std::string error,
-                   DeadReason reason);
-  /// Ends a keyed job's hold on its key: kept for the TTL after success, released otherwise.
-  void end_key(const internal::Envelope& envelope, bool succeeded);
-  /// Puts a job into the timer from a worker (retry, snooze): always admitted.
-  void schedule(QueueId queue, internal::Envelope&& envelope, Clock::time_point due);
-  void run_timer();
-  /// Moves a due job onto its ring from the timer thread; false if intake has closed.
-  bool release_due(internal::Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens);
-  void fire_watches(std::vector<internal::Timer::Watch>& watches);
-  void stop_timer();
-  void hand_back(internal::QueueRuntime& queue, internal::Envelope& envelope,
-                 Clock::time_point due = Clock::time_point{});
-  QueueStats collect_stats(const internal::QueueRuntime& queue) const;
-  internal::QueueRuntime& queue_named(std::string_view name) const;
-  /// Puts a dead letter's job back on its ring; leaves `record` as it was on failure.
-  Result<JobId> requeue_record(const internal::DeadLetterStore::Record& record);
+  Result<JobId> dispatch_object(const Job& job, const internal::ObjectType& type, void* object, bool move);
 
-  Config config_;
-  Registry registry_;
-  std::vector<std::unique_ptr<internal::QueueRuntime>> queues_;
-  internal::FlatNameMap queue_index_;
-  QueueId default_queue_ = no_id;
-  const std::uint64_t uid_;
-  std::shared_ptr<const Clock> clock_;
-  FailureHook on_failure_;
-  DeadHook on_dead_;
-  TimeoutHook on_timeout_;
-  WorkerHook on_worker_start_;
-  WorkerHook on_worker_stop_;
-  std::vector<Middleware> middleware_;
-  std::vector<RetryPolicy> type_retry_;  // per TypeId, resolved at registration
-
-  internal::Timer timer_;
-  std::thread timer_thread_;
-  bool timer_stop_ = false;  // guarded by the timer's lock
-  internal::KeyTable keys_;
-  internal::DeadLetterStore dead_letters_;
-
-  alignas(internal::cache_line) std::atomic<int> state_{configuring};
-  std::atomic<bool> cells_ready_{false};  // the workers' per-type cells exist
-  internal::TickRate tick_rate_;
-  alignas(internal::cache_line) std::atomic<JobId> next_id_block_{1};
-
-  mutable std::mutex producers_mutex_;
-  std::vector<std::unique_ptr<internal::ProducerState>> producers_;
-
-  std::mutex lifecycle_calls_;  // held through start() and shutdown(): one lifecycle call at a time
-  std::mutex lifecycle_mutex_;  // guards everything below
-  std::condition_variable lifecycle_changed_;
-  std::size_t workers_started_ = 0;
-  std::size_t workers_live_ = 0;
-  std::string start_error_;
-  std::vector<ReturnedJob> handed_back_;
-  bool shut_down_ = false;
+  std::unique_ptr<internal::Engine> engine_;
 };
 
 // ---------------------------------------------------------------------------------------------
-// Inline definitions: registration templates, hooks and the dispatch hot path.
-
-template <class Hook, class... Args>
-void Manager::call_hook(const Hook& hook, std::string_view name, Args&&... args) const noexcept {
-  if (!hook) return;
-  try {
-    hook(std::forward<Args>(args)...);
-  } catch (const std::exception& error) {
-    if (logs(LogLevel::error)) log(LogLevel::error, std::string(name) + " hook threw: " + error.what());
-  } catch (...) {
-    if (logs(LogLevel::error)) log(LogLevel::error, std::string(name) + " hook threw a non-std exception");
-  }
-}
+// Inline definitions: the templates, which only erase the user's types before the library call.
 
 template <JobClass J>
 TypeId Manager::register_job(J& job, RegisterOptions options) {
@@ -362,172 +235,12 @@ TypeId Manager::register_handler(std::string_view type_name, F handler, Register
   return add_type(type_name, invoke, target, std::move(owned), options);
 }
 
-namespace internal {
-struct ProducerCacheEntry {
-  std::uint64_t manager_uid = 0;
-  ProducerState* state = nullptr;
-};
-/// The calling thread's producer state for the Manager it used last. Uids are never reused, so
-/// an entry of a destroyed Manager can never match.
-inline thread_local ProducerCacheEntry last_producer;
-}  // namespace internal
-
-inline internal::ProducerState& Manager::producer() {
-  const internal::ProducerCacheEntry& cached = internal::last_producer;
-  if (cached.manager_uid == uid_) [[likely]] return *cached.state;
-  return producer_slow();
-}
-
-inline Result<Manager::Route> Manager::route(const Job& job) const {
-  const TypeId type = registry_.find(job.type());
-  if (type == no_id) [[unlikely]] return Error(Errc::unknown_type, std::string(job.type()));
-  QueueId queue = registry_[type].default_queue;
-  if (!job.queue().empty()) {
-    queue = queue_index_.find(job.queue());
-    if (queue == no_id) [[unlikely]] return Error(Errc::unknown_queue, std::string(job.queue()));
-  } else if (queue == no_id) [[unlikely]] {
-    return Error(Errc::unknown_queue, "job type '" + std::string(job.type()) +
-                                          "' names no queue and there is no queue named 'default'");
-  }
-  return Route{type, queue};
-}
-
-inline Result<JobId> Manager::dispatch(const Job& job) {
-  Result<Route> routed = route(job);
-  if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
-  internal::ProducerState& state = producer();
-  if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
-    return Error(refused);
-  }
-  const bool validate = config_.validate_payloads && !job.is_trusted();
-  if (job.has_options()) [[unlikely]] return enqueue_with_options(state, *routed, job.payload(), validate, job);
-  return enqueue(state, *routed, job.payload(), validate);
-}
-
-template <Payload P>
-Result<JobId> Manager::dispatch(const Job& job, const P& payload) {
-  Result<Route> routed = route(job);
-  if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
-  internal::ProducerState& state = producer();
-  if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
-    return Error(refused);
-  }
-  state.scratch.clear();
-  internal::WriteFailure failure;
-  if (!internal::write_object(state.scratch, payload, failure)) [[unlikely]] {
-    count_rejected(state, *routed);
-    return Error(Errc::invalid_payload, "field '" + failure.path + "': " + std::string(failure.reason));
-  }
-  if (job.has_options()) [[unlikely]] return enqueue_with_options(state, *routed, state.scratch.view(), false, job);
-  return enqueue(state, *routed, state.scratch.view(), false);
-}
-
-inline JobId Manager::take_ids(internal::ProducerState& state, std::size_t count) {
-  if (state.id_end - state.next_id < count) [[unlikely]] {
-    // One shared atomic per block of ids rather than one per job.
-    const JobId block = std::max<JobId>(4096, count);
-    state.next_id = next_id_block_.fetch_add(block, std::memory_order_relaxed);
-    state.id_end = state.next_id + block;
-  }
-  const JobId first = state.next_id;
-  state.next_id += count;
-  return first;
-}
-
-inline Error Manager::refuse_unrouted(Error error) {
-  producer().unrouted.add();
-  return error;
-}
-
-inline void Manager::count_rejected(internal::ProducerState& state, Route route, std::size_t count) {
-  state.counters[route.queue].rejected.add(count);
-  // Per-type counters exist once start() has sized them (before it published `running`).
-  if (route.type != no_id && state_.load(std::memory_order_acquire) != configuring && route.type < state.type_count) {
-    state.type_counters[route.type].rejected.add(count);
-  }
-}
-
-inline Errc Manager::admission(internal::ProducerState& state, Route route, bool delayed) {
-  const QueueId queue = route.queue;
-  const int lifecycle = state_.load(std::memory_order_acquire);
-  Errc refused{};
-  if (lifecycle != running) [[unlikely]] {
-    refused = lifecycle == configuring ? Errc::not_started : Errc::shutting_down;
-  } else if (!delayed && queues_[queue]->looks_full(state.counters[queue].dequeued_seen)) [[unlikely]] {
-    // A producer retrying against a full queue should neither build nor validate its payload
-    // again, nor write the cache line the workers decrement: a plain read settles it.
-    refused = queues_[queue]->config.when_full == WhenFull::block ? wait_for_room(state, queue) : Errc::queue_full;
-  }
-  if (refused != Errc{}) count_rejected(state, route);
-  return refused;
-}
-
-inline std::optional<Error> Manager::fill(internal::ProducerState& state, Route target, std::string_view payload,
-                                          bool validate, internal::Envelope& envelope) {
-  if (payload.size() > config_.max_payload_bytes) [[unlikely]] {
-    count_rejected(state, target);
-    return Error(Errc::payload_too_large, std::to_string(payload.size()) + " bytes, the limit is " +
-                                              std::to_string(config_.max_payload_bytes));
-  }
-  envelope.type = target.type;
-  envelope.attempt = 1;
-  if (!envelope.payload.assign(payload)) [[unlikely]] {
-    count_rejected(state, target);
-    return Error(Errc::payload_too_large, "could not allocate the payload buffer");
-  }
-  if (validate) {
-    if (std::string problem = validation_problem(state, envelope.payload); !problem.empty()) [[unlikely]] {
-      count_rejected(state, target);
-      return Error(Errc::invalid_payload, std::move(problem));
-    }
-  }
-  return std::nullopt;
-}
-
-inline Result<JobId> Manager::commit(internal::ProducerState& state, Route target, internal::Envelope&& envelope) {
-  internal::QueueRuntime& queue = *queues_[target.queue];
-  // Reserve a slot, then re-check the lifecycle. Both are sequentially consistent, so either
-  // shutdown sees this reservation in the queue's depth and waits for the job, or this dispatch
-  // sees that intake has closed and backs out: no job can slip in after the final drain.
-  if (!queue.reserve(1, state.counters[target.queue].dequeued_seen)) [[unlikely]] {
-    if (const Errc refused = reserve_slow(state, target.queue, 1); refused != Errc{}) {
-      count_rejected(state, target);
-      return Error(refused);
-    }
-  }
-  if (state_.load(std::memory_order_seq_cst) != running) [[unlikely]] {
-    queue.withdraw(1);
-    count_rejected(state, target);
-    return Error(Errc::shutting_down);
-  }
-  const JobId id = envelope.id;
-  if (config_.metrics && ++state.unsampled >= config_.latency_sample_every) [[unlikely]] {
-    state.unsampled = 0;
-    envelope.stamped = internal::ticks();
-  }
-  // Counted before the enqueue: whoever dequeues the job (a worker, or shutdown) then also sees
-  // the count, so a report can never show a job run that was not yet accepted.
-  state.counters[target.queue].accepted.add();
-  state.type_counters[target.type].accepted.add();
-  if (!queue.ring.enqueue(state.tokens[target.queue], std::move(envelope))) [[unlikely]] {
-    state.counters[target.queue].accepted.subtract(1);
-    state.type_counters[target.type].accepted.subtract(1);
-    queue.withdraw(1);
-    count_rejected(state, target);
-    return Error(Errc::queue_full, "could not allocate a ring block");
-  }
-  if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) [[unlikely]] queue.wake_one();
-  return id;
-}
-
-inline Result<JobId> Manager::enqueue(internal::ProducerState& state, Route target, std::string_view payload,
-                                      bool validate) {
-  internal::Envelope envelope;
-  if (std::optional<Error> refused = fill(state, target, payload, validate, envelope)) [[unlikely]] {
-    return std::move(*refused);
-  }
-  envelope.id = take_ids(state, 1);
-  return commit(state, target, std::move(envelope));
+template <class P>
+  requires Payload<std::remove_cvref_t<P>>
+Result<JobId> Manager::dispatch(const Job& job, P&& payload) {
+  using T = std::remove_cvref_t<P>;
+  constexpr bool move = std::is_rvalue_reference_v<P&&> && !std::is_const_v<std::remove_reference_t<P>>;
+  return dispatch_object(job, *internal::payload_type_of<T>, const_cast<T*>(&payload), move);
 }
 
 }  // namespace jobq

@@ -1,5 +1,6 @@
-// Typed payloads: JOBQ_PAYLOAD declares a struct's fields once, by name, for both binding
-// (JSON → struct, simdjson On-Demand) and serialization (struct → JSON).
+// Typed payloads: JOBQ_PAYLOAD declares a struct's fields once, by name. The library binds JSON
+// into the struct and serializes it from a description of the struct as data
+// (internal/payload_type.hpp); in-process, a typed job travels as the object itself.
 #pragma once
 
 #include <concepts>
@@ -7,6 +8,9 @@
 #include <tuple>
 
 #include "jobq/internal/for_each.hpp"
+// The description is instantiated here, in the translation unit that declares the struct: it is
+// made only of the struct's own member operations, whose layout is the user's.
+#include "jobq/internal/payload_type.hpp"
 
 namespace jobq {
 
@@ -16,15 +20,13 @@ struct Field {
   using member_type = Member;
   std::string_view name;
   Member Struct::*member;
-  /// `,"name":` as written in JSON, so that serialization appends each key in one step
-  /// (the first member of an object skips the comma).
-  std::string_view json_key;
 };
 
 /// A struct declared with JOBQ_PAYLOAD.
 template <class T>
 concept Payload = requires(const T* tag) {
   { jobq_payload_fields(tag) };
+  { jobq_payload_name(tag) } -> std::convertible_to<std::string_view>;
 };
 
 /// The declared fields of payload type T, as a tuple of Field.
@@ -33,8 +35,7 @@ inline constexpr auto payload_fields = jobq_payload_fields(static_cast<const T*>
 
 }  // namespace jobq
 
-#define JOBQ_INTERNAL_FIELD(Type, member) \
-  ::jobq::Field<Type, decltype(Type::member)>{#member, &Type::member, ",\"" #member "\":"}
+#define JOBQ_INTERNAL_FIELD(Type, member) ::jobq::Field<Type, decltype(Type::member)>{#member, &Type::member}
 
 /// Declares the payload fields of `Type`, in the namespace where `Type` is declared:
 ///
@@ -43,9 +44,11 @@ inline constexpr auto payload_fields = jobq_payload_fields(static_cast<const T*>
 ///
 /// Field names in JSON are the member names. Supported member types: std::string, bool, signed and
 /// unsigned integers (range-checked), float and double, std::optional<T> (absent or null leaves it
-/// empty), std::vector<T>, and other JOBQ_PAYLOAD structs (nested objects).
-#define JOBQ_PAYLOAD(Type, ...)                                                      \
-  [[maybe_unused]] constexpr auto jobq_payload_fields(const Type*) noexcept {         \
+/// empty), std::vector<T>, and other JOBQ_PAYLOAD structs (nested objects). The struct must be
+/// default constructible and nothrow move constructible.
+#define JOBQ_PAYLOAD(Type, ...)                                                             \
+  [[maybe_unused]] constexpr auto jobq_payload_fields(const Type*) noexcept {                \
     return std::make_tuple(JOBQ_INTERNAL_FOR_EACH(JOBQ_INTERNAL_FIELD, Type, __VA_ARGS__)); \
-  }                                                                                  \
+  }                                                                                         \
+  [[maybe_unused]] constexpr ::std::string_view jobq_payload_name(const Type*) noexcept { return #Type; } \
   static_assert(true, "JOBQ_PAYLOAD needs a semicolon")

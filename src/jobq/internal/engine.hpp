@@ -1,0 +1,444 @@
+// The engine behind Manager: queues, workers, dispatch, timer, outcomes and the inspector. The
+// public Manager (jobq/manager.hpp) is a facade over one Engine, so that no user translation unit
+// compiles the engine's layout, its ring or its parser.
+#pragma once
+
+#include <simdjson.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "jobq/internal/dead_letter_store.hpp"
+#include "jobq/internal/envelope.hpp"
+#include "jobq/internal/key_table.hpp"
+#include "jobq/internal/payload_json.hpp"
+#include "jobq/internal/queue_runtime.hpp"
+#include "jobq/internal/ticks.hpp"
+#include "jobq/internal/timer.hpp"
+#include "jobq/manager.hpp"
+
+namespace jobq::internal {
+
+/// Everything Manager does, with the state it needs; the documented API is Manager's.
+class Engine {
+ public:
+  explicit Engine(Config config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Hooks; set before start(). Each throws ConfigError after start().
+  void on_failure(FailureHook hook);
+  void on_dead(DeadHook hook);
+  void on_timeout(TimeoutHook hook);
+  void on_worker_start(WorkerHook hook);
+  void on_worker_stop(WorkerHook hook);
+
+  /// Wraps every handler in `middleware`; before start(). The first middleware added is the
+  /// outermost. The chain is fixed at start() and calling it allocates nothing per job.
+  void use(Middleware middleware);
+
+  /// Starts the workers, pinned and named ("jq:<queue>/<i>"); returns once every worker runs.
+  /// Workers of a queue without `cpus` inherit the CPU affinity of the thread calling start().
+  /// Throws ConfigError if called twice, or if a worker thread cannot be created or pinned (the
+  /// workers already started are stopped first).
+  void start();
+
+  /// Dispatches a raw job. The payload is copied, and validated unless disabled or trusted().
+  /// With delay() or at() in the future the job waits in the timer, then goes onto its queue.
+  /// Errors are values; only std::bad_alloc escapes, when a thread's first dispatch cannot set
+  /// up its producer state.
+  Result<JobId> dispatch(const Job& job);
+
+  /// Dispatches a typed job: `payload` is serialized (and so needs no validation pass). The Job
+  /// supplies the type and queue; its payload() and trusted() settings are not used.
+  /// Dispatches a typed job: copies (`move` false) or moves `object`, of `type`, into the
+  /// envelope. It is checked (UTF-8 strings, finite numbers, its JSON size within
+  /// max_payload_bytes) unless the job is trusted() or validation is off.
+  Result<JobId> dispatch_object(const Job& job, const ObjectType& type, void* object, bool move);
+
+  /// Dispatches every job or none: on any error nothing is enqueued, that error is returned, and
+  /// every job of the batch whose queue is known counts as rejected. (The one exception is a
+  /// failed allocation of ring memory, after which the queues already filled keep their jobs.)
+  /// On success returns the first job's id; the batch's ids are consecutive. Jobs for one queue
+  /// go in with one bulk enqueue. An empty batch returns 0. Jobs with options (delay, key,
+  /// timeout, retry) are refused with Errc::unsupported: dispatch those one by one.
+  Result<JobId> dispatch_bulk(std::span<const Job> jobs);
+
+  /// Stops intake at once (dispatch returns Errc::shutting_down) and freezes the timer. With
+  /// ShutdownMode::drain the workers run what is on the queues until `deadline`; with
+  /// return_pending they start nothing more. At the deadline the stop tokens of handlers still
+  /// running fire, and shutdown waits for them to return (a thread cannot be killed: a handler
+  /// that ignores its token delays shutdown). Every accepted job that did not reach a terminal
+  /// state (queued, delayed, retry or snooze pending) is in the report. A second (or concurrent)
+  /// call waits for the first, then returns the final counters and no jobs.
+  ShutdownReport shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode = ShutdownMode::drain);
+
+  /// Waits until no job is queued, scheduled or running (every accepted job has reached a
+  /// terminal state), polling the counters every millisecond; false if `timeout` passes first
+  /// or the Manager is not running. Jobs dispatched meanwhile are waited for too.
+  bool wait_idle(std::chrono::nanoseconds timeout);
+
+  /// Stops a queue's workers from starting jobs; dispatch still accepts jobs onto it (up to its
+  /// capacity). Running handlers finish. At shutdown a paused queue's jobs are returned, not run.
+  /// Throws ConfigError for an unknown queue name.
+  void pause(std::string_view queue);
+  void resume(std::string_view queue);
+  bool paused(std::string_view queue) const;
+
+  /// Dead letters, oldest first, from `offset`.
+  DeadLetterPage dead_letters(std::size_t offset = 0, std::size_t limit = 100) const;
+  std::optional<DeadLetter> dead_letter(JobId id) const;
+  /// Puts a dead letter back onto its queue under its id, with its attempts reset to 1 (and its
+  /// retry and timeout overrides kept; its idempotency key was released when it died and is not
+  /// claimed again). Counted as accepted again. Errc::not_found, not_started or shutting_down.
+  Result<JobId> requeue_dead(JobId id);
+  /// requeue_dead() for every dead letter; returns how many were requeued.
+  Result<std::size_t> requeue_all_dead();
+  /// Forgets a dead letter; false if there is none with that id.
+  bool purge_dead(JobId id);
+  /// Forgets every dead letter; returns how many.
+  std::size_t purge_all_dead();
+
+  /// The Manager's clock (Config::clock, else steady_clock).
+  Clock::time_point now() const noexcept { return clock_ ? clock_->now() : std::chrono::steady_clock::now(); }
+
+  /// Counters, gauges and latency histograms per queue and per job type.
+  MetricsSnapshot metrics() const;
+  /// The jobs workers are running now.
+  std::vector<InFlightJob> in_flight() const;
+
+  std::vector<QueueStats> stats() const;
+  /// Dispatches refused for an unknown job type or queue: they have no queue to be counted on.
+  std::uint64_t unrouted() const;
+  /// Counters of one queue; throws ConfigError for an unknown queue name.
+  QueueStats stats(std::string_view queue) const;
+
+  const Config& config() const noexcept { return config_; }
+  const Registry& registry() const noexcept { return registry_; }
+  /// The id of a queue by name, or no_id.
+  QueueId queue_id(std::string_view name) const noexcept { return queue_index_.find(name); }
+
+ public:
+  enum State : int { configuring, running, draining, stopping, stopped };
+
+  Result<Route> route(const Job& job) const;
+  /// Errc{} if `queue` may take a job now (running, not full), else the refusal, counted.
+  /// Checked before a payload is built or copied, so that retries against a full queue are cheap.
+  /// `delayed`: the job waits in the timer first, so the ring's fullness now does not matter.
+  Errc admission(ProducerState& producer, Route route, bool delayed = false);
+  /// With WhenFull::block: waits until `queue` looks not full, intake closes, or the block
+  /// timeout passes. Errc{} when there is room.
+  Errc wait_for_room(ProducerState& producer, QueueId queue);
+  /// Reserves `count` slots after a first try failed: waits with WhenFull::block.
+  Errc reserve_slow(ProducerState& producer, QueueId queue, std::int64_t count);
+  /// Copies, validates, reserves and enqueues one job that passed admission().
+  Result<JobId> enqueue(ProducerState& producer, Route route, std::string_view payload, bool validate);
+  /// enqueue() for a job with options: delay, idempotency key, timeout, retry.
+  /// Puts a filled envelope (without its id) with options on its ring or into the timer:
+  /// delay, idempotency key, timeout, retry.
+  Result<JobId> enqueue_with_options(ProducerState& producer, Route route, Envelope&& envelope, const Job& job);
+  /// Fills `envelope` with a copy of `payload`, validated if asked; the refusal otherwise, counted.
+  std::optional<Error> fill(ProducerState& producer, Route route, std::string_view payload, bool validate,
+                            Envelope& envelope);
+  /// Reserves a slot and puts a filled envelope (with its id) on its ring; counts it accepted.
+  Result<JobId> commit(ProducerState& producer, Route route, Envelope&& envelope);
+  /// Counts a dispatch refused before it had a queue (unknown type or queue) and returns `error`.
+  Error refuse_unrouted(Error error);
+  ProducerState& producer();
+  ProducerState& producer_slow();
+  void size_type_counters(ProducerState& producer) const;
+  JobId take_ids(ProducerState& producer, std::size_t count);
+  /// Counts refused dispatches on their queue, and on their type once types are frozen.
+  void count_rejected(ProducerState& producer, Route route, std::size_t count = 1);
+  /// Empty if `payload` is valid JSON within the limits, else the reason.
+  std::string validation_problem(ProducerState& producer, const PayloadBuffer& payload);
+  TypeId add_type(std::string_view name, HandlerEntry::Invoke invoke, void* target, std::shared_ptr<void> owned,
+                  RegisterOptions options);
+  void require_configuring(std::string_view what) const;
+  bool logs(LogLevel level) const noexcept { return level >= config_.log_level && level != LogLevel::off; }
+  /// Writes a log line if `level` is enabled; never throws (a failing sink is ignored).
+  void log(LogLevel level, const std::string& message) const noexcept;
+  /// Calls a user hook; an exception from it is logged and swallowed.
+  template <class Hook, class... Args>
+  void call_hook(const Hook& hook, std::string_view name, Args&&... args) const noexcept;
+  /// Runs the middleware chain and the handler; an exception of any type becomes a retryable
+  /// error carrying its message.
+  Status invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) const;
+  void run_worker(QueueRuntime& queue, Worker& worker);
+  /// Parks a worker whose queue is paused (before a take, or in the middle of a batch) until it
+  /// is resumed or intake closes.
+  void hold_while_paused(QueueRuntime& queue);
+  /// `last_ticks`: the worker's latest tick reading, which dates the job for the inspector
+  /// unless the job is sampled (then it is read exactly, and updated).
+  void run_job(QueueRuntime& queue, Worker& worker, Envelope& envelope,
+               Context& context, PayloadScratch& scratch, std::uint64_t& last_ticks);
+  /// Runs a handler whose job has a timeout, under a watch of the timer.
+  Status run_timed(QueueRuntime& queue, Worker& worker, const Envelope& envelope,
+                   const HandlerEntry& handler, Context& context, const Message& message,
+                   std::chrono::nanoseconds timeout);
+  /// Everything after a handler that did not succeed: retry, dead-letter, revoke or snooze.
+  void settle(QueueRuntime& queue, TypeCell& cell, Envelope& envelope,
+              const Message& message, Status status);
+  /// Shows the job a worker runs to the inspector (a sequence-locked write on the worker's line).
+  static void publish_running(Worker& worker, const Envelope& envelope, std::uint64_t since);
+  static void publish_idle(Worker& worker);
+  void dead_letter(QueueRuntime& queue, Envelope& envelope, std::string error,
+                   DeadReason reason);
+  /// Ends a keyed job's hold on its key: kept for the TTL after success, released otherwise.
+  void end_key(const Envelope& envelope, bool succeeded);
+  /// Puts a job into the timer from a worker (retry, snooze): always admitted.
+  void schedule(QueueId queue, Envelope&& envelope, Clock::time_point due);
+  void run_timer();
+  /// Moves a due job onto its ring from the timer thread; false if intake has closed.
+  bool release_due(Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens);
+  void fire_watches(std::vector<Timer::Watch>& watches);
+  void stop_timer();
+  void hand_back(QueueRuntime& queue, Envelope& envelope,
+                 Clock::time_point due = Clock::time_point{});
+  QueueStats collect_stats(const QueueRuntime& queue) const;
+  QueueRuntime& queue_named(std::string_view name) const;
+  /// Puts a dead letter's job back on its ring; leaves `record` as it was on failure.
+  Result<JobId> requeue_record(const DeadLetterStore::Record& record);
+
+  Config config_;
+  Registry registry_;
+  std::vector<std::unique_ptr<QueueRuntime>> queues_;
+  FlatNameMap queue_index_;
+  QueueId default_queue_ = no_id;
+  const std::uint64_t uid_;
+  std::shared_ptr<const Clock> clock_;
+  FailureHook on_failure_;
+  DeadHook on_dead_;
+  TimeoutHook on_timeout_;
+  WorkerHook on_worker_start_;
+  WorkerHook on_worker_stop_;
+  std::vector<Middleware> middleware_;
+  std::vector<RetryPolicy> type_retry_;  // per TypeId, resolved at registration
+
+  Timer timer_;
+  std::thread timer_thread_;
+  bool timer_stop_ = false;  // guarded by the timer's lock
+  KeyTable keys_;
+  DeadLetterStore dead_letters_;
+
+  alignas(cache_line) std::atomic<int> state_{configuring};
+  std::atomic<bool> cells_ready_{false};  // the workers' per-type cells exist
+  TickRate tick_rate_;
+  alignas(cache_line) std::atomic<JobId> next_id_block_{1};
+
+  mutable std::mutex producers_mutex_;
+  std::vector<std::unique_ptr<ProducerState>> producers_;
+
+  std::mutex lifecycle_calls_;  // held through start() and shutdown(): one lifecycle call at a time
+  std::mutex lifecycle_mutex_;  // guards everything below
+  std::condition_variable lifecycle_changed_;
+  std::size_t workers_started_ = 0;
+  std::size_t workers_live_ = 0;
+  std::string start_error_;
+  std::vector<ReturnedJob> handed_back_;
+  bool shut_down_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Inline definitions: registration templates, hooks and the dispatch hot path.
+
+template <class Hook, class... Args>
+void Engine::call_hook(const Hook& hook, std::string_view name, Args&&... args) const noexcept {
+  if (!hook) return;
+  try {
+    hook(std::forward<Args>(args)...);
+  } catch (const std::exception& error) {
+    if (logs(LogLevel::error)) log(LogLevel::error, std::string(name) + " hook threw: " + error.what());
+  } catch (...) {
+    if (logs(LogLevel::error)) log(LogLevel::error, std::string(name) + " hook threw a non-std exception");
+  }
+}
+
+struct ProducerCacheEntry {
+  std::uint64_t manager_uid = 0;
+  ProducerState* state = nullptr;
+};
+/// The calling thread's producer state for the Manager it used last. Uids are never reused, so
+/// an entry of a destroyed Manager can never match.
+inline thread_local ProducerCacheEntry last_producer;
+
+inline ProducerState& Engine::producer() {
+  const ProducerCacheEntry& cached = last_producer;
+  if (cached.manager_uid == uid_) [[likely]] return *cached.state;
+  return producer_slow();
+}
+
+inline Result<Route> Engine::route(const Job& job) const {
+  const TypeId type = registry_.find(job.type());
+  if (type == no_id) [[unlikely]] return Error(Errc::unknown_type, std::string(job.type()));
+  QueueId queue = registry_[type].default_queue;
+  if (!job.queue().empty()) {
+    queue = queue_index_.find(job.queue());
+    if (queue == no_id) [[unlikely]] return Error(Errc::unknown_queue, std::string(job.queue()));
+  } else if (queue == no_id) [[unlikely]] {
+    return Error(Errc::unknown_queue, "job type '" + std::string(job.type()) +
+                                          "' names no queue and there is no queue named 'default'");
+  }
+  return Route{type, queue};
+}
+
+inline Result<JobId> Engine::dispatch(const Job& job) {
+  Result<Route> routed = route(job);
+  if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
+  ProducerState& state = producer();
+  if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
+    return Error(refused);
+  }
+  const bool validate = config_.validate_payloads && !job.is_trusted();
+  if (job.has_options()) [[unlikely]] {
+    Envelope envelope;
+    if (std::optional<Error> refused = fill(state, *routed, job.payload(), validate, envelope)) return std::move(*refused);
+    return enqueue_with_options(state, *routed, std::move(envelope), job);
+  }
+  return enqueue(state, *routed, job.payload(), validate);
+}
+
+inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& type, void* object, bool move) {
+  Result<Route> routed = route(job);
+  if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
+  ProducerState& state = producer();
+  if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
+    return Error(refused);
+  }
+  if (config_.validate_payloads && !job.is_trusted()) {
+    WriteFailure failure;
+    std::size_t size = 0;
+    if (!check_object(type, object, size, failure)) [[unlikely]] {
+      count_rejected(state, *routed);
+      return Error(Errc::invalid_payload, describe_write_failure(failure));
+    }
+    if (size > config_.max_payload_bytes) [[unlikely]] {
+      count_rejected(state, *routed);
+      return Error(Errc::payload_too_large, "about " + std::to_string(size) + " bytes as JSON, the limit is " +
+                                                std::to_string(config_.max_payload_bytes));
+    }
+  }
+  Envelope envelope;
+  envelope.type = routed->type;
+  envelope.attempt = 1;
+  if (!envelope.payload.emplace_object(type, object, move)) [[unlikely]] {
+    count_rejected(state, *routed);
+    return Error(Errc::payload_too_large, "could not allocate the payload buffer");
+  }
+  if (job.has_options()) [[unlikely]] return enqueue_with_options(state, *routed, std::move(envelope), job);
+  envelope.id = take_ids(state, 1);
+  return commit(state, *routed, std::move(envelope));
+}
+
+inline JobId Engine::take_ids(ProducerState& state, std::size_t count) {
+  if (state.id_end - state.next_id < count) [[unlikely]] {
+    // One shared atomic per block of ids rather than one per job.
+    const JobId block = std::max<JobId>(4096, count);
+    state.next_id = next_id_block_.fetch_add(block, std::memory_order_relaxed);
+    state.id_end = state.next_id + block;
+  }
+  const JobId first = state.next_id;
+  state.next_id += count;
+  return first;
+}
+
+inline Error Engine::refuse_unrouted(Error error) {
+  producer().unrouted.add();
+  return error;
+}
+
+inline void Engine::count_rejected(ProducerState& state, Route route, std::size_t count) {
+  state.counters[route.queue].rejected.add(count);
+  // Per-type counters exist once start() has sized them (before it published `running`).
+  if (route.type != no_id && state_.load(std::memory_order_acquire) != configuring && route.type < state.type_count) {
+    state.type_counters[route.type].rejected.add(count);
+  }
+}
+
+inline Errc Engine::admission(ProducerState& state, Route route, bool delayed) {
+  const QueueId queue = route.queue;
+  const int lifecycle = state_.load(std::memory_order_acquire);
+  Errc refused{};
+  if (lifecycle != running) [[unlikely]] {
+    refused = lifecycle == configuring ? Errc::not_started : Errc::shutting_down;
+  } else if (!delayed && queues_[queue]->looks_full(state.counters[queue].dequeued_seen)) [[unlikely]] {
+    // A producer retrying against a full queue should neither build nor validate its payload
+    // again, nor write the cache line the workers decrement: a plain read settles it.
+    refused = queues_[queue]->config.when_full == WhenFull::block ? wait_for_room(state, queue) : Errc::queue_full;
+  }
+  if (refused != Errc{}) count_rejected(state, route);
+  return refused;
+}
+
+inline std::optional<Error> Engine::fill(ProducerState& state, Route target, std::string_view payload,
+                                          bool validate, Envelope& envelope) {
+  if (payload.size() > config_.max_payload_bytes) [[unlikely]] {
+    count_rejected(state, target);
+    return Error(Errc::payload_too_large, std::to_string(payload.size()) + " bytes, the limit is " +
+                                              std::to_string(config_.max_payload_bytes));
+  }
+  envelope.type = target.type;
+  envelope.attempt = 1;
+  if (!envelope.payload.assign(payload)) [[unlikely]] {
+    count_rejected(state, target);
+    return Error(Errc::payload_too_large, "could not allocate the payload buffer");
+  }
+  if (validate) {
+    if (std::string problem = validation_problem(state, envelope.payload); !problem.empty()) [[unlikely]] {
+      count_rejected(state, target);
+      return Error(Errc::invalid_payload, std::move(problem));
+    }
+  }
+  return std::nullopt;
+}
+
+inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope&& envelope) {
+  QueueRuntime& queue = *queues_[target.queue];
+  // Reserve a slot, then re-check the lifecycle. Both are sequentially consistent, so either
+  // shutdown sees this reservation in the queue's depth and waits for the job, or this dispatch
+  // sees that intake has closed and backs out: no job can slip in after the final drain.
+  if (!queue.reserve(1, state.counters[target.queue].dequeued_seen)) [[unlikely]] {
+    if (const Errc refused = reserve_slow(state, target.queue, 1); refused != Errc{}) {
+      count_rejected(state, target);
+      return Error(refused);
+    }
+  }
+  if (state_.load(std::memory_order_seq_cst) != running) [[unlikely]] {
+    queue.withdraw(1);
+    count_rejected(state, target);
+    return Error(Errc::shutting_down);
+  }
+  const JobId id = envelope.id;
+  if (config_.metrics && ++state.unsampled >= config_.latency_sample_every) [[unlikely]] {
+    state.unsampled = 0;
+    envelope.stamped = ticks();
+  }
+  // Counted before the enqueue: whoever dequeues the job (a worker, or shutdown) then also sees
+  // the count, so a report can never show a job run that was not yet accepted.
+  state.counters[target.queue].accepted.add();
+  state.type_counters[target.type].accepted.add();
+  if (!queue.ring.enqueue(state.tokens[target.queue], std::move(envelope))) [[unlikely]] {
+    state.counters[target.queue].accepted.subtract(1);
+    state.type_counters[target.type].accepted.subtract(1);
+    queue.withdraw(1);
+    count_rejected(state, target);
+    return Error(Errc::queue_full, "could not allocate a ring block");
+  }
+  if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) [[unlikely]] queue.wake_one();
+  return id;
+}
+
+inline Result<JobId> Engine::enqueue(ProducerState& state, Route target, std::string_view payload,
+                                      bool validate) {
+  Envelope envelope;
+  if (std::optional<Error> refused = fill(state, target, payload, validate, envelope)) [[unlikely]] {
+    return std::move(*refused);
+  }
+  envelope.id = take_ids(state, 1);
+  return commit(state, target, std::move(envelope));
+}
+
+}  // namespace jobq::internal

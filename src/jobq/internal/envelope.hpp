@@ -1,0 +1,153 @@
+// What travels through a queue's ring: a job by value, with a small payload inline.
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstddef>
+#include <exception>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+#include "jobq/ids.hpp"
+#include "jobq/internal/allocator.hpp"
+#include "jobq/internal/job_extras.hpp"
+#include "jobq/internal/payload_type.hpp"
+
+namespace jobq::internal {
+
+/// Payloads up to this size travel inside the envelope. A block allocated on the producer's core
+/// and freed on the worker's costs more than the ring itself, so small payloads never allocate.
+inline constexpr std::size_t inline_payload_bytes = 256;
+
+/// A job's payload: JSON bytes followed by SIMDJSON_PADDING bytes (so that simdjson parses them
+/// in place), or a typed payload object, moved in from a typed dispatch. Either lives inline up to
+/// inline_payload_bytes, else in one heap block. Moving copies only the bytes in use (JSON), moves
+/// the object (inline object) or takes the pointer (spilled). A spilled buffer keeps its heap
+/// pointer in the first bytes of the inline storage.
+class PayloadBuffer {
+ public:
+  PayloadBuffer() noexcept {}  // the inline bytes stay uninitialized until written
+  ~PayloadBuffer() { release(); }
+  PayloadBuffer(PayloadBuffer&& other) noexcept { take(other); }
+  PayloadBuffer& operator=(PayloadBuffer&& other) noexcept {
+    if (this != &other) {
+      release();
+      take(other);
+    }
+    return *this;
+  }
+  PayloadBuffer(const PayloadBuffer&) = delete;
+  PayloadBuffer& operator=(const PayloadBuffer&) = delete;
+
+  /// Copies JSON `bytes` in; spills to the heap past inline_payload_bytes. False if that
+  /// allocation fails.
+  bool assign(std::string_view bytes) noexcept {
+    release();
+    char* target = storage_;
+    if (bytes.size() > inline_payload_bytes) {
+      target = static_cast<char*>(allocate(bytes.size() + simdjson::SIMDJSON_PADDING));
+      if (target == nullptr) return false;
+      std::memcpy(storage_, &target, sizeof target);
+      spilled_ = true;
+    }
+    std::memcpy(target, bytes.data(), bytes.size());
+    size_ = static_cast<std::uint32_t>(bytes.size());
+    return true;
+  }
+
+  /// Copies (`move` false) or moves a payload object of `type` in. False if a spill allocation
+  /// fails; an exception from the object's copy leaves the buffer empty.
+  bool emplace_object(const ObjectType& type, void* from, bool move) {
+    release();
+    void* target = storage_;
+    const bool spill = type.size > inline_payload_bytes || type.align > alignof(std::max_align_t);
+    if (spill) {
+      target = allocate_aligned(type.size, type.align);
+      if (target == nullptr) return false;
+    }
+    if (move) {
+      type.move_construct(target, from);
+    } else {
+      try {
+        type.copy_construct(target, from);
+      } catch (...) {
+        if (spill) deallocate(target);
+        throw;
+      }
+    }
+    if (spill) std::memcpy(storage_, &target, sizeof target);
+    spilled_ = spill;
+    object_type_ = &type;
+    return true;
+  }
+
+  /// The object's type, or null for JSON bytes.
+  const ObjectType* object_type() const noexcept { return object_type_; }
+  const void* object() const noexcept { return spilled_ ? heap() : storage_; }
+
+  const char* data() const noexcept { return spilled_ ? heap() : storage_; }
+  std::size_t size() const noexcept { return size_; }
+  /// Readable bytes from data(): always at least size() + SIMDJSON_PADDING.
+  std::size_t capacity() const noexcept { return spilled_ ? size_ + simdjson::SIMDJSON_PADDING : sizeof storage_; }
+  /// The JSON bytes; empty for an object.
+  std::string_view view() const noexcept { return {data(), size_}; }
+
+  void release() noexcept {
+    if (object_type_ != nullptr) [[unlikely]] {
+      void* object = spilled_ ? heap() : storage_;
+      object_type_->destroy(object);
+      object_type_ = nullptr;
+    }
+    if (spilled_) [[unlikely]] deallocate(heap());
+    spilled_ = false;
+    size_ = 0;
+  }
+
+ private:
+  char* heap() const noexcept {
+    char* pointer;
+    std::memcpy(&pointer, storage_, sizeof pointer);
+    return pointer;
+  }
+  void take(PayloadBuffer& other) noexcept {
+    size_ = other.size_;
+    spilled_ = other.spilled_;
+    object_type_ = other.object_type_;
+    if (spilled_) {
+      std::memcpy(storage_, other.storage_, sizeof(char*));
+    } else if (object_type_ != nullptr) {
+      object_type_->move_construct(storage_, other.storage_);
+      object_type_->destroy(other.storage_);
+    } else {
+      std::memcpy(storage_, other.storage_, size_);
+    }
+    other.object_type_ = nullptr;
+    other.spilled_ = false;
+    other.size_ = 0;
+  }
+
+  const ObjectType* object_type_ = nullptr;
+  std::uint32_t size_ = 0;
+  bool spilled_ = false;
+  alignas(alignof(std::max_align_t)) char storage_[inline_payload_bytes + simdjson::SIMDJSON_PADDING];
+};
+
+/// One job in a ring slot. Cache-line aligned, so that a job whose payload is up to 16 bytes
+/// crosses the cores in a single line.
+struct alignas(64) Envelope {
+  JobId id = 0;
+  TypeId type = 0;
+  std::uint32_t attempt = 0;
+  std::unique_ptr<JobExtras> extras;  ///< null for a job without per-job options
+  std::uint64_t stamped = 0;          ///< ticks when it entered the ring; 0 when metrics are off
+  PayloadBuffer payload;
+};
+
+static_assert(offsetof(Envelope, payload) == 32, "the envelope header is 32 bytes; the payload follows it");
+static_assert(sizeof(PayloadBuffer) == 16 + inline_payload_bytes + simdjson::SIMDJSON_PADDING,
+              "the payload's own header (type, size, spill flag) is 16 bytes, then the inline storage");
+static_assert(sizeof(Envelope) == 384, "an envelope is six cache lines");
+
+}  // namespace jobq::internal
