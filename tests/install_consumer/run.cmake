@@ -1,23 +1,87 @@
-# Installs the built jobq into a scratch prefix, then configures, builds and runs an outside
-# project that uses find_package(jobq).
+# Installs the built jobq into a scratch prefix once, then builds the outside program main.cpp
+# against it in each way a user may build it, and runs each build. The public headers describe
+# payload structs to the library, which binds and serializes them, so every build type, flag set
+# and compiler of the consumer must agree with the one library build.
+#
+# Variants: CMake (find_package) in Debug, with no build type, RelWithDebInfo, Release at
+# -O3 -Wall -Wextra -Werror, and clang++-14; pkg-config alone at -O0.
 file(REMOVE_RECURSE ${JOBQ_WORK_DIR})
+file(MAKE_DIRECTORY ${JOBQ_WORK_DIR})
 set(prefix ${JOBQ_WORK_DIR}/prefix)
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${JOBQ_BINARY_DIR} --prefix ${prefix}
-  RESULT_VARIABLE result)
+  RESULT_VARIABLE result OUTPUT_QUIET)
 if(result)
   message(FATAL_ERROR "cmake --install failed")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} -S ${JOBQ_CONSUMER_SOURCE} -B ${JOBQ_WORK_DIR}/build
-  -G ${CMAKE_GENERATOR} -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release RESULT_VARIABLE result)
+# CMake takes a default build type from the environment; "no build type" must mean none.
+unset(ENV{CMAKE_BUILD_TYPE})
+
+# Runs one variant's program: it must exit 0 and report its jobs.
+function(run_consumer variant program)
+  execute_process(COMMAND ${program} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE out
+    TIMEOUT 60)
+  string(STRIP "${out}" out)
+  message(STATUS "[${variant}] ${out}")
+  if(result OR NOT out MATCHES "consumer ran 3 jobs")
+    message(FATAL_ERROR "[${variant}] the consumer failed (${result})")
+  endif()
+endfunction()
+
+# A CMake variant: a fresh build directory, the cache arguments given, build, run.
+function(cmake_variant variant)
+  string(REPLACE ";" " " args "${ARGN}")
+  message(STATUS "[${variant}] find_package(jobq) ${args}")
+  set(build ${JOBQ_WORK_DIR}/${variant})
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${JOBQ_CONSUMER_SOURCE} -B ${build} -G ${CMAKE_GENERATOR}
+    -DCMAKE_PREFIX_PATH=${prefix} ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(result)
+    message(FATAL_ERROR "[${variant}] configuring the consumer failed:\n${out}")
+  endif()
+  execute_process(COMMAND ${CMAKE_COMMAND} --build ${build} RESULT_VARIABLE result OUTPUT_VARIABLE out
+    ERROR_VARIABLE out)
+  if(result)
+    message(FATAL_ERROR "[${variant}] building the consumer failed:\n${out}")
+  endif()
+  run_consumer(${variant} ${build}/consumer)
+endfunction()
+
+# The library's compiler, unless the variant is about another one.
+cmake_variant(debug -DCMAKE_CXX_COMPILER=${JOBQ_CXX} -DCMAKE_BUILD_TYPE=Debug)
+cmake_variant(no-build-type -DCMAKE_CXX_COMPILER=${JOBQ_CXX})
+cmake_variant(relwithdebinfo -DCMAKE_CXX_COMPILER=${JOBQ_CXX} -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+cmake_variant(release-o3-werror -DCMAKE_CXX_COMPILER=${JOBQ_CXX} -DCMAKE_BUILD_TYPE=Release
+  "-DCMAKE_CXX_FLAGS=-O3 -Wall -Wextra -Werror")
+find_program(clang NAMES clang++-14)
+if(clang)
+  # Another compiler against the g++ build of the library (same libstdc++), warnings as errors.
+  cmake_variant(clang++-14 -DCMAKE_CXX_COMPILER=${clang} -DCMAKE_BUILD_TYPE=Debug
+    "-DCMAKE_CXX_FLAGS=-Wall -Wextra -Wpedantic -Werror")
+else()
+  message(STATUS "[clang++-14] skipped: clang++-14 not found")
+endif()
+
+# pkg-config, the way the README tells a project without CMake to build:
+#   c++ -std=c++20 main.cpp $(pkg-config --cflags --libs jobq)
+# at -O0, the opposite end from the library's optimized build.
+if(NOT PKG_CONFIG)
+  message(STATUS "[pkg-config-o0] skipped: pkg-config not found (tools/install-deps installs pkgconf)")
+  return()
+endif()
+message(STATUS "[pkg-config-o0] ${PKG_CONFIG} --cflags --libs jobq, -O0")
+set(ENV{PKG_CONFIG_PATH} ${prefix}/${JOBQ_INSTALL_LIBDIR}/pkgconfig)
+execute_process(COMMAND ${PKG_CONFIG} --modversion jobq RESULT_VARIABLE result OUTPUT_VARIABLE version
+  OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(result OR NOT version STREQUAL JOBQ_VERSION)
+  message(FATAL_ERROR "[pkg-config-o0] pkg-config --modversion jobq gave '${version}', expected ${JOBQ_VERSION}")
+endif()
+set(ENV{CXX} ${JOBQ_CXX})
+set(ENV{PKG_CONFIG} ${PKG_CONFIG})
+set(compile [["$CXX" -std=c++20 -O0 main.cpp -o consumer $("$PKG_CONFIG" --cflags --libs jobq)]])
+set(build ${JOBQ_WORK_DIR}/pkg-config-o0)
+file(COPY ${JOBQ_CONSUMER_SOURCE}/main.cpp DESTINATION ${build})
+execute_process(COMMAND sh -c "${compile}" WORKING_DIRECTORY ${build} RESULT_VARIABLE result
+  OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(result)
-  message(FATAL_ERROR "configuring the consumer failed")
+  message(FATAL_ERROR "[pkg-config-o0] ${compile} failed:\n${out}")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} --build ${JOBQ_WORK_DIR}/build RESULT_VARIABLE result)
-if(result)
-  message(FATAL_ERROR "building the consumer failed")
-endif()
-execute_process(COMMAND ${JOBQ_WORK_DIR}/build/consumer RESULT_VARIABLE result OUTPUT_VARIABLE out)
-message(STATUS "${out}")
-if(result OR NOT out MATCHES "consumer ran 3 jobs")
-  message(FATAL_ERROR "the consumer did not run its jobs")
-endif()
+run_consumer(pkg-config-o0 ${build}/consumer)
