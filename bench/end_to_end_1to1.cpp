@@ -1,14 +1,23 @@
 // End to end, one producer → one consumer: jobq against the bare moodycamel::ConcurrentQueue it is
 // built on, on the same two threads and the same two CPUs.
 //
-//   BM_end_to_end_1to1_jobq        typed dispatch: `dispatch(Job, Order)` serializes the struct (no
-//                                  validation pass), the handler binds it back with simdjson
-//                                  On-Demand.
+//   BM_end_to_end_1to1_jobq        typed dispatch: `dispatch(Job, Order)` copies the struct into
+//                                  the envelope (after the dispatch check: UTF-8 strings, size);
+//                                  the handler binds it back with `message.bind(order)`, a copy of
+//                                  the object (no JSON on either side).
 //   BM_end_to_end_1to1_jobq_raw    raw dispatch of a pre-serialized payload: the payload is copied
 //                                  and validated (Config::validate_payloads, on by default), then
-//                                  bound.
+//                                  bound with simdjson On-Demand.
+//   BM_end_to_end_1to1_moodycamel_struct
+//                                  the baseline for typed dispatch: the bare queue moving the same
+//                                  Order struct (copied in, as jobq's typed dispatch copies it; moved
+//                                  out), producer and consumer tokens, dequeued one at a time.
+//   BM_end_to_end_1to1_condvar_pool_struct
+//                                  the pool a user would write (baselines/condvar_pool.hpp): post
+//                                  a lambda that captures the Order by value.
 //   BM_end_to_end_1to1_moodycamel  one 8-byte item per iteration through the bare queue with a
-//                                  producer and a consumer token, dequeued one at a time.
+//                                  producer and a consumer token, dequeued one at a time: the
+//                                  floor of the ring itself.
 //
 // Names follow BM_<scenario>_<impl> (tools/bench_summary.py): one producer, one queue, one worker.
 //
@@ -42,6 +51,7 @@
 #include <jobq/internal/cpu.hpp>
 #include <jobq/jobq.hpp>
 
+#include "baselines/condvar_pool.hpp"
 #include "baselines/spinning_consumer.hpp"
 #include "common/affinity.hpp"
 #include "common/sink.hpp"
@@ -181,6 +191,88 @@ void BM_end_to_end_1to1_jobq(benchmark::State& state) { jobq_end_to_end<false>(s
 void BM_end_to_end_1to1_jobq_raw(benchmark::State& state) { jobq_end_to_end<true>(state); }
 void BM_end_to_end_1to1_jobq_metrics_off(benchmark::State& state) { jobq_end_to_end<false, false>(state); }
 
+void BM_end_to_end_1to1_moodycamel_struct(benchmark::State& state) {
+  const jobq_bench::ProducerConsumerCpus cpus = jobq_bench::producer_consumer_cpus();
+  moodycamel::ConcurrentQueue<Order> queue;
+  Sink sink;
+  moodycamel::ConsumerToken consumer_token(queue);
+  jobq_bench::SpinningConsumer consumer(cpus.consumer, [&] {
+    Order item;
+    if (!queue.try_dequeue(consumer_token, item)) return false;
+    jobq_bench::record_job(sink, !item.sku.empty(), item.id);
+    return true;
+  });
+  if (!consumer.pinned()) {
+    state.SkipWithError("cannot pin the consumer thread");
+    return;
+  }
+  const ScopedPin pin(cpus.producer);
+  if (!pin.ok()) {
+    state.SkipWithError("cannot pin the producer thread");
+    return;
+  }
+  moodycamel::ProducerToken token(queue);
+  Order order{0, order_sku};
+  if (!queue.enqueue(token, order) || !wait_for(sink, 1)) {
+    state.SkipWithError("the warm-up item was not consumed");
+    return;
+  }
+  const auto last = static_cast<std::uint64_t>(state.max_iterations);
+  std::uint64_t sent = 0;
+  for (auto _ : state) {
+    order.id = sent + 1;
+    if (!queue.enqueue(token, order)) [[unlikely]] {
+      state.SkipWithError("enqueue could not allocate a block");
+      break;
+    }
+    if (++sent == last) [[unlikely]] {
+      if (!wait_for(sink, sent + 1)) {
+        state.SkipWithError("timed out waiting for the consumer to take every item");
+        break;
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (!state.error_occurred() && (sink.sum.load() != sent * (sent + 1) / 2 || sink.bad.load() != 0)) {
+    state.SkipWithError("the consumer saw the wrong sum");
+  }
+}
+
+void BM_end_to_end_1to1_condvar_pool_struct(benchmark::State& state) {
+  const jobq_bench::ProducerConsumerCpus cpus = jobq_bench::producer_consumer_cpus();
+  Sink sink;
+  jobq_bench::CondvarPool pool(1, [&cpus](unsigned) { pin_this_thread(cpus.consumer); });
+  const ScopedPin pin(cpus.producer);
+  if (!pin.ok()) {
+    state.SkipWithError("cannot pin the producer thread");
+    return;
+  }
+  auto handle = [&sink](const Order& order) { jobq_bench::record_job(sink, !order.sku.empty(), order.id); };
+  Order order{0, order_sku};
+  pool.post([order, &handle] { handle(order); });
+  if (!wait_for(sink, 1)) {
+    state.SkipWithError("the warm-up task did not run");
+    return;
+  }
+  const auto last = static_cast<std::uint64_t>(state.max_iterations);
+  std::uint64_t sent = 0;
+  for (auto _ : state) {
+    order.id = sent + 1;
+    pool.post([order, &handle] { handle(order); });
+    if (++sent == last) [[unlikely]] {
+      if (!wait_for(sink, sent + 1)) {
+        state.SkipWithError("timed out waiting for the pool to run every task");
+        break;
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  pool.join();
+  if (!state.error_occurred() && (sink.sum.load() != sent * (sent + 1) / 2 || sink.bad.load() != 0)) {
+    state.SkipWithError("the pool's tasks saw the wrong sum");
+  }
+}
+
 void BM_end_to_end_1to1_moodycamel(benchmark::State& state) {
   const jobq_bench::ProducerConsumerCpus cpus = jobq_bench::producer_consumer_cpus();
   moodycamel::ConcurrentQueue<std::uint64_t> queue;
@@ -237,6 +329,8 @@ void BM_end_to_end_1to1_moodycamel(benchmark::State& state) {
 BENCHMARK(BM_end_to_end_1to1_jobq)->Iterations(jobq_iterations)->UseRealTime();
 BENCHMARK(BM_end_to_end_1to1_jobq_raw)->Iterations(jobq_iterations)->UseRealTime();
 BENCHMARK(BM_end_to_end_1to1_jobq_metrics_off)->Iterations(jobq_iterations)->UseRealTime();
+BENCHMARK(BM_end_to_end_1to1_moodycamel_struct)->Iterations(jobq_iterations)->UseRealTime();
+BENCHMARK(BM_end_to_end_1to1_condvar_pool_struct)->Iterations(jobq_iterations)->UseRealTime();
 BENCHMARK(BM_end_to_end_1to1_moodycamel)->Iterations(bare_iterations)->UseRealTime();
 
 BENCHMARK_MAIN();

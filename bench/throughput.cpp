@@ -2,14 +2,20 @@
 // running background work in-process. Every implementation does the same work per job, except
 // the bare ring (the ceiling):
 //
-//   producer  builds the payload {"id":<n>,"sku":"SKU-12345-BLUE"} (31 to 36 bytes) for job n and
-//             hands it over;
-//   consumer  parses it with simdjson On-Demand into `Order` (both fields, with a parser reused
-//             per thread), adds the id to its own sum and counts the job.
+//   producer  hands over job n's Order {n, "SKU-12345-BLUE"}: as the struct itself (typed jobq,
+//             and the `_struct` baselines: a lambda that captures the struct by value, the way a
+//             pool's users write it), or as its JSON text {"id":<n>,"sku":"SKU-12345-BLUE"} (31 to
+//             36 bytes) built per job (the `_json` baselines and jobq's bulk run);
+//   consumer  gets an `Order` (a copy of the struct, or parsed with simdjson On-Demand, a parser
+//             reused per thread), adds the id to its own sum and counts the job.
 //
-//   BM_throughput_jobq_dispatch_typed       `dispatch(Job, Order)`: serializes the struct into
-//                                           the envelope (no validation pass); the handler binds
-//                                           it back with `message.bind(order)`.
+//   BM_throughput_jobq_dispatch_typed       `dispatch(Job, order)`: copies the struct into the
+//                                           envelope (after its UTF-8 and size check); the handler
+//                                           binds it back with `message.bind(order)` (a copy).
+//                                           Workers busy-spin.
+//   BM_throughput_jobq_dispatch_typed_parking
+//                                           the same with IdleStrategy::spin_then_park, the
+//                                           strategy to pick where threads outnumber cores.
 //   BM_throughput_jobq_dispatch_bulk64_trusted
 //                                           `dispatch_bulk` of 64 raw jobs whose payloads were
 //                                           serialized once, before timing, and are marked
@@ -19,13 +25,17 @@
 //                                           reservation and ring enqueue paid once per 64 jobs:
 //                                           the best case for a producer that has its payloads
 //                                           ready. Ids repeat 1..64 in every batch.
-//   BM_throughput_condvar_pool_std_function a classic pool (bench/baselines/condvar_pool.hpp):
+//   BM_throughput_condvar_pool_struct       the classic pool below, posting a lambda that captures
+//                                           the Order by value.
+//   BM_throughput_asio_thread_pool_struct   asio::post of a lambda that captures the Order.
+//   BM_throughput_tbb_arena_struct          oneTBB arena.enqueue of a lambda that captures the Order.
+//   BM_throughput_condvar_pool_json a classic pool (bench/baselines/condvar_pool.hpp):
 //                                           std::mutex + std::condition_variable +
 //                                           std::deque<std::function<void()>>; the task carries a
 //                                           simdjson::padded_string.
-//   BM_throughput_asio_thread_pool_post     asio::thread_pool with asio::post of a lambda that
+//   BM_throughput_asio_thread_pool_json     asio::thread_pool with asio::post of a lambda that
 //                                           carries a simdjson::padded_string.
-//   BM_throughput_tbb_arena_enqueue         oneTBB: tbb::task_arena of W worker slots (none
+//   BM_throughput_tbb_arena_json         oneTBB: tbb::task_arena of W worker slots (none
 //                                           reserved for the calling thread), arena.enqueue of a
 //                                           lambda that carries a simdjson::padded_string.
 //   BM_throughput_moodycamel_bare_8byte     the bare moodycamel::ConcurrentQueue jobq is built on,
@@ -402,13 +412,14 @@ constexpr std::uint64_t sequence_sum_per_producer = jobs_per_producer * (jobs_pe
 
 /// A started Manager with one queue, "orders", of `worker_cpus.size()` busy-spinning pinned
 /// workers, and the handler that binds Order; null after SkipWithError.
-std::unique_ptr<jobq::Manager> start_jobq(benchmark::State& state, const Shape& shape, Sinks& sinks) {
+std::unique_ptr<jobq::Manager> start_jobq(benchmark::State& state, const Shape& shape, Sinks& sinks,
+                                          jobq::IdleStrategy idle = jobq::IdleStrategy::busy_spin) {
   jobq::QueueConfig orders{.name = "orders", .workers = shape.workers};
   for (int cpu : shape.worker_cpus) {
     if (cpu >= 0) orders.cpus.push_back(static_cast<unsigned>(cpu));
   }
   // busy_spin: the throughput runs measure the engine, not futex wake-ups (see the file comment).
-  orders.idle = jobq::IdleStrategy::busy_spin;
+  orders.idle = idle;
   jobq::Config config;
   config.queues = {orders};
   try {
@@ -459,10 +470,10 @@ void finish_jobq(benchmark::State& state, jobq::Manager& manager, const Sinks& s
   verify(state, sinks, expected_jobs, expected_sum);
 }
 
-void BM_throughput_jobq_dispatch_typed(benchmark::State& state) {
+void jobq_dispatch_typed(benchmark::State& state, jobq::IdleStrategy idle) {
   const Shape shape = shape_of(state);
   Sinks sinks;
-  std::unique_ptr<jobq::Manager> manager = start_jobq(state, shape, sinks);
+  std::unique_ptr<jobq::Manager> manager = start_jobq(state, shape, sinks, idle);
   if (!manager) return;
   std::atomic<std::uint64_t> full_retries{0};
   const jobq::Job job(job_type);
@@ -485,6 +496,13 @@ void BM_throughput_jobq_dispatch_typed(benchmark::State& state) {
   gang.stop();
   finish_jobq(state, *manager, sinks, rounds, shape.jobs_per_round(), rounds * shape.producers * sequence_sum_per_producer,
               full_retries.load());
+}
+
+void BM_throughput_jobq_dispatch_typed(benchmark::State& state) {
+  jobq_dispatch_typed(state, jobq::IdleStrategy::busy_spin);
+}
+void BM_throughput_jobq_dispatch_typed_parking(benchmark::State& state) {
+  jobq_dispatch_typed(state, jobq::IdleStrategy::spin_then_park);
 }
 
 void BM_throughput_jobq_dispatch_bulk64_trusted(benchmark::State& state) {
@@ -531,7 +549,37 @@ void BM_throughput_jobq_dispatch_bulk64_trusted(benchmark::State& state) {
 // ------------------------------------------------------------------------------------------------
 // Baselines
 
-void BM_throughput_condvar_pool_std_function(benchmark::State& state) {
+/// What every `_struct` baseline's task does: hand the captured Order to the handler.
+void consume_struct(Sinks& sinks, const Order& order) {
+  jobq_bench::record_job(sinks.mine(), !order.sku.empty(), order.id);
+}
+
+void BM_throughput_condvar_pool_struct(benchmark::State& state) {
+  const Shape shape = shape_of(state);
+  Sinks sinks;
+  std::atomic<bool> pin_failed{false};
+  jobq_bench::CondvarPool pool(shape.workers, [&](unsigned index) {
+    if (!pin_this_thread(shape.worker_cpus[index])) pin_failed.store(true);
+  });
+  if (pin_failed.load()) {
+    state.SkipWithError("cannot pin a pool worker");
+    return;
+  }
+  ProducerGang gang(shape.producer_cpus, [&](unsigned) -> std::string {
+    Order order{0, std::string(order_sku)};
+    for (std::uint64_t id = 1; id <= jobs_per_producer; ++id) {
+      order.id = id;
+      pool.post([order, &sinks] { consume_struct(sinks, order); });
+    }
+    return {};
+  });
+  const std::uint64_t rounds = run_rounds(state, gang, sinks, shape.jobs_per_round());
+  gang.stop();
+  pool.join();
+  verify(state, sinks, rounds * shape.jobs_per_round(), rounds * shape.producers * sequence_sum_per_producer);
+}
+
+void BM_throughput_condvar_pool_json(benchmark::State& state) {
   const Shape shape = shape_of(state);
   Sinks sinks;
   std::atomic<bool> pin_failed{false};
@@ -554,27 +602,49 @@ void BM_throughput_condvar_pool_std_function(benchmark::State& state) {
   verify(state, sinks, rounds * shape.jobs_per_round(), rounds * shape.producers * sequence_sum_per_producer);
 }
 
-void BM_throughput_asio_thread_pool_post(benchmark::State& state) {
-  const Shape shape = shape_of(state);
-  Sinks sinks;
-  // One blocking task per pool thread pins it: each of the W tasks waits for all W, so each runs
-  // on its own thread. Declared before the pool: a pool thread may still be inside the latch
-  // after this thread has passed it, until the pool is joined.
-  std::latch pinned(static_cast<std::ptrdiff_t>(shape.workers) + 1);
-  std::atomic<unsigned> next{0};
-  std::atomic<bool> pin_failed{false};
-  asio::thread_pool pool(shape.workers);
+/// Starts an asio pool of W threads, each pinned; false after SkipWithError.
+/// One blocking task per pool thread pins it: each of the W tasks waits for all W, so each runs on
+/// its own thread. The tasks share ownership of their latch: a pool thread may still be inside it
+/// after this thread has passed it.
+bool pin_asio_pool(benchmark::State& state, asio::thread_pool& pool, const Shape& shape) {
+  auto pinned = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(shape.workers) + 1);
+  auto next = std::make_shared<std::atomic<unsigned>>(0);
+  auto pin_failed = std::make_shared<std::atomic<bool>>(false);
   for (unsigned index = 0; index < shape.workers; ++index) {
-    asio::post(pool, [&] {
-      if (!pin_this_thread(shape.worker_cpus[next.fetch_add(1)])) pin_failed.store(true);
-      pinned.arrive_and_wait();
+    asio::post(pool, [pinned, next, pin_failed, cpus = shape.worker_cpus] {
+      if (!pin_this_thread(cpus[next->fetch_add(1)])) pin_failed->store(true);
+      pinned->arrive_and_wait();
     });
   }
-  pinned.arrive_and_wait();
-  if (pin_failed.load()) {
-    state.SkipWithError("cannot pin an asio pool thread");
-    return;
-  }
+  pinned->arrive_and_wait();
+  if (pin_failed->load()) state.SkipWithError("cannot pin an asio pool thread");
+  return !pin_failed->load();
+}
+
+void BM_throughput_asio_thread_pool_struct(benchmark::State& state) {
+  const Shape shape = shape_of(state);
+  Sinks sinks;
+  asio::thread_pool pool(shape.workers);
+  if (!pin_asio_pool(state, pool, shape)) return;
+  ProducerGang gang(shape.producer_cpus, [&](unsigned) -> std::string {
+    Order order{0, std::string(order_sku)};
+    for (std::uint64_t id = 1; id <= jobs_per_producer; ++id) {
+      order.id = id;
+      asio::post(pool, [order, &sinks] { consume_struct(sinks, order); });
+    }
+    return {};
+  });
+  const std::uint64_t rounds = run_rounds(state, gang, sinks, shape.jobs_per_round());
+  gang.stop();
+  pool.join();
+  verify(state, sinks, rounds * shape.jobs_per_round(), rounds * shape.producers * sequence_sum_per_producer);
+}
+
+void BM_throughput_asio_thread_pool_json(benchmark::State& state) {
+  const Shape shape = shape_of(state);
+  Sinks sinks;
+  asio::thread_pool pool(shape.workers);
+  if (!pin_asio_pool(state, pool, shape)) return;
   ProducerGang gang(shape.producer_cpus, [&](unsigned) -> std::string {
     for (std::uint64_t id = 1; id <= jobs_per_producer; ++id) {
       asio::post(pool, [payload = order_json(id), &sinks] { consume_order(sinks, payload); });
@@ -611,7 +681,28 @@ class ArenaPinner : public tbb::task_scheduler_observer {
   std::atomic<bool> failed_{false};
 };
 
-void BM_throughput_tbb_arena_enqueue(benchmark::State& state) {
+void BM_throughput_tbb_arena_struct(benchmark::State& state) {
+  const Shape shape = shape_of(state);
+  Sinks sinks;
+  const tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism, shape.workers + 1);
+  tbb::task_arena arena(static_cast<int>(shape.workers), 0);
+  arena.initialize();
+  ArenaPinner pinner(arena, shape.worker_cpus);
+  ProducerGang gang(shape.producer_cpus, [&](unsigned) -> std::string {
+    Order order{0, std::string(order_sku)};
+    for (std::uint64_t id = 1; id <= jobs_per_producer; ++id) {
+      order.id = id;
+      arena.enqueue([order, &sinks] { consume_struct(sinks, order); });
+    }
+    return {};
+  });
+  const std::uint64_t rounds = run_rounds(state, gang, sinks, shape.jobs_per_round());
+  gang.stop();
+  if (!state.error_occurred() && pinner.failed()) state.SkipWithError("cannot pin a oneTBB worker");
+  verify(state, sinks, rounds * shape.jobs_per_round(), rounds * shape.producers * sequence_sum_per_producer);
+}
+
+void BM_throughput_tbb_arena_json(benchmark::State& state) {
   const Shape shape = shape_of(state);
   Sinks sinks;
   // oneTBB's global pool holds hardware_concurrency - 1 workers by default; W workers need W + 1
@@ -719,10 +810,14 @@ bool same_payload_bytes() {
   BENCHMARK(name)->Apply(producer_worker_sweep)->Iterations(timed_rounds)->UseManualTime()->Unit(benchmark::kMillisecond)
 
 JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_jobq_dispatch_typed);
+JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_jobq_dispatch_typed_parking);
 JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_jobq_dispatch_bulk64_trusted);
-JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_condvar_pool_std_function);
-JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_asio_thread_pool_post);
-JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_tbb_arena_enqueue);
+JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_condvar_pool_struct);
+JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_asio_thread_pool_struct);
+JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_tbb_arena_struct);
+JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_condvar_pool_json);
+JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_asio_thread_pool_json);
+JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_tbb_arena_json);
 JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_moodycamel_bare_8byte);
 
 int main(int argc, char** argv) {
