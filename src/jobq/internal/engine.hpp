@@ -29,93 +29,46 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  /// Hooks; set before start(). Each throws ConfigError after start().
+  // The documented API (see Manager).
   void on_failure(FailureHook hook);
   void on_dead(DeadHook hook);
   void on_timeout(TimeoutHook hook);
   void on_worker_start(WorkerHook hook);
   void on_worker_stop(WorkerHook hook);
 
-  /// Wraps every handler in `middleware`; before start(). The first middleware added is the
-  /// outermost. The chain is fixed at start() and calling it allocates nothing per job.
   void use(Middleware middleware);
 
-  /// Starts the workers, pinned and named ("jq:<queue>/<i>"); returns once every worker runs.
-  /// Workers of a queue without `cpus` inherit the CPU affinity of the thread calling start().
-  /// Throws ConfigError if called twice, or if a worker thread cannot be created or pinned (the
-  /// workers already started are stopped first).
   void start();
 
-  /// Dispatches a raw job. The payload is copied, and validated unless disabled or trusted().
-  /// With delay() or at() in the future the job waits in the timer, then goes onto its queue.
-  /// Errors are values; only std::bad_alloc escapes, when a thread's first dispatch cannot set
-  /// up its producer state.
   Result<JobId> dispatch(const Job& job);
 
-  /// Dispatches a typed job: `payload` is serialized (and so needs no validation pass). The Job
-  /// supplies the type and queue; its payload() and trusted() settings are not used.
-  /// Dispatches a typed job: copies (`move` false) or moves `object`, of `type`, into the
-  /// envelope. It is checked (UTF-8 strings, finite numbers, its JSON size within
-  /// max_payload_bytes) unless the job is trusted() or validation is off.
   Result<JobId> dispatch_object(const Job& job, const ObjectType& type, void* object, bool move);
 
-  /// Dispatches every job or none: on any error nothing is enqueued, that error is returned, and
-  /// every job of the batch whose queue is known counts as rejected. (The one exception is a
-  /// failed allocation of ring memory, after which the queues already filled keep their jobs.)
-  /// On success returns the first job's id; the batch's ids are consecutive. Jobs for one queue
-  /// go in with one bulk enqueue. An empty batch returns 0. Jobs with options (delay, key,
-  /// timeout, retry) are refused with Errc::unsupported: dispatch those one by one.
   Result<JobId> dispatch_bulk(std::span<const Job> jobs);
 
-  /// Stops intake at once (dispatch returns Errc::shutting_down) and freezes the timer. With
-  /// ShutdownMode::drain the workers run what is on the queues until `deadline`; with
-  /// return_pending they start nothing more. At the deadline the stop tokens of handlers still
-  /// running fire, and shutdown waits for them to return (a thread cannot be killed: a handler
-  /// that ignores its token delays shutdown). Every accepted job that did not reach a terminal
-  /// state (queued, delayed, retry or snooze pending) is in the report. A second (or concurrent)
-  /// call waits for the first, then returns the final counters and no jobs.
   ShutdownReport shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode = ShutdownMode::drain);
 
-  /// Waits until no job is queued, scheduled or running (every accepted job has reached a
-  /// terminal state), polling the counters every millisecond; false if `timeout` passes first
-  /// or the Manager is not running. Jobs dispatched meanwhile are waited for too.
   bool wait_idle(std::chrono::nanoseconds timeout);
 
-  /// Stops a queue's workers from starting jobs; dispatch still accepts jobs onto it (up to its
-  /// capacity). Running handlers finish. At shutdown a paused queue's jobs are returned, not run.
-  /// Throws ConfigError for an unknown queue name.
   void pause(std::string_view queue);
   void resume(std::string_view queue);
   bool paused(std::string_view queue) const;
 
-  /// Dead letters, oldest first, from `offset`.
   DeadLetterPage dead_letters(std::size_t offset = 0, std::size_t limit = 100) const;
   std::optional<DeadLetter> dead_letter(JobId id) const;
-  /// Puts a dead letter back onto its queue under its id, with its attempts reset to 1 (and its
-  /// retry and timeout overrides kept; its idempotency key was released when it died and is not
-  /// claimed again). Counted as accepted again. Errc::not_found, not_started or shutting_down.
   Result<JobId> requeue_dead(JobId id);
-  /// requeue_dead() for every dead letter; returns how many were requeued.
   Result<std::size_t> requeue_all_dead();
-  /// Forgets a dead letter; false if there is none with that id.
   bool purge_dead(JobId id);
-  /// Forgets every dead letter; returns how many.
   std::size_t purge_all_dead();
 
-  /// The Manager's clock (Config::clock, else steady_clock).
   Clock::time_point now() const noexcept { return clock_ ? clock_->now() : std::chrono::steady_clock::now(); }
 
-  /// Counters, gauges and latency histograms per queue and per job type.
   MetricsSnapshot metrics() const;
-  /// The jobs workers are running now.
   std::vector<InFlightJob> in_flight() const;
 
   std::vector<QueueStats> stats() const;
-  /// Dispatches refused for an unknown job type or queue: they have no queue to be counted on.
   std::uint64_t unrouted() const;
-  /// Counters of one queue; throws ConfigError for an unknown queue name.
   QueueStats stats(std::string_view queue) const;
-
   const Config& config() const noexcept { return config_; }
   const Registry& registry() const noexcept { return registry_; }
   /// The id of a queue by name, or no_id.
