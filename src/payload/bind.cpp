@@ -1,14 +1,10 @@
-// Binding entry points: the kernel choice, per-thread scratch, and error descriptions.
+// Binding entry points: per-thread scratch, padding, and error descriptions.
 #include <cstring>
 #include <string>
 
 #include "jobq/internal/payload_json.hpp"
 
 namespace jobq::internal {
-
-extern const BindKernel builtin_bind_kernel;
-
-const BindKernel& active_bind_kernel() noexcept { return builtin_bind_kernel; }
 
 PayloadScratch& PayloadScratch::for_this_thread() {
   thread_local PayloadScratch scratch;
@@ -26,7 +22,7 @@ Status PayloadScratch::bind(const ObjectType& type, void* out, const char* data,
     capacity = size + simdjson::SIMDJSON_PADDING;
   }
   BindFailure failure;
-  failure.code = kernel_->bind(parser_, type, out, data, size, capacity, failure);
+  failure.code = bind_json(parser_, type, out, data, size, capacity, failure);
   if (failure.code == simdjson::SUCCESS) [[likely]] return Status::success();
   return Status::skip_retry(describe_bind_failure(failure));
 }

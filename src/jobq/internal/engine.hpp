@@ -74,7 +74,7 @@ class Engine {
   /// The id of a queue by name, or no_id.
   QueueId queue_id(std::string_view name) const noexcept { return queue_index_.find(name); }
 
- public:
+  // The parts the engine's own files share.
   enum State : int { configuring, running, draining, stopping, stopped };
 
   Result<Route> route(const Job& job) const;
@@ -89,7 +89,6 @@ class Engine {
   Errc reserve_slow(ProducerState& producer, QueueId queue, std::int64_t count);
   /// Copies, validates, reserves and enqueues one job that passed admission().
   Result<JobId> enqueue(ProducerState& producer, Route route, std::string_view payload, bool validate);
-  /// enqueue() for a job with options: delay, idempotency key, timeout, retry.
   /// Puts a filled envelope (without its id) with options on its ring or into the timer:
   /// delay, idempotency key, timeout, retry.
   Result<JobId> enqueue_with_options(ProducerState& producer, Route route, Envelope&& envelope, const Job& job);

@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -33,25 +34,19 @@ struct WriteFailure {
 void prepend_field(std::string& path, std::string_view name);
 void prepend_index(std::string& path, std::size_t index);
 
-/// An On-Demand binder compiled for one simdjson kernel (today the built-in one: the seam where a
-/// run-time choice between kernels goes).
-struct BindKernel {
-  std::string_view name;
-  void* (*make_parser)();
-  void (*destroy_parser)(void* parser) noexcept;
-  /// `data` must be followed by SIMDJSON_PADDING readable bytes (capacity >= size + padding).
-  simdjson::error_code (*bind)(void* parser, const ObjectType& type, void* out, const char* data, std::size_t size,
+/// An On-Demand parser, opaque so that this header's users need no simdjson type.
+void* make_parser();
+void destroy_parser(void* parser) noexcept;
+/// Binds `size` bytes at `data`, which must be followed by SIMDJSON_PADDING readable bytes
+/// (capacity >= size + padding), into `out`.
+simdjson::error_code bind_json(void* parser, const ObjectType& type, void* out, const char* data, std::size_t size,
                                std::size_t capacity, BindFailure& failure);
-};
 
-/// The binder in use.
-const BindKernel& active_bind_kernel() noexcept;
-
-/// A thread's parser (of the active kernel) and a buffer for JSON made on demand.
+/// A thread's parser and a buffer for JSON made on demand.
 class PayloadScratch {
  public:
-  PayloadScratch() : kernel_(&active_bind_kernel()), parser_(kernel_->make_parser()) {}
-  ~PayloadScratch() { kernel_->destroy_parser(parser_); }
+  PayloadScratch() : parser_(make_parser()) {}
+  ~PayloadScratch() { destroy_parser(parser_); }
   PayloadScratch(const PayloadScratch&) = delete;
   PayloadScratch& operator=(const PayloadScratch&) = delete;
 
@@ -65,7 +60,6 @@ class PayloadScratch {
   JsonBuffer json;  ///< serialized payloads, with SIMDJSON_PADDING bytes of slack past the end
 
  private:
-  const BindKernel* kernel_;
   void* parser_;
   JsonBuffer padded_;  ///< a copy of short-padded input
 };
@@ -97,5 +91,8 @@ std::string describe_write_failure(const WriteFailure& failure);
 /// rounds to even, away from FLT_MAX's odd significand). Doubles below it round to a finite float.
 /// It is not FLT_MAX: FLT_MAX's shortest text, 3.4028235e+38, reads back as a double above it.
 inline constexpr double float_overflow = 0x1.ffffffp+127;
+static_assert(float_overflow > double{std::numeric_limits<float>::max()} &&
+                  std::numeric_limits<float>::is_iec559 && std::numeric_limits<float>::max_exponent == 128,
+              "float_overflow assumes IEEE-754 binary32 floats");
 
 }  // namespace jobq::internal

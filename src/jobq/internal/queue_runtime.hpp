@@ -18,7 +18,6 @@
 #include "jobq/internal/allocator.hpp"
 #include "jobq/internal/counter.hpp"
 #include "jobq/internal/envelope.hpp"
-#include "jobq/internal/json_buffer.hpp"
 #include "jobq/latency.hpp"
 
 namespace jobq::internal {
@@ -182,7 +181,6 @@ struct ProducerState {
   std::uint32_t unsampled = 0;                         // dispatches since the last latency sample
   JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
   JobId id_end = 0;
-  JsonBuffer scratch;                                  // typed payload serialization
   simdjson::dom::parser validator;                     // raw payload validation
 };
 
