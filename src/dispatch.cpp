@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "jobq/internal/cpu.hpp"
+#include "jobq/internal/deadline.hpp"
 #include "jobq/internal/engine.hpp"
 
 namespace jobq {
@@ -197,7 +198,7 @@ namespace {
 /// take the core its queue's worker needs.
 template <class TryNow, class Closed>
 Errc block_for_room(std::chrono::nanoseconds timeout, TryNow try_now, Closed closed) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
+  const auto until = internal::later(std::chrono::steady_clock::now(), timeout);
   for (unsigned round = 0;; ++round) {
     if (closed()) return Errc::shutting_down;
     if (try_now()) return Errc{};
@@ -255,7 +256,7 @@ Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& st
   if (job.at_value() != Job::steady_time{}) {
     due = job.at_value();
   } else if (job.delay_value().count() > 0) {
-    due = now_ + job.delay_value();
+    due = internal::later(now_, job.delay_value());
   }
   const bool delayed = due > now_;
   const std::string key(job.key());

@@ -1,4 +1,5 @@
 // Cold paths of the Manager: configuration, registration, start, shutdown, stats.
+#include "jobq/internal/deadline.hpp"
 #include "jobq/internal/engine.hpp"
 
 #include <sched.h>
@@ -103,7 +104,7 @@ internal::Engine::Engine(Config config)
 internal::Engine::~Engine() {
   const int lifecycle = state_.load();
   if (lifecycle == configuring || lifecycle == stopped) return;
-  const ShutdownReport report = shutdown(config_.destructor_shutdown_timeout);
+  const ShutdownReport report = shutdown(internal::saturating_cast<std::chrono::nanoseconds>(config_.destructor_shutdown_timeout));
   if (!report.not_run.empty()) {
     log(LogLevel::error, "Manager destroyed with " + std::to_string(report.not_run.size()) +
                              " accepted jobs not run; call shutdown() to get them back");
@@ -247,7 +248,7 @@ void internal::Engine::start() {
 }
 
 ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
+  const auto until = internal::later(std::chrono::steady_clock::now(), deadline);
   const std::lock_guard call(lifecycle_calls_);  // a concurrent call waits, then gets the final counters
   std::unique_lock lock(lifecycle_mutex_);
   bool drained = true;
@@ -333,8 +334,13 @@ void internal::Engine::hand_back(internal::QueueRuntime& queue, internal::Envelo
   if (envelope.extras) job.idempotency_key = envelope.extras->key;
   if (due != Clock::time_point{}) {
     // The wall-clock time at which it was due, so that the record survives a restart.
-    job.due = std::chrono::system_clock::now() +
-              std::chrono::duration_cast<std::chrono::system_clock::duration>(due - now());
+    // A due time of max() ("never") stays max(); one past it maps across, saturated.
+    const Clock::time_point now_ = now();
+    job.due = due == Clock::time_point::max()
+                  ? std::chrono::system_clock::time_point::max()
+                  : internal::later(std::chrono::system_clock::now(),
+                                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                        due > now_ ? due - now_ : std::chrono::nanoseconds::zero()));
   }
   envelope.payload.release();
   envelope.extras.reset();

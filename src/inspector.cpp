@@ -1,12 +1,13 @@
 // Operating a running Manager: pausing queues and working with dead letters.
 #include <thread>
 
+#include "jobq/internal/deadline.hpp"
 #include "jobq/internal/engine.hpp"
 
 namespace jobq {
 
 bool internal::Engine::wait_idle(std::chrono::nanoseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
+  const auto until = internal::later(std::chrono::steady_clock::now(), timeout);
   for (;;) {
     if (state_.load(std::memory_order_acquire) != running) return false;
     bool idle = true;

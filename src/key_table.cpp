@@ -3,6 +3,8 @@
 
 #include <functional>
 
+#include "jobq/internal/deadline.hpp"
+
 namespace jobq::internal {
 
 KeyTable::Shard& KeyTable::shard_of(std::string_view key) noexcept {
@@ -54,7 +56,7 @@ void KeyTable::keep(std::string_view key, JobId id, time_point now) {
   const std::lock_guard lock(shard.mutex);
   auto found = shard.holders.find(std::string(key));
   if (found == shard.holders.end() || found->second.id != id) return;
-  const time_point expires = now + ttl_;
+  const time_point expires = later(now, ttl_);
   found->second.expires = expires;
   shard.expiries.push_back(Expiry{expires, id, found->first});
   reclaim_locked(shard, now);

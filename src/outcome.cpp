@@ -3,6 +3,7 @@
 #include <exception>
 #include <string>
 
+#include "jobq/internal/deadline.hpp"
 #include "jobq/internal/engine.hpp"
 
 namespace jobq {
@@ -40,7 +41,7 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
       return;
     case Status::Kind::snooze:
       cell.snoozed.add();
-      schedule(queue.index, std::move(envelope), now() + status.delay());
+      schedule(queue.index, std::move(envelope), internal::later(now(), status.delay()));
       return;
     case Status::Kind::error:
     case Status::Kind::skip_retry:
@@ -70,7 +71,7 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
   if (will_retry) {
     cell.retried.add();
     ++envelope.attempt;
-    schedule(queue.index, std::move(envelope), now() + delay);
+    schedule(queue.index, std::move(envelope), internal::later(now(), delay));
     return;
   }
   dead_letter(queue, envelope, status.message(),

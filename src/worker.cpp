@@ -8,6 +8,7 @@
 #include <string>
 
 #include "jobq/internal/cpu.hpp"
+#include "jobq/internal/deadline.hpp"
 #include "jobq/internal/message_access.hpp"
 #include "jobq/internal/ticks.hpp"
 #include "jobq/internal/engine.hpp"
@@ -234,7 +235,7 @@ void internal::Engine::publish_idle(internal::Worker& worker) {
 Status internal::Engine::run_timed(internal::QueueRuntime& queue, internal::Worker& worker, const internal::Envelope& envelope,
                           const HandlerEntry& handler, Context& context, const Message& message,
                           std::chrono::nanoseconds timeout) {
-  const Clock::time_point deadline = now() + timeout;
+  const Clock::time_point deadline = internal::later(now(), timeout);
   std::stop_source job_stop;
   // Shutdown's deadline still reaches a timed job: the worker's token forwards to the job's.
   const std::stop_callback forward(worker.stop.get_token(), [&job_stop] { job_stop.request_stop(); });

@@ -43,7 +43,8 @@ struct QueueConfig {
   std::size_t capacity = 65536;
   /// What a dispatch does when the queue is full.
   WhenFull when_full = WhenFull::reject;
-  /// How long a dispatch waits for room with WhenFull::block.
+  /// How long a dispatch waits for room with WhenFull::block; nanoseconds::max(): until there is
+  /// room or intake closes.
   std::chrono::nanoseconds block_timeout = std::chrono::milliseconds(100);
   IdleStrategy idle = IdleStrategy::spin_then_park;
   /// Empty polls before parking, with spin_then_park.
@@ -63,13 +64,15 @@ struct Config {
   std::size_t max_payload_bytes = 1 << 20;
   /// Deepest nesting of arrays and objects accepted by validation.
   std::size_t max_payload_depth = 64;
-  /// Deadline the destructor gives shutdown() when the Manager is destroyed while running.
+  /// Deadline the destructor gives shutdown() when the Manager is destroyed while running;
+  /// milliseconds::max(): wait for the drain however long it takes.
   std::chrono::milliseconds destructor_shutdown_timeout = std::chrono::seconds(5);
   /// Attempts and backoff for every job type that does not set its own.
   RetryPolicy retry = {};
   /// Dead letters kept for inspection; past it the oldest is dropped (and counted).
   std::size_t dead_letter_capacity = 10000;
-  /// How long a successful job's idempotency key keeps refusing duplicates.
+  /// How long a successful job's idempotency key keeps refusing duplicates; nanoseconds::max():
+  /// for the Manager's life.
   std::chrono::nanoseconds idempotency_ttl = std::chrono::hours(1);
   /// Idempotency keys held at once (pending, running, or within their TTL). A keyed dispatch past
   /// it fails with Errc::too_many_keys.

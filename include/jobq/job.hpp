@@ -38,14 +38,16 @@ class Job {
     trusted_ = true;
     return *this;
   }
-  /// Run no earlier than `delay` from now (by the Manager's clock). Zero or less: run now.
+  /// Run no earlier than `delay` from now (by the Manager's clock). Zero or less: run now;
+  /// nanoseconds::max(): never (the job waits until shutdown returns it).
   constexpr Job& delay(std::chrono::nanoseconds delay) noexcept {
     delay_ = delay;
     at_ = steady_time{};
     options_ = true;
     return *this;
   }
-  /// Run no earlier than `when` (on the Manager's clock). A time in the past: run now.
+  /// Run no earlier than `when` (on the Manager's clock). A time in the past: run now;
+  /// time_point::max(): never.
   constexpr Job& at(steady_time when) noexcept {
     at_ = when;
     delay_ = {};
@@ -60,7 +62,7 @@ class Job {
     return *this;
   }
   /// The handler's deadline: its stop token fires this long after it starts (overrides the
-  /// type's RegisterOptions::timeout). Zero: the type's timeout, if any.
+  /// type's RegisterOptions::timeout). Zero: the type's timeout, if any; nanoseconds::max(): none.
   constexpr Job& timeout(std::chrono::nanoseconds timeout) noexcept {
     timeout_ = timeout;
     options_ = true;

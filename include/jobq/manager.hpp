@@ -147,12 +147,14 @@ class Manager {
   /// running fire, and shutdown waits for them to return (a thread cannot be killed: a handler
   /// that ignores its token delays shutdown). Every accepted job that did not reach a terminal
   /// state (queued, delayed, retry or snooze pending) is in the report. A second (or concurrent)
-  /// call waits for the first, then returns the final counters and no jobs.
+  /// call waits for the first, then returns the final counters and no jobs. A deadline of
+  /// nanoseconds::max() never passes.
   ShutdownReport shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode = ShutdownMode::drain);
 
   /// Waits until no job is queued, scheduled or running (every accepted job has reached a
   /// terminal state), polling the counters every millisecond; false if `timeout` passes first
   /// or the Manager is not running. Jobs dispatched meanwhile are waited for too.
+  /// nanoseconds::max(): no time limit.
   bool wait_idle(std::chrono::nanoseconds timeout);
 
   /// Stops a queue's workers from starting jobs; dispatch still accepts jobs onto it (up to its

@@ -57,7 +57,8 @@ struct ReturnedJob {
   std::string payload;
   std::uint32_t attempt = 1;  ///< the attempt it would have run as
   std::string idempotency_key;
-  /// When it was due (wall clock); the epoch for a job that was ready to run.
+  /// When it was due (wall clock); the epoch for a job that was ready to run; max() for a job
+  /// that was to wait forever (a delay, snooze or backoff of max()).
   std::chrono::system_clock::time_point due{};
 
   /// A Job viewing this record, to dispatch again: same type, queue, payload, key, and the time
@@ -66,7 +67,9 @@ struct ReturnedJob {
     Job job(type);
     job.payload(payload).on_queue(queue);
     if (!idempotency_key.empty()) job.idempotency_key(idempotency_key);
-    if (due != std::chrono::system_clock::time_point{}) {
+    if (due == std::chrono::system_clock::time_point::max()) {
+      job.delay(std::chrono::nanoseconds::max());  // it was to wait forever, and still does
+    } else if (due != std::chrono::system_clock::time_point{}) {
       job.delay(std::max(std::chrono::nanoseconds::zero(),
                          std::chrono::duration_cast<std::chrono::nanoseconds>(due - std::chrono::system_clock::now())));
     }

@@ -16,7 +16,8 @@ namespace jobq {
 /// - `skip_retry`: the job failed in a way no retry can fix (a payload that does not bind, a
 ///   record that no longer exists). It is dead-lettered at once.
 /// - `revoke`: drop the job. It is counted as revoked, never retried and never dead-lettered.
-/// - `snooze(d)`: run the job again after `d`, without using an attempt.
+/// - `snooze(d)`: run the job again after `d`, without using an attempt (`d` = max(): never; the
+///   job waits until shutdown returns it).
 class [[nodiscard]] Status {
  public:
   enum class Kind : std::uint8_t { ok, error, skip_retry, revoke, snooze };
