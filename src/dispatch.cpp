@@ -8,6 +8,18 @@
 #include "jobq/internal/engine.hpp"
 
 namespace jobq {
+namespace {
+
+/// Runs `f` when the scope ends, however it ends.
+template <class F>
+struct OnExit {
+  F f;
+  ~OnExit() { f(); }
+};
+template <class F>
+OnExit(F) -> OnExit<F>;
+
+}  // namespace
 
 internal::ProducerState& internal::Engine::producer_slow() {
   // The Managers this thread used recently, most recent last. A miss here falls back to this
@@ -64,7 +76,19 @@ std::string internal::Engine::validation_problem(internal::ProducerState& state,
   return text;
 }
 
+Error internal::Engine::refuse_closed(const Job& job) {
+  if (state_.load(std::memory_order_acquire) == configuring) return Error(Errc::not_started);
+  // Types are frozen once start() has run: the refusal is counted on the job's queue.
+  if (Result<Route> routed = route(job)) {
+    count_rejected(producer(), *routed);
+  } else {
+    producer().unrouted.add();
+  }
+  return Error(Errc::shutting_down);
+}
+
 Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
+  if (state_.load(std::memory_order_acquire) == configuring) return Error(Errc::not_started);
   internal::ProducerState& state = producer();
   auto clear_staging = [&state] {
     for (auto& staged : state.staging) staged.clear();
@@ -83,9 +107,8 @@ Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
     }
   }
   if (jobs.empty()) {
-    const int lifecycle = state_.load(std::memory_order_acquire);
-    if (lifecycle == running) return JobId{0};
-    return Error(lifecycle == configuring ? Errc::not_started : Errc::shutting_down);
+    if (state_.load(std::memory_order_acquire) == running) return JobId{0};
+    return Error(Errc::shutting_down);
   }
   // Route every job and admit each queue the batch touches before any payload is copied, so
   // that a producer retrying against a full queue pays for a few reads, not for the whole batch.
@@ -119,6 +142,9 @@ Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
     }
   }
   const JobId first = take_ids(state, jobs.size());
+  // Staged envelopes must not outlive a throw (a failed allocation, here or while building an
+  // error): the thread's next batch would otherwise enqueue them as jobs nobody dispatched.
+  const OnExit unstage{clear_staging};
   for (std::size_t index = 0; index < jobs.size(); ++index) {
     const Job& job = jobs[index];
     const Route routed = state.routes[index];
@@ -286,9 +312,11 @@ Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& st
     } else if (timer_.size_locked() >= config_.max_scheduled_jobs) {
       refused = Errc::queue_full;
     } else {
+      // Stored first (a failed allocation throws with nothing counted), counted before the lock
+      // is released and the timer thread can see it.
+      timer_.add_locked(due, target.queue, std::move(envelope));
       state.counters[target.queue].accepted.add();
       state.type_counters[target.type].accepted.add();
-      timer_.add_locked(due, target.queue, std::move(envelope));
     }
   }
   if (refused == Errc{}) return id;

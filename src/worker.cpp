@@ -43,6 +43,18 @@ struct ContextAccess {
 
 namespace {
 
+/// The retryable error for an exception a handler let out. Building its message may itself run
+/// out of memory (the exception may be std::bad_alloc): then a message short enough for the
+/// string's inline buffer, which allocates nothing.
+Status exception_status(const char* what) noexcept {
+  try {
+    return Status::error(what == nullptr ? std::string("unhandled exception of a type not derived from std::exception")
+                                         : std::string("unhandled exception: ") + what);
+  } catch (...) {
+    return Status::error("out of memory");
+  }
+}
+
 }  // namespace
 
 Status internal::Engine::invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) const {
@@ -50,9 +62,9 @@ Status internal::Engine::invoke_guarded(const HandlerEntry& handler, Context& co
     if (middleware_.empty()) [[likely]] return handler.invoke(handler.target, context, message);
     return Next(middleware_, 0, handler)(context, message);
   } catch (const std::exception& error) {
-    return Status::error(std::string("unhandled exception: ") + error.what());
+    return exception_status(error.what());
   } catch (...) {
-    return Status::error("unhandled exception of a type not derived from std::exception");
+    return exception_status(nullptr);
   }
 }
 

@@ -59,6 +59,17 @@ TEST_F(Fixture, DispatchBeforeStartIsRefused) {
   EXPECT_EQ(result.error().message(), "not started");
 }
 
+TEST_F(Fixture, DispatchBeforeStartIsNotStartedEvenForATypeNotYetRegistered) {
+  // The lifecycle is checked first: the registry may still be growing, so it is not read.
+  EXPECT_EQ(queues.dispatch(jobq::Job("later:registered")).code(), Errc::not_started);
+  EXPECT_EQ(queues.dispatch(jobq::Job("later:registered").on_queue("nowhere")).code(), Errc::not_started);
+  const std::vector<jobq::Job> batch{jobq::Job("later:registered")};
+  EXPECT_EQ(queues.dispatch_bulk(batch).code(), Errc::not_started);
+  queues.register_handler("later:registered", [](Context&, const Message&) { return Status::success(); });
+  queues.start();
+  EXPECT_TRUE(queues.dispatch(jobq::Job("later:registered")).ok());
+}
+
 TEST_F(Fixture, UnknownTypeAndQueueAreNamed) {
   queues.start();
   jobq::Result<jobq::JobId> result = queues.dispatch(jobq::Job("emails:nope"));

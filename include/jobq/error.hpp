@@ -1,6 +1,7 @@
 // Error values for the hot path and the exception type for configuration mistakes.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -87,10 +88,16 @@ class [[nodiscard]] Result {
 
   bool ok() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
-  const T& value() const& { return *std::get_if<0>(&state_); }
+  const T& value() const& {
+    assert(ok() && "jobq::Result: value() of an error; check ok() first");
+    return *std::get_if<0>(&state_);
+  }
   const T& operator*() const& { return value(); }
   const T* operator->() const { return &value(); }
-  const Error& error() const& { return *std::get_if<1>(&state_); }
+  const Error& error() const& {
+    assert(!ok() && "jobq::Result: error() of a value; check ok() first");
+    return *std::get_if<1>(&state_);
+  }
   /// Errc of the error; only meaningful when !ok().
   Errc code() const noexcept { return ok() ? Errc{} : std::get_if<1>(&state_)->code(); }
 

@@ -99,6 +99,9 @@ class Engine {
   Result<JobId> commit(ProducerState& producer, Route route, Envelope&& envelope);
   /// Counts a dispatch refused before it had a queue (unknown type or queue) and returns `error`.
   Error refuse_unrouted(Error error);
+  /// The refusal of a dispatch while the Manager is not running, checked before anything else:
+  /// before start() the registry may still be growing, so the job is not even routed.
+  Error refuse_closed(const Job& job);
   ProducerState& producer();
   ProducerState& producer_slow();
   void size_type_counters(ProducerState& producer) const;
@@ -238,6 +241,7 @@ inline Result<Route> Engine::route(const Job& job) const {
 }
 
 inline Result<JobId> Engine::dispatch(const Job& job) {
+  if (state_.load(std::memory_order_acquire) != running) [[unlikely]] return refuse_closed(job);
   Result<Route> routed = route(job);
   if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
   ProducerState& state = producer();
@@ -254,6 +258,7 @@ inline Result<JobId> Engine::dispatch(const Job& job) {
 }
 
 inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& type, void* object, bool move) {
+  if (state_.load(std::memory_order_acquire) != running) [[unlikely]] return refuse_closed(job);
   Result<Route> routed = route(job);
   if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
   ProducerState& state = producer();
