@@ -1,6 +1,7 @@
 // Cold paths of the Manager: configuration, registration, start, shutdown, stats.
 #include "jobq/internal/deadline.hpp"
 #include "jobq/internal/engine.hpp"
+#include "jobq/internal/threads.hpp"
 
 #include <sched.h>
 #include <unistd.h>
@@ -16,19 +17,14 @@ namespace {
 
 std::atomic<std::uint64_t> next_manager_uid{1};
 
-/// The CPUs this process may run on, as "0-3,6" for messages.
-std::string describe_cpus(const cpu_set_t& set) {
-  std::string text;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (!CPU_ISSET(cpu, &set)) continue;
-    int last = cpu;
-    while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, &set)) ++last;
-    if (!text.empty()) text += ',';
-    text += std::to_string(cpu);
-    if (last > cpu) text += '-' + std::to_string(last);
-    cpu = last;
+/// Throws unless every CPU of `cpus` is one this process may use.
+void validate_cpus(const std::vector<unsigned>& cpus, const cpu_set_t& allowed, const std::string& owner) {
+  for (unsigned cpu : cpus) {
+    if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed)) {
+      throw ConfigError(owner + ": CPU " + std::to_string(cpu) + " is not one this process may run on (allowed: " +
+                        internal::describe_cpus(allowed) + ")");
+    }
   }
-  return text;
 }
 
 void validate_queue(const QueueConfig& queue, const cpu_set_t& allowed) {
@@ -43,12 +39,7 @@ void validate_queue(const QueueConfig& queue, const cpu_set_t& allowed) {
     throw ConfigError(quoted + ": dequeue_batch must be between 1 and 64");
   }
   if (queue.block_timeout < std::chrono::nanoseconds::zero()) throw ConfigError(quoted + ": block_timeout must not be negative");
-  for (unsigned cpu : queue.cpus) {
-    if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed)) {
-      throw ConfigError(quoted + ": CPU " + std::to_string(cpu) +
-                        " is not one this process may run on (allowed: " + describe_cpus(allowed) + ")");
-    }
-  }
+  validate_cpus(queue.cpus, allowed, quoted);
 }
 
 }  // namespace
@@ -68,17 +59,8 @@ internal::Engine::Engine(Config config)
     throw ConfigError("max_payload_bytes must be between 1 and 2^31");
   }
   if (config_.max_payload_depth == 0) throw ConfigError("max_payload_depth must be at least 1");
-  // The process's CPUs: the main thread's set (the process id names it) joined with this
-  // thread's, so that a Manager built on a pinned thread may still pin its workers elsewhere.
-  cpu_set_t allowed;
-  cpu_set_t this_thread;
-  CPU_ZERO(&allowed);
-  CPU_ZERO(&this_thread);
-  if (sched_getaffinity(getpid(), sizeof allowed, &allowed) != 0 ||
-      sched_getaffinity(0, sizeof this_thread, &this_thread) != 0) {
-    throw ConfigError("sched_getaffinity failed");
-  }
-  CPU_OR(&allowed, &allowed, &this_thread);
+  const cpu_set_t allowed = internal::process_cpus();
+  validate_cpus(config_.timer_cpus, allowed, "timer_cpus");
   for (const QueueConfig& queue : config_.queues) {
     validate_queue(queue, allowed);
     const auto index = static_cast<QueueId>(queues_.size());
@@ -212,6 +194,8 @@ void internal::Engine::start() {
   if (failure.empty()) {
     try {
       timer_thread_ = std::thread([this] { run_timer(); });
+      lifecycle_changed_.wait(lock, [&] { return timer_ready_; });
+      failure = start_error_;
     } catch (const std::exception& error) {
       failure = std::string("cannot start the timer thread: ") + error.what();
     }

@@ -1,14 +1,29 @@
 // The thread that serves the timer: moves due jobs onto their queues and fires timeouts.
-#include <pthread.h>
-
 #include <vector>
 
 #include "jobq/internal/engine.hpp"
+#include "jobq/internal/threads.hpp"
 
 namespace jobq {
 
 void internal::Engine::run_timer() {
-  pthread_setname_np(pthread_self(), "jq:timer");
+  constexpr std::string_view thread_name = "jq:timer";
+  internal::name_this_thread(thread_name);
+  std::string pin_error = internal::pin_this_thread(config_.timer_cpus);
+  if (!pin_error.empty()) pin_error = "timer_cpus: " + pin_error;
+  const WorkerInfo info{{}, 0, -1, thread_name};
+  if (pin_error.empty()) call_hook(on_worker_start_, "timer start", info);
+  {
+    const std::lock_guard lock(lifecycle_mutex_);
+    timer_ready_ = true;
+    if (!pin_error.empty() && start_error_.empty()) start_error_ = std::move(pin_error);
+  }
+  lifecycle_changed_.notify_all();
+  serve_timer();
+  if (pin_error.empty()) call_hook(on_worker_stop_, "timer stop", info);
+}
+
+void internal::Engine::serve_timer() {
   // The timer's own ring producers: one thread, so one token per queue.
   std::vector<moodycamel::ProducerToken> tokens;
   tokens.reserve(queues_.size());

@@ -1,9 +1,7 @@
 // The worker loop. It lives in the library rather than in a header: it is one function per
 // thread, entered once, so inlining it into user code would buy nothing.
-#include <pthread.h>
-#include <sched.h>
-
 #include <array>
+#include <span>
 #include <cstring>
 #include <string>
 
@@ -12,6 +10,7 @@
 #include "jobq/internal/message_access.hpp"
 #include "jobq/internal/ticks.hpp"
 #include "jobq/internal/engine.hpp"
+#include "jobq/internal/threads.hpp"
 
 namespace jobq {
 namespace internal {
@@ -71,30 +70,24 @@ Status internal::Engine::invoke_guarded(const HandlerEntry& handler, Context& co
 namespace {
 
 /// "jq:<queue>/<index>", cut to the 15 characters Linux keeps.
-void name_this_thread(std::string_view queue, unsigned index) {
+std::string worker_thread_name(std::string_view queue, unsigned index) {
   std::string name = "jq:" + std::string(queue.substr(0, 8)) + "/" + std::to_string(index);
   if (name.size() > 15) name.resize(15);
-  pthread_setname_np(pthread_self(), name.c_str());
-}
-
-/// Empty on success, else why the thread could not be pinned.
-std::string pin_this_thread(int cpu, std::string_view queue) {
-  if (cpu < 0) return {};
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  const int error = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-  if (error == 0) return {};
-  return "queue '" + std::string(queue) + "': cannot pin a worker to CPU " + std::to_string(cpu) + ": " +
-         std::strerror(error);
+  return name;
 }
 
 }  // namespace
 
 void internal::Engine::run_worker(internal::QueueRuntime& queue, internal::Worker& worker) {
-  name_this_thread(queue.config.name, worker.index);
-  std::string pin_error = pin_this_thread(worker.cpu, queue.config.name);
-  const WorkerInfo info{queue.config.name, worker.index, worker.cpu};
+  const std::string thread_name = worker_thread_name(queue.config.name, worker.index);
+  internal::name_this_thread(thread_name);
+  std::string pin_error;
+  if (worker.cpu >= 0) {
+    const unsigned cpu = static_cast<unsigned>(worker.cpu);
+    pin_error = internal::pin_this_thread(std::span(&cpu, 1));
+    if (!pin_error.empty()) pin_error = "queue '" + queue.config.name + "': worker " + std::to_string(worker.index) + ": " + pin_error;
+  }
+  const WorkerInfo info{queue.config.name, worker.index, worker.cpu, thread_name};
   if (pin_error.empty()) call_hook(on_worker_start_, "worker start", info);
   {
     const std::lock_guard lock(lifecycle_mutex_);

@@ -24,7 +24,7 @@ std::string this_thread_name() {
   return name;
 }
 
-TEST(Hooks, WorkerHooksRunOnEachWorkerThreadBeforeItsFirstJobAndAfterItsLast) {
+TEST(Hooks, ThreadHooksRunOnEachWorkerAndTheTimerBeforeItsFirstJobAndAfterItsLast) {
   jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 2}, {.name = "other"}}});
   std::mutex mutex;
   std::vector<std::string> started;
@@ -49,9 +49,9 @@ TEST(Hooks, WorkerHooksRunOnEachWorkerThreadBeforeItsFirstJobAndAfterItsLast) {
   });
   queues.start();
   {
-    // start() returns only after every start hook has run.
+    // start() returns only after every start hook has run: three workers and the timer.
     const std::lock_guard lock(mutex);
-    EXPECT_EQ(started.size(), 3u);
+    EXPECT_EQ(started.size(), 4u);
     EXPECT_TRUE(stopped.empty());
   }
   for (int index = 0; index < 100; ++index) ASSERT_TRUE(queues.dispatch(jobq::Job("a:b")).ok());
@@ -61,10 +61,13 @@ TEST(Hooks, WorkerHooksRunOnEachWorkerThreadBeforeItsFirstJobAndAfterItsLast) {
   const std::lock_guard lock(mutex);
   std::sort(started.begin(), started.end());
   std::sort(stopped.begin(), stopped.end());
-  // Start hooks see jobq's names; stop hooks see the names the start hooks gave.
-  EXPECT_EQ(started, (std::vector<std::string>{"default/0 jq:default/0", "default/1 jq:default/1", "other/0 jq:other/0"}));
-  EXPECT_EQ(stopped, (std::vector<std::string>{"default/0 app-defau", "default/1 app-defau", "other/0 app-other"}));
-  EXPECT_EQ(hook_threads.size(), 3u);
+  // Start hooks see jobq's names; stop hooks see the names the start hooks gave. The timer
+  // has no queue.
+  EXPECT_EQ(started, (std::vector<std::string>{"/0 jq:timer", "default/0 jq:default/0", "default/1 jq:default/1",
+                                               "other/0 jq:other/0"}));
+  EXPECT_EQ(stopped,
+            (std::vector<std::string>{"/0 app-", "default/0 app-defau", "default/1 app-defau", "other/0 app-other"}));
+  EXPECT_EQ(hook_threads.size(), 4u);
   for (const std::thread::id& id : job_threads) EXPECT_TRUE(hook_threads.contains(id));
 }
 

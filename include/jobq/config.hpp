@@ -94,6 +94,9 @@ struct Config {
   LogSink log_sink = nullptr;
   /// The time source; null means std::chrono::steady_clock. For tests.
   std::shared_ptr<const Clock> clock = nullptr;
+  /// CPUs the timer thread ("jq:timer") may run on; empty: wherever the scheduler puts it. It
+  /// wakes only when a delayed job, retry, snooze or timeout falls due.
+  std::vector<unsigned> timer_cpus = {};
 };
 
 }  // namespace jobq

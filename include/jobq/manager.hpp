@@ -69,14 +69,18 @@ using DeadHook = std::function<void(const DeadLetter&)>;
 using TimeoutHook = std::function<void(const Overrun&)>;
 
 /// A worker thread, as its start and stop hooks see it.
+/// A thread the engine runs: a worker of a queue, or the timer (which moves delayed jobs,
+/// retries and snoozes onto their queues and fires timeouts).
 struct WorkerInfo {
-  std::string_view queue;
-  unsigned index;  ///< within its queue
-  int cpu;         ///< the CPU it was pinned to, or -1
+  std::string_view queue;  ///< the worker's queue; empty for the timer
+  unsigned index;          ///< within its queue; 0 for the timer
+  int cpu;                 ///< the CPU a worker was pinned to, or -1 (the timer: see Config::timer_cpus)
+  std::string_view thread = {};  ///< its name: "jq:<queue>/<index>" or "jq:timer"
 };
-/// Runs on the worker thread itself: the start hook after jobq named and pinned it and before
-/// its first job (the place to rename, re-pin or set a thread-local), the stop hook after its
-/// last job. start() returns only after every start hook has returned.
+/// Runs on each thread the engine starts, the workers and the timer: the start hook after jobq
+/// named and pinned it and before its first job (the place to rename, re-pin or set a
+/// thread-local), the stop hook after its last job. start() returns only after every start hook
+/// has returned.
 using WorkerHook = std::function<void(const WorkerInfo&)>;
 
 class Manager {

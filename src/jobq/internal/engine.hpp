@@ -146,7 +146,9 @@ class Engine {
   void end_key(const Envelope& envelope, bool succeeded);
   /// Puts a job into the timer from a worker (retry, snooze): always admitted.
   void schedule(QueueId queue, Envelope&& envelope, Clock::time_point due);
+  /// The timer thread: named, pinned and announced like a worker, then serve_timer().
   void run_timer();
+  void serve_timer();
   /// Moves a due job onto its ring from the timer thread; false if intake has closed.
   bool release_due(Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens);
   void fire_watches(std::vector<Timer::Watch>& watches);
@@ -192,6 +194,7 @@ class Engine {
   std::condition_variable lifecycle_changed_;
   std::size_t workers_started_ = 0;
   std::size_t workers_live_ = 0;
+  bool timer_ready_ = false;  // the timer thread has been named, pinned and announced
   std::string start_error_;
   std::vector<ReturnedJob> handed_back_;
   bool shut_down_ = false;
