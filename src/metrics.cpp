@@ -13,6 +13,7 @@ std::uint64_t finished_runs(const JobCounters& jobs) {
 
 MetricsSnapshot internal::Engine::metrics() const {
   MetricsSnapshot snapshot;
+  snapshot.latency_sample_every = config_.latency_sample_every;
   const double seconds_per_tick = tick_rate_.seconds_per_tick();
   const bool cells = cells_ready_.load(std::memory_order_acquire);
   snapshot.types.resize(registry_.size());

@@ -98,7 +98,7 @@ constexpr std::array<CounterField, 9> counter_fields = {{
 /// Writes the counter families of `rows` (queues or types) under `prefix`, labelled by `label`.
 template <class Row>
 void write_counters(Writer& writer, std::string_view prefix, std::string_view label, const std::vector<Row>& rows,
-                    const std::function<std::string(const Row&)>& key) {
+                    const std::function<std::string(const Row&)>& key, std::uint32_t sample_every) {
   for (const CounterField& field : counter_fields) {
     const std::string name = std::string(prefix) + "_" + field.suffix + "_total";
     writer.family(name, "counter", field.help);
@@ -106,11 +106,18 @@ void write_counters(Writer& writer, std::string_view prefix, std::string_view la
       writer.sample(name, std::string(label) + "=\"" + escaped(key(row)) + "\"", std::to_string(row.jobs.*field.field));
     }
   }
-  const std::string wait = std::string(prefix) + "_wait_seconds";
-  writer.family(wait, "histogram", "Time from dispatch (or due time) to start.");
+  // The histograms time a sample of jobs, so their _count is not a job count: a rate() over it
+  // would under-report throughput by the sampling factor. The name and the help say so; rates
+  // come from the exact counters above.
+  const std::string sampled = sample_every == 1 ? std::string("every job")
+                                                : "about 1 in " + std::to_string(sample_every) + " jobs";
+  const std::string caveat = " Sampled (" + sampled + ", and every job from the timer): quantiles hold, _count counts "
+                             "samples; for rates use " + std::string(prefix) + "_started_total.";
+  const std::string wait = std::string(prefix) + "_sampled_wait_seconds";
+  writer.family(wait, "histogram", "Time from dispatch (or due time) to start." + caveat);
   for (const Row& row : rows) writer.histogram(wait, std::string(label) + "=\"" + escaped(key(row)) + "\"", row.wait);
-  const std::string run = std::string(prefix) + "_run_seconds";
-  writer.family(run, "histogram", "Time a handler ran.");
+  const std::string run = std::string(prefix) + "_sampled_run_seconds";
+  writer.family(run, "histogram", "Time a handler ran." + caveat);
   for (const Row& row : rows) writer.histogram(run, std::string(label) + "=\"" + escaped(key(row)) + "\"", row.run);
 }
 
@@ -119,7 +126,7 @@ void write_counters(Writer& writer, std::string_view prefix, std::string_view la
 std::string prometheus_text(const MetricsSnapshot& snapshot) {
   Writer writer;
   write_counters<QueueMetrics>(writer, "jobq_queue", "queue", snapshot.queues,
-                               [](const QueueMetrics& queue) { return queue.name; });
+                               [](const QueueMetrics& queue) { return queue.name; }, snapshot.latency_sample_every);
   struct Gauge {
     const char* name;
     const char* help;
@@ -147,7 +154,7 @@ std::string prometheus_text(const MetricsSnapshot& snapshot) {
     writer.sample("jobq_queue_timed_out_total", "queue=\"" + escaped(queue.name) + "\"", std::to_string(queue.timed_out));
   }
   write_counters<TypeMetrics>(writer, "jobq_type", "type", snapshot.types,
-                              [](const TypeMetrics& type) { return type.type; });
+                              [](const TypeMetrics& type) { return type.type; }, snapshot.latency_sample_every);
   writer.family("jobq_unrouted_total", "counter", "Dispatches refused for an unknown job type or queue.");
   writer.sample("jobq_unrouted_total", "", std::to_string(snapshot.unrouted));
   writer.family("jobq_dead_letters", "gauge", "Dead letters kept.");

@@ -168,14 +168,36 @@ TEST_F(Workload, PrometheusTextParsesBackToTheSnapshot) {
   // Histogram buckets are cumulative and end at +Inf == _count.
   double previous = 0;
   for (const char* le : {"1e-06", "1e-05", "0.0001", "0.001", "0.01", "0.1", "1", "10"}) {
-    const double bucket = samples.at(std::string(R"(jobq_queue_run_seconds_bucket{queue="mail",le=")") + le + "\"}");
+    const double bucket = samples.at(std::string(R"(jobq_queue_sampled_run_seconds_bucket{queue="mail",le=")") + le + "\"}");
     EXPECT_GE(bucket, previous) << le;
     previous = bucket;
   }
-  EXPECT_EQ(samples.at(R"(jobq_queue_run_seconds_bucket{queue="mail",le="+Inf"})"), 120);
-  EXPECT_EQ(samples.at(R"(jobq_queue_run_seconds_count{queue="mail"})"), 120);
-  EXPECT_GE(samples.at(R"(jobq_queue_run_seconds_bucket{queue="mail",le="+Inf"})"), previous);
-  EXPECT_GT(samples.at(R"(jobq_queue_run_seconds_sum{queue="mail"})"), 0);
+  EXPECT_EQ(samples.at(R"(jobq_queue_sampled_run_seconds_bucket{queue="mail",le="+Inf"})"), 120);
+  EXPECT_EQ(samples.at(R"(jobq_queue_sampled_run_seconds_count{queue="mail"})"), 120);
+  EXPECT_GE(samples.at(R"(jobq_queue_sampled_run_seconds_bucket{queue="mail",le="+Inf"})"), previous);
+  EXPECT_GT(samples.at(R"(jobq_queue_sampled_run_seconds_sum{queue="mail"})"), 0);
+  (void)queues.shutdown(1s);
+}
+
+TEST(Metrics, PrometheusSaysWhichFamiliesAreSampledAndNamesNoSampledCountAsAJobCount) {
+  jobq::Manager queues(jobq::Config{.latency_sample_every = 16});
+  queues.register_handler("a:b", [](Context&, const Message&) { return Status::success(); });
+  queues.start();
+  constexpr int jobs = 1600;
+  for (int index = 0; index < jobs; ++index) ASSERT_TRUE(queues.dispatch(jobq::Job("a:b")));
+  ASSERT_TRUE(queues.wait_idle(30s));
+  const jobq::MetricsSnapshot snapshot = queues.metrics();
+  const std::string text = jobq::prometheus_text(snapshot);
+  const std::map<std::string, double> samples = parse_prometheus(text);
+  // The exact count is a counter; the histogram's _count is the samples, and says so.
+  EXPECT_EQ(samples.at(R"(jobq_queue_started_total{queue="default"})"), jobs);
+  const double timed = samples.at(R"(jobq_queue_sampled_run_seconds_count{queue="default"})");
+  EXPECT_GT(timed, 0);
+  EXPECT_LT(timed, jobs / 2);
+  EXPECT_EQ(text.find("jobq_queue_run_seconds"), std::string::npos);
+  EXPECT_NE(text.find("# HELP jobq_queue_sampled_run_seconds Time a handler ran. Sampled (about 1 in 16 jobs"),
+            std::string::npos);
+  EXPECT_NE(text.find("for rates use jobq_type_started_total"), std::string::npos);
   (void)queues.shutdown(1s);
 }
 

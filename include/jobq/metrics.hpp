@@ -67,10 +67,15 @@ struct MetricsSnapshot {
   std::uint64_t dead_letters = 0;          ///< kept now
   std::uint64_t dead_letters_dropped = 0;  ///< dropped because the store was full
   std::uint64_t idempotency_keys = 0;      ///< held now
+  /// Config::latency_sample_every: the wait and run histograms hold about one job in this many
+  /// dispatched (and every job coming back from the timer). The counters are exact.
+  std::uint32_t latency_sample_every = 1;
 };
 
-/// The Prometheus text exposition format (version 0.0.4) of a snapshot: counters end in _total,
-/// latencies are histograms in seconds, queues and types are labels.
+/// The Prometheus text exposition format (version 0.0.4) of a snapshot: counters end in _total
+/// and are exact; latencies are histograms in seconds named `…_sampled_wait_seconds` and
+/// `…_sampled_run_seconds`, whose `_count` counts timed samples, not jobs (rates come from the
+/// counters); queues and types are labels.
 std::string prometheus_text(const MetricsSnapshot& snapshot);
 
 }  // namespace jobq
