@@ -303,27 +303,32 @@ Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& st
   }
   // The lifecycle is checked under the timer's lock, which shutdown takes only after closing
   // intake: a job added here is either seen by shutdown's final sweep of the timer, or refused.
-  // It is counted as accepted only once admitted, and before the timer thread can see it.
+  // It is stored first (a failed allocation throws with nothing counted) and counted before the
+  // lock is released and the timer thread can see it.
   Errc refused{};
-  {
+  try {
+    internal::Timer::Node node = internal::Timer::make(due, target.queue, std::move(envelope));
     std::unique_lock lock = timer_.lock();
     if (state_.load(std::memory_order_seq_cst) != running) {
       refused = Errc::shutting_down;
-    } else if (timer_.size_locked() >= config_.max_scheduled_jobs) {
+    } else if (!timer_.add_locked(node)) {
       refused = Errc::queue_full;
     } else {
-      // Stored first (a failed allocation throws with nothing counted), counted before the lock
-      // is released and the timer thread can see it.
-      timer_.add_locked(due, target.queue, std::move(envelope));
       state.counters[target.queue].accepted.add();
       state.type_counters[target.type].accepted.add();
     }
+  } catch (...) {
+    if (!key.empty()) keys_.release(key, id);
+    count_rejected(state, target);
+    throw;
   }
   if (refused == Errc{}) return id;
   if (!key.empty()) keys_.release(key, id);
   count_rejected(state, target);
   if (refused == Errc::queue_full) {
-    return Error(refused, std::to_string(config_.max_scheduled_jobs) + " delayed jobs are waiting already");
+    return Error(refused, "queue '" + queues_[target.queue]->config.name + "' has " +
+                              std::to_string(timer_.limit(target.queue)) +
+                              " jobs waiting in the timer already (QueueConfig::max_scheduled)");
   }
   return Error(refused);
 }

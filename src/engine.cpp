@@ -35,6 +35,7 @@ void validate_queue(const QueueConfig& queue, const cpu_set_t& allowed) {
   if (queue.workers == 0) throw ConfigError(quoted + ": workers must be at least 1");
   if (queue.capacity == 0) throw ConfigError(quoted + ": capacity must be at least 1");
   if (queue.capacity > (std::size_t{1} << 40)) throw ConfigError(quoted + ": capacity must be at most 2^40");
+  if (queue.max_scheduled == 0) throw ConfigError(quoted + ": max_scheduled must be at least 1");
   if (queue.dequeue_batch == 0 || queue.dequeue_batch > 64) {
     throw ConfigError(quoted + ": dequeue_batch must be between 1 and 64");
   }
@@ -48,7 +49,11 @@ internal::Engine::Engine(Config config)
     : config_(std::move(config)),
       uid_(next_manager_uid.fetch_add(1)),
       clock_(config_.clock),
-      timer_(config_.queues.size()),
+      timer_([&] {
+        std::vector<std::size_t> limits;
+        for (const QueueConfig& queue : config_.queues) limits.push_back(queue.max_scheduled);
+        return limits;
+      }()),
       keys_(config_.max_idempotency_keys, config_.idempotency_ttl),
       dead_letters_(config_.dead_letter_capacity) {
   if (config_.queues.empty()) throw ConfigError("the configuration has no queues");
@@ -259,9 +264,9 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
     stop_timer();
     {
       std::unique_lock timer_lock = timer_.lock();
-      std::vector<internal::Timer::Pending> pending = timer_.take_all_locked();
+      std::vector<internal::Timer::Node> pending = timer_.take_all_locked();
       timer_lock.unlock();
-      for (internal::Timer::Pending& job : pending) hand_back(*queues_[job.queue], job.envelope, job.due);
+      for (internal::Timer::Node& job : pending) hand_back(*queues_[job->queue], job->envelope, job->due);
     }
     // What no worker took. A reservation made before intake closed turns into an enqueue (or is
     // withdrawn) within a few instructions, so wait for the depth itself to reach zero.

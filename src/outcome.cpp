@@ -41,7 +41,12 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
       return;
     case Status::Kind::snooze:
       cell.snoozed.add();
-      schedule(queue.index, std::move(envelope), internal::later(now(), status.delay()));
+      if (!schedule(queue.index, envelope, internal::later(now(), status.delay()))) {
+        dead_letter(queue, envelope, "snoozed, but " + std::to_string(timer_.limit(queue.index)) +
+                                         " jobs of its queue were already waiting",
+                    DeadReason::no_room);
+        cell.dead_lettered.add();
+      }
       return;
     case Status::Kind::error:
     case Status::Kind::skip_retry:
@@ -69,9 +74,17 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
                     message.payload(), status.message(), status.kind() == Status::Kind::error, will_retry,
                     delay});
   if (will_retry) {
-    cell.retried.add();
     ++envelope.attempt;
-    schedule(queue.index, std::move(envelope), internal::later(now(), delay));
+    if (schedule(queue.index, envelope, internal::later(now(), delay))) {
+      cell.retried.add();
+      return;
+    }
+    --envelope.attempt;
+    dead_letter(queue, envelope,
+                status.message() + " (no retry: " + std::to_string(timer_.limit(queue.index)) +
+                    " jobs of its queue were already waiting)",
+                DeadReason::no_room);
+    cell.dead_lettered.add();
     return;
   }
   dead_letter(queue, envelope, status.message(),
@@ -115,9 +128,18 @@ void internal::Engine::end_key(const internal::Envelope& envelope, bool succeede
   }
 }
 
-void internal::Engine::schedule(QueueId queue, internal::Envelope&& envelope, Clock::time_point due) {
-  std::unique_lock lock = timer_.lock();
-  timer_.add_locked(due, queue, std::move(envelope));
+bool internal::Engine::schedule(QueueId queue, internal::Envelope& envelope, Clock::time_point due) {
+  internal::Timer::Node node = internal::Timer::make(due, queue, std::move(envelope));
+  bool added = false;
+  try {
+    std::unique_lock lock = timer_.lock();
+    added = timer_.add_locked(node);
+  } catch (...) {
+    envelope = std::move(node->envelope);
+    throw;
+  }
+  if (!added) envelope = std::move(node->envelope);
+  return added;
 }
 
 }  // namespace jobq

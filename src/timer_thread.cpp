@@ -28,39 +28,64 @@ void internal::Engine::serve_timer() {
   std::vector<moodycamel::ProducerToken> tokens;
   tokens.reserve(queues_.size());
   for (auto& queue : queues_) tokens.emplace_back(queue->ring);
-  std::vector<internal::Timer::Pending> due;
-  std::vector<internal::Timer::Watch> watches;
+  std::vector<internal::Timer::Node> due;
   std::unique_lock lock = timer_.lock();
   while (!timer_stop_) {
     const Clock::time_point now_ = now();
-    timer_.take_due_watches_locked(now_, watches);
-    if (state_.load(std::memory_order_seq_cst) == running) timer_.take_due_locked(now_, due, 256);
-    if (!due.empty() || !watches.empty()) {
-      lock.unlock();
-      fire_watches(watches);
-      std::size_t released = 0;
-      while (released < due.size() && release_due(due[released], tokens)) ++released;
-      lock.lock();
-      // Intake closed while these were in hand: they stay in the timer for shutdown to return.
+    // Once intake has closed, due jobs stay put for shutdown to return, but timeouts still fire.
+    if (state_.load(std::memory_order_seq_cst) == running) {
+      try {
+        timer_.take_due_locked(now_, due, 256);
+      } catch (const std::bad_alloc&) {  // nothing was taken; try again shortly
+        timer_.wait_until(lock, std::chrono::steady_clock::now() + std::chrono::milliseconds(1));
+        continue;
+      }
+    }
+    lock.unlock();
+    fire_due_deadlines(now_);
+    std::size_t released = 0;
+    while (released < due.size() && release_due(*due[released], tokens)) ++released;
+    lock.lock();
+    if (!due.empty()) {
+      // Intake closed while these were in hand: they go back for shutdown to return. They left
+      // the timer a moment ago, so their queue's count has room for them.
       for (std::size_t index = released; index < due.size(); ++index) {
-        timer_.add_locked(due[index].due, due[index].queue, std::move(due[index].envelope));
+        bool kept = false;
+        try {
+          kept = timer_.add_locked(due[index]);
+        } catch (const std::bad_alloc&) {  // returned below instead
+        }
+        if (!kept) hand_back(*queues_[due[index]->queue], due[index]->envelope, due[index]->due);
       }
       due.clear();
-      watches.clear();
       continue;
     }
-    // Once intake has closed, due jobs stay put for shutdown to return, but timeouts still fire.
-    const Clock::time_point next = state_.load(std::memory_order_seq_cst) == running ? timer_.next_due_locked()
-                                                                                     : timer_.next_watch_locked();
+    Clock::time_point next = state_.load(std::memory_order_seq_cst) == running ? timer_.next_due_locked()
+                                                                               : Clock::time_point::max();
     if (clock_) {
       // A clock the timer cannot sleep on: look again every millisecond of real time.
+      timer_.plan_locked(Clock::time_point::min());
       timer_.wait_until(lock, std::chrono::steady_clock::now() + std::chrono::milliseconds(1));
-    } else if (next == Clock::time_point::max()) {
+      continue;
+    }
+    // Publish the plan, then look at the deadlines: a worker arming one after this sees the plan
+    // and nudges (under the lock this thread holds until it sleeps) if it comes earlier.
+    timer_.plan_locked(std::min(next, earliest_deadline()));
+    next = std::min(next, earliest_deadline());
+    if (next == Clock::time_point::max()) {
       timer_.wait(lock);
     } else {
       timer_.wait_until(lock, next);
     }
   }
+}
+
+internal::Timer::time_point internal::Engine::earliest_deadline() const noexcept {
+  Clock::time_point earliest = Clock::time_point::max();
+  for (const auto& queue : queues_) {
+    for (const auto& worker : queue->workers) earliest = std::min(earliest, worker->deadline.armed_until());
+  }
+  return earliest;
 }
 
 bool internal::Engine::release_due(internal::Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens) {
@@ -82,29 +107,31 @@ bool internal::Engine::release_due(internal::Timer::Pending& due, std::vector<mo
   return true;
 }
 
-void internal::Engine::fire_watches(std::vector<internal::Timer::Watch>& watches) {
-  for (const internal::Timer::Watch& watch : watches) {
-    std::stop_source overran(std::nostopstate);
-    {
-      const std::lock_guard lock(watch.worker->timed_mutex);
-      if (watch.worker->run == watch.run && watch.worker->timed_stop.stop_possible()) {
-        overran = watch.worker->timed_stop;
+void internal::Engine::fire_due_deadlines(Clock::time_point now_) {
+  for (const auto& queue : queues_) {
+    for (const auto& worker : queue->workers) {
+      std::uint64_t run = 0;
+      std::chrono::nanoseconds timeout{0};
+      if (!worker->deadline.claim_due(now_, run, timeout)) continue;
+      // Claimed: the worker waits in disarm() until fired(), so the job it publishes and its
+      // stop source stay this run's. Counted, logged and reported before the token fires, so
+      // that whoever sees the handler react to its token also sees the overrun.
+      const JobId id = worker->running_id.load(std::memory_order_acquire);
+      const TypeId type = worker->running_type.load(std::memory_order_relaxed);
+      const std::uint32_t attempt = worker->running_attempt.load(std::memory_order_relaxed);
+      queue->timed_out.fetch_add(1, std::memory_order_release);
+      if (logs(LogLevel::warn)) {
+        try {
+          log(LogLevel::warn, "job " + std::to_string(id) + " (" + std::string(registry_[type].name) +
+                                  ") still running at its " + std::to_string(timeout.count() / 1000000) +
+                                  " ms timeout: firing its stop token");
+        } catch (const std::bad_alloc&) {  // the line is lost, the timeout is not
+        }
       }
+      call_hook(on_timeout_, "timeout", Overrun{id, registry_[type].name, queue->config.name, attempt, timeout});
+      worker->job_stop.request_stop();
+      worker->deadline.fired(run);
     }
-    if (!overran.stop_possible()) continue;  // the handler returned in time
-    // Counted, logged and reported before the token fires, so that whoever sees the handler
-    // react to its token also sees the overrun. (The copy keeps the job's stop state alive even
-    // if the handler returns meanwhile; firing it then reaches no one.)
-    queues_[watch.queue]->timed_out.fetch_add(1, std::memory_order_release);
-    if (logs(LogLevel::warn)) {
-      log(LogLevel::warn, "job " + std::to_string(watch.id) + " (" + std::string(registry_[watch.type].name) +
-                              ") still running at its " + std::to_string(watch.timeout.count() / 1000000) +
-                              " ms timeout: firing its stop token");
-    }
-    call_hook(on_timeout_, "timeout",
-              Overrun{watch.id, registry_[watch.type].name, queues_[watch.queue]->config.name, watch.attempt,
-                      watch.timeout});
-    overran.request_stop();
   }
 }
 

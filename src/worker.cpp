@@ -16,25 +16,15 @@ namespace jobq {
 namespace internal {
 
 struct ContextAccess {
-  static void bind_worker(Context& context, std::string_view queue, std::stop_token stop) {
-    context.queue_ = queue;
-    context.stop_ = std::move(stop);
-  }
+  static void bind_worker(Context& context, std::string_view queue) { context.queue_ = queue; }
+  static void bind_stop(Context& context, std::stop_token stop) noexcept { context.stop_ = std::move(stop); }
   static void bind_job(Context& context, JobId id, std::string_view type, std::uint32_t attempt) noexcept {
     context.job_id_ = id;
     context.type_ = type;
     context.attempt_ = attempt;
   }
-  /// Swaps in a timed job's deadline and stop token; returns the worker's token to put back.
-  static std::stop_token bind_deadline(Context& context, std::chrono::steady_clock::time_point deadline,
-                                       std::stop_token stop) noexcept {
+  static void set_deadline(Context& context, std::chrono::steady_clock::time_point deadline) noexcept {
     context.deadline_ = deadline;
-    std::swap(context.stop_, stop);
-    return stop;
-  }
-  static void unbind_deadline(Context& context, std::stop_token worker_stop) noexcept {
-    context.deadline_ = std::chrono::steady_clock::time_point::max();
-    context.stop_ = std::move(worker_stop);
   }
 };
 
@@ -103,7 +93,8 @@ void internal::Engine::run_worker(internal::QueueRuntime& queue, internal::Worke
   moodycamel::ConsumerToken token(queue.ring);
   internal::PayloadScratch scratch;  // parser and JSON buffer, reused for every job this worker binds
   Context context;
-  internal::ContextAccess::bind_worker(context, queue.config.name, worker.stop.get_token());
+  internal::ContextAccess::bind_worker(context, queue.config.name);
+  renew_job_stop(worker, context);
   std::array<internal::Envelope, 64> batch;
   const std::size_t batch_size = queue.config.dequeue_batch;
   unsigned idle_polls = 0;
@@ -237,30 +228,29 @@ void internal::Engine::publish_idle(internal::Worker& worker) {
   worker.running_seq.store(sequence + 2, std::memory_order_release);
 }
 
-Status internal::Engine::run_timed(internal::QueueRuntime& queue, internal::Worker& worker, const internal::Envelope& envelope,
-                          const HandlerEntry& handler, Context& context, const Message& message,
-                          std::chrono::nanoseconds timeout) {
+Status internal::Engine::run_timed(internal::QueueRuntime& /*queue*/, internal::Worker& worker,
+                                   const internal::Envelope& /*envelope*/, const HandlerEntry& handler,
+                                   Context& context, const Message& message, std::chrono::nanoseconds timeout) {
   const Clock::time_point deadline = internal::later(now(), timeout);
-  std::stop_source job_stop;
-  // Shutdown's deadline still reaches a timed job: the worker's token forwards to the job's.
-  const std::stop_callback forward(worker.stop.get_token(), [&job_stop] { job_stop.request_stop(); });
-  std::uint64_t run;
-  {
-    const std::lock_guard lock(worker.timed_mutex);
-    worker.timed_stop = job_stop;
-    run = ++worker.run;
-  }
-  timer_.watch(internal::Timer::Watch{deadline, &worker, run, envelope.id, envelope.type, queue.index,
-                                      envelope.attempt, timeout});
-  std::stop_token worker_stop = internal::ContextAccess::bind_deadline(context, deadline, job_stop.get_token());
+  if (deadline == Clock::time_point::max()) return invoke_guarded(handler, context, message);  // never fires
+  const std::uint64_t run = ++worker.timed_runs;
+  worker.deadline.arm(run, deadline, timeout);
+  timer_.nudge(deadline);
+  internal::ContextAccess::set_deadline(context, deadline);
   Status status = invoke_guarded(handler, context, message);
-  internal::ContextAccess::unbind_deadline(context, std::move(worker_stop));
-  {
-    const std::lock_guard lock(worker.timed_mutex);
-    worker.timed_stop = std::stop_source(std::nostopstate);
-    ++worker.run;
-  }
+  internal::ContextAccess::set_deadline(context, Clock::time_point::max());
+  if (worker.deadline.disarm(run)) [[unlikely]] renew_job_stop(worker, context);
   return status;
+}
+
+void internal::Engine::renew_job_stop(internal::Worker& worker, Context& context) {
+  // The callback goes first: its destructor waits for a forward that is running, so the source
+  // it points to can then be replaced. Made again after, it fires at once if shutdown's deadline
+  // has already passed.
+  worker.forward_stop.reset();
+  worker.job_stop = std::stop_source();
+  worker.forward_stop.emplace(worker.stop.get_token(), internal::Worker::ForwardStop{&worker.job_stop});
+  internal::ContextAccess::bind_stop(context, worker.job_stop.get_token());
 }
 
 }  // namespace jobq

@@ -51,7 +51,7 @@ TEST(Delayed, ManyDelayedJobsFromEightThreadsRunExactlyOnceAndNeverEarly) {
   const std::uint64_t jobs = jobq::testing::count_from_environment("JOBQ_DELAYED_JOBS", default_delayed_jobs);
   constexpr std::uint64_t producer_count = 8;
   constexpr std::int64_t spread_ns = 50'000'000;  // delays from 0 to 50 ms
-  jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 2, .capacity = 1 << 20}}});
+  jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 2, .capacity = 1 << 20, .max_scheduled = 1 << 20}}});
   std::unique_ptr<std::atomic<std::uint8_t>[]> runs(new std::atomic<std::uint8_t>[jobs]());
   std::atomic<std::uint64_t> early{0};
   std::atomic<std::int64_t> worst_early_ns{0};
@@ -336,9 +336,9 @@ TEST(Delayed, AReturnedJobDispatchedOnAFreshManagerRuns) {
   }
 }
 
-TEST(Delayed, MaxScheduledJobsRefusesWithQueueFullAndCountsTheRefusal) {
+TEST(Delayed, MaxScheduledRefusesWithQueueFullAndCountsTheRefusal) {
   auto clock = std::make_shared<jobq::testing::ManualClock>();
-  jobq::Manager queues(jobq::Config{.max_scheduled_jobs = 5, .clock = clock});
+  jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .max_scheduled = 5}}, .clock = clock});
   std::atomic<int> ran{0};
   queues.register_handler("later:run", [&](Context&, const Message&) {
     ran.fetch_add(1);

@@ -257,9 +257,9 @@ TEST(Idempotency, DeadLetteringAndRevokingReleaseTheKeyAtOnce) {
 
 TEST(Idempotency, ADispatchRefusedForAnotherReasonDoesNotHoldTheKey) {
   auto clock = std::make_shared<jobq::testing::ManualClock>();
-  jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .capacity = 1}, {.name = "held", .capacity = 1}},
+  jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .capacity = 1, .max_scheduled = 1},
+                                               {.name = "held", .capacity = 1}},
                                     .max_payload_bytes = 64,
-                                    .max_scheduled_jobs = 1,
                                     .clock = clock});
   std::atomic<int> ran{0};
   queues.register_handler("keys:run", [&](Context&, const Message&) {

@@ -452,7 +452,7 @@ TEST(Reliability, ShutdownUnderLoadLosesAndDuplicatesNothing) {
 TEST(Reliability, ARefusedDelayedDispatchIsNeverCountedAsAccepted) {
   constexpr std::size_t timer_capacity = 64;
   const std::uint64_t reads = jobq::testing::count_from_environment("JOBQ_COUNTER_READS", 20'000);
-  jobq::Manager queues(jobq::Config{.max_scheduled_jobs = timer_capacity, .log_level = jobq::LogLevel::off});
+  jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .max_scheduled = timer_capacity}}, .log_level = jobq::LogLevel::off});
   queues.register_handler("later:run", [](Context&, const Message&) { return Status::success(); });
   queues.start();
   for (std::size_t index = 0; index < timer_capacity; ++index) {
@@ -490,7 +490,7 @@ TEST(Reliability, ARefusedDelayedDispatchIsNeverCountedAsAccepted) {
   }
   stop.store(true);
   for (std::thread& producer : producers) producer.join();
-  EXPECT_EQ(wrongly_accepted.load(), 0u) << "a delayed dispatch past max_scheduled_jobs was accepted";
+  EXPECT_EQ(wrongly_accepted.load(), 0u) << "a delayed dispatch past max_scheduled was accepted";
   EXPECT_GE(refused.load(), reads) << "the producers were refused too seldom for the test to mean much";
   RecordProperty("reads", std::to_string(read));
   RecordProperty("refused", std::to_string(refused.load()));
@@ -514,7 +514,7 @@ TEST(Reliability, ShutdownRacingDelayedDispatchesKeepsTheBooks) {
   for (std::uint64_t round = 0; round < rounds; ++round) {
     // A small timer: a round holds a few hundred jobs at most, however late the shutdown comes,
     // and delayed dispatches past it are refused (queue_full) on the same path as at shutdown.
-    jobq::Manager queues(jobq::Config{.max_scheduled_jobs = 256});
+    jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .max_scheduled = 256}}});
     queues.register_handler("later:run", [](Context&, const Message&) { return Status::success(); });
     queues.start();
     std::atomic<std::uint64_t> accepted{0};

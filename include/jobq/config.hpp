@@ -41,6 +41,12 @@ struct QueueConfig {
   /// Jobs that may wait in the queue. Jobs coming back from the timer (delayed jobs falling due,
   /// retries, snoozes) are let in past it: they were accepted already and must not be lost.
   std::size_t capacity = 65536;
+  /// Jobs of this queue that may wait in the timer at once: delayed jobs, retries waiting out
+  /// their backoff, snoozes. Past it a delayed dispatch fails with Errc::queue_full, and a retry
+  /// or snooze is dead-lettered with DeadReason::no_room (requeue it when the backlog clears).
+  /// With `capacity` it bounds the queue's memory: about 450 bytes a job, plus payloads over
+  /// 256 bytes.
+  std::size_t max_scheduled = 65536;
   /// What a dispatch does when the queue is full.
   WhenFull when_full = WhenFull::reject;
   /// How long a dispatch waits for room with WhenFull::block; nanoseconds::max(): until there is
@@ -77,9 +83,6 @@ struct Config {
   /// Idempotency keys held at once (pending, running, or within their TTL). A keyed dispatch past
   /// it fails with Errc::too_many_keys.
   std::size_t max_idempotency_keys = 1 << 20;
-  /// Delayed jobs dispatched and waiting at once; a delayed dispatch past it fails with
-  /// Errc::queue_full. Retries and snoozes are always let in.
-  std::size_t max_scheduled_jobs = 1 << 20;
   /// Record queue-wait and run-time histograms and date the running job of each worker for the
   /// inspector. Counters are kept either way: the books need them.
   bool metrics = true;

@@ -14,10 +14,21 @@ namespace jobq {
 enum class DeadReason : std::uint8_t {
   attempts_exhausted,  ///< failed on its last allowed attempt
   skipped,             ///< the handler returned skip_retry (a payload that did not bind included)
+  /// a retry or snooze found its queue's QueueConfig::max_scheduled jobs already waiting in the
+  /// timer (a downstream outage, typically): requeue it once the backlog has cleared
+  no_room,
 };
 
 constexpr std::string_view describe(DeadReason reason) noexcept {
-  return reason == DeadReason::attempts_exhausted ? "attempts exhausted" : "skip retry";
+  switch (reason) {
+    case DeadReason::attempts_exhausted:
+      return "attempts exhausted";
+    case DeadReason::skipped:
+      return "skip retry";
+    case DeadReason::no_room:
+      return "no room to wait for a retry";
+  }
+  return "unknown";
 }
 
 /// One dead letter, as kept by the Manager and passed to the on_dead hook.

@@ -130,10 +130,13 @@ class Engine {
   /// unless the job is sampled (then it is read exactly, and updated).
   void run_job(QueueRuntime& queue, Worker& worker, Envelope& envelope,
                Context& context, PayloadScratch& scratch, std::uint64_t& last_ticks);
-  /// Runs a handler whose job has a timeout, under a watch of the timer.
+  /// Runs a handler whose job has a timeout, with the worker's deadline armed.
   Status run_timed(QueueRuntime& queue, Worker& worker, const Envelope& envelope,
                    const HandlerEntry& handler, Context& context, const Message& message,
                    std::chrono::nanoseconds timeout);
+  /// Gives the worker a fresh stop source for its handlers, forwarded from its shutdown source:
+  /// at start, and after a timeout fired the old one.
+  void renew_job_stop(Worker& worker, Context& context);
   /// Everything after a handler that did not succeed: retry, dead-letter, revoke or snooze.
   void settle(QueueRuntime& queue, TypeCell& cell, Envelope& envelope,
               const Message& message, Status status);
@@ -144,14 +147,18 @@ class Engine {
                    DeadReason reason);
   /// Ends a keyed job's hold on its key: kept for the TTL after success, released otherwise.
   void end_key(const Envelope& envelope, bool succeeded);
-  /// Puts a job into the timer from a worker (retry, snooze): always admitted.
-  void schedule(QueueId queue, Envelope&& envelope, Clock::time_point due);
+  /// Puts a job into the timer from a worker (retry, snooze); false, with `envelope` untouched,
+  /// when its queue already has max_scheduled jobs waiting there.
+  bool schedule(QueueId queue, Envelope& envelope, Clock::time_point due);
   /// The timer thread: named, pinned and announced like a worker, then serve_timer().
   void run_timer();
   void serve_timer();
   /// Moves a due job onto its ring from the timer thread; false if intake has closed.
   bool release_due(Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens);
-  void fire_watches(std::vector<Timer::Watch>& watches);
+  /// Fires the stop tokens of the handlers running past their deadline at `now`.
+  void fire_due_deadlines(Clock::time_point now);
+  /// The earliest deadline armed by a worker; time_point::max() when none is.
+  Clock::time_point earliest_deadline() const noexcept;
   void stop_timer();
   void hand_back(QueueRuntime& queue, Envelope& envelope,
                  Clock::time_point due = Clock::time_point{});

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "jobq/internal/allocator.hpp"
 #include "jobq/internal/counter.hpp"
 #include "jobq/internal/envelope.hpp"
+#include "jobq/internal/run_deadline.hpp"
 #include "jobq/latency.hpp"
 
 namespace jobq::internal {
@@ -74,11 +76,19 @@ struct alignas(cache_line) Worker {
   std::atomic<std::uint32_t> running_attempt{0};
   std::atomic<std::uint64_t> running_since{0};  // ticks; 0 when metrics are off
 
-  /// The running job's own stop source, while a job with a timeout runs; the timer's watch
-  /// fires it if `run` still names the run it was set for.
-  std::mutex timed_mutex;
-  std::stop_source timed_stop{std::nostopstate};
-  std::uint64_t run = 0;
+  /// The stop source handlers see. Shutdown's `stop` forwards to it; the timer fires it when a
+  /// timed run passes its deadline, and the worker then makes a fresh one (the only allocation a
+  /// timeout costs). Written by the worker only, except the request_stop() calls.
+  struct ForwardStop {
+    std::stop_source* target;
+    void operator()() const noexcept { target->request_stop(); }
+  };
+  std::stop_source job_stop;
+  std::optional<std::stop_callback<ForwardStop>> forward_stop;
+  std::uint64_t timed_runs = 0;  // worker only
+
+  /// The running handler's deadline, read by the timer thread.
+  alignas(cache_line) RunDeadline deadline;
 };
 
 struct QueueRuntime {

@@ -1,12 +1,16 @@
-// The one timer of a Manager: delayed jobs, retry backoff and snoozes wait here until due, and
-// handler timeouts are watched here. A binary heap under a mutex: only jobs that wait go through
-// it, and the thread that serves it sleeps until the earliest deadline, so thousands of pending
-// jobs cost no CPU while nothing is due.
+// The one timer of a Manager: delayed jobs, retry backoff and snoozes wait here until due. A
+// binary heap of small keys under a mutex: only jobs that wait go through it, and the thread that
+// serves it sleeps until the earliest due time, so thousands of pending jobs cost no CPU while
+// nothing is due. Each pending job lives in its own node, made before the lock is taken and freed
+// when the job leaves: envelopes never move while they wait, and a backlog's memory goes back
+// when the backlog does. Each queue may hold at most its QueueConfig::max_scheduled jobs here.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -14,8 +18,6 @@
 #include "jobq/internal/envelope.hpp"
 
 namespace jobq::internal {
-
-struct Worker;
 
 class Timer {
  public:
@@ -27,42 +29,31 @@ class Timer {
     QueueId queue = 0;
     Envelope envelope;
   };
+  using Node = std::unique_ptr<Pending>;
 
-  /// A running handler with a timeout: when `due` passes and the worker still runs run `run`,
-  /// its stop token fires.
-  struct Watch {
-    time_point due;
-    Worker* worker = nullptr;
-    std::uint64_t run = 0;
-    JobId id = 0;
-    TypeId type = 0;
-    QueueId queue = 0;
-    std::uint32_t attempt = 0;
-    std::chrono::nanoseconds timeout{0};
-  };
+  /// `limits`: the most jobs each queue may have waiting here.
+  explicit Timer(std::vector<std::size_t> limits);
+  ~Timer();
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
 
-  explicit Timer(std::size_t queues) : scheduled_per_queue_(queues, 0) {}
+  /// A node for `envelope`, made outside the lock (the allocation is the slow part). Throws
+  /// std::bad_alloc with `envelope` untouched.
+  static Node make(time_point due, QueueId queue, Envelope&& envelope);
 
-  /// Adds a job. Called with the lock held (see lock()); wakes the serving thread if this job
-  /// is now the earliest.
-  void add_locked(time_point due, QueueId queue, Envelope&& envelope);
-  void watch(const Watch& watch);
-
+  /// Adds a job if its queue has room; wakes the serving thread if the job is now the earliest.
+  /// Lock held. On false (no room) or a throw, `node` is left as it was.
+  bool add_locked(Node& node);
   /// Moves the jobs due at `now` (at most `limit`) into `out`. Lock held.
-  void take_due_locked(time_point now, std::vector<Pending>& out, std::size_t limit);
-  /// Moves the timeouts due at `now` into `out`. Lock held.
-  void take_due_watches_locked(time_point now, std::vector<Watch>& out);
-  /// The earliest deadline of a job or a watch; time_point::max() when there is none. Lock held.
-  time_point next_due_locked() const noexcept;
-  /// The earliest timeout watch; time_point::max() when there is none. Lock held.
-  time_point next_watch_locked() const noexcept {
-    return watches_.empty() ? time_point::max() : watches_.front().due;
-  }
+  void take_due_locked(time_point now, std::vector<Node>& out, std::size_t limit);
+  /// The earliest due time; time_point::max() when nothing waits. Lock held.
+  time_point next_due_locked() const noexcept { return heap_.empty() ? time_point::max() : heap_.front().due; }
   /// Every job still waiting, emptying the timer. Lock held.
-  std::vector<Pending> take_all_locked();
+  std::vector<Node> take_all_locked();
 
   std::size_t size_locked() const noexcept { return heap_.size(); }
-  std::uint64_t size_locked(QueueId queue) const noexcept { return scheduled_per_queue_[queue]; }
+  std::uint64_t size_locked(QueueId queue) const noexcept { return scheduled_[queue]; }
+  std::size_t limit(QueueId queue) const noexcept { return limits_[queue]; }
 
   std::unique_lock<std::mutex> lock() const { return std::unique_lock(mutex_); }
   /// Sleeps until notified or `until` (steady_clock). Lock held by `lock`.
@@ -70,29 +61,36 @@ class Timer {
   void wait(std::unique_lock<std::mutex>& lock) { changed_.wait(lock); }
   void notify() { changed_.notify_all(); }
 
+  /// The serving thread's plan: when it will look next unless woken. Stored under the lock just
+  /// before it sleeps; time_point::min() when it polls instead.
+  void plan_locked(time_point wake) noexcept { planned_.store(wake.time_since_epoch().count(), std::memory_order_seq_cst); }
+  /// Wakes the serving thread if `deadline` (a handler's timeout, armed without the lock) comes
+  /// before its plan. Costs one load when it does not.
+  void nudge(time_point deadline) {
+    if (deadline.time_since_epoch().count() >= planned_.load(std::memory_order_seq_cst)) return;
+    const std::lock_guard guard(mutex_);
+    changed_.notify_all();
+  }
+
  private:
   struct Key {
     time_point due;
     std::uint64_t sequence;  // ties broken in insertion order
-    std::uint32_t slot;
+    Pending* node;
   };
   struct Later {
     bool operator()(const Key& a, const Key& b) const noexcept {
       return a.due != b.due ? a.due > b.due : a.sequence > b.sequence;
     }
   };
-  struct WatchLater {
-    bool operator()(const Watch& a, const Watch& b) const noexcept { return a.due > b.due; }
-  };
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<Key> heap_;                  // min-heap by due time, of slots below
-  std::vector<Pending> slots_;             // envelopes stay put; the heap moves 24-byte keys
-  std::vector<std::uint32_t> free_slots_;
-  std::vector<Watch> watches_;             // min-heap by due time
-  std::vector<std::uint64_t> scheduled_per_queue_;
+  std::vector<Key> heap_;  // min-heap by due time; owns the nodes it points to
+  std::vector<std::size_t> limits_;
+  std::vector<std::uint64_t> scheduled_;  // per queue
   std::uint64_t sequence_ = 0;
+  std::atomic<std::int64_t> planned_{0};
 };
 
 }  // namespace jobq::internal
