@@ -1,9 +1,10 @@
-// Failed allocations: a dispatch that throws std::bad_alloc leaves nothing behind, and a handler
-// whose failure path cannot allocate still leaves its worker alive. This binary replaces the
-// global operator new with one that fails on demand, per thread.
+// Allocations the engine makes through operator new: none per timed run, and a dispatch that
+// throws std::bad_alloc leaves nothing behind. This binary replaces the global operator new with
+// one that counts every call and fails on demand, per thread.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -16,10 +17,11 @@
 namespace {
 /// Allocations on this thread that still succeed; negative: all of them.
 thread_local long allocations_left = -1;
-}  // namespace
+/// Calls of operator new, on every thread.
+std::atomic<std::uint64_t> allocations{0};
 
-namespace {
 void spend_one() {
+  allocations.fetch_add(1, std::memory_order_relaxed);
   if (allocations_left == 0) throw std::bad_alloc();
   if (allocations_left > 0) --allocations_left;
 }
@@ -90,6 +92,38 @@ TEST(AllocationFailure, ABulkDispatchThatThrowsLeavesNoGhostJobsForTheThreadsNex
     EXPECT_TRUE(report.balanced());
   }
   EXPECT_GT(threw, 0u) << "no allocation failed: the test no longer reaches the staging";
+}
+
+TEST(Allocation, ATimedRunAllocatesNothingHoweverLongItsTimeout) {
+  const std::uint64_t jobs = jobq::testing::count_from_environment(
+      "JOBQ_TIMED_JOBS", jobq::testing::sanitized ? 50'000 : 500'000);
+  jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 2, .capacity = 1024}}});
+  std::atomic<std::uint64_t> runs{0};
+  std::atomic<std::uint64_t> stopped{0};
+  queues.register_handler(
+      "timed:quick",
+      [&](Context& context, const Message&) {
+        if (context.stop_requested()) stopped.fetch_add(1, std::memory_order_relaxed);
+        runs.fetch_add(1, std::memory_order_relaxed);
+        return Status::success();
+      },
+      {.timeout = 1h});
+  queues.start();
+  ASSERT_TRUE(queues.dispatch(jobq::Job("timed:quick").payload("{}")));  // the producer's first dispatch
+  ASSERT_TRUE(queues.wait_idle(30s));
+  const std::uint64_t before = allocations.load();
+  for (std::uint64_t index = 0; index < jobs; ++index) {
+    while (!queues.dispatch(jobq::Job("timed:quick").payload("{}").trusted())) std::this_thread::yield();
+  }
+  ASSERT_TRUE(queues.wait_idle(60s));
+  const std::uint64_t made = allocations.load() - before;
+  EXPECT_EQ(runs.load(), jobs + 1);
+  EXPECT_EQ(stopped.load(), 0u);
+  // A watch and a stop source per run would be two allocations each, held for the hour.
+  EXPECT_LT(made, 100u) << made << " allocations over " << jobs << " timed runs";
+  std::printf("timed runs: %llu with a 1 h timeout made %llu allocations\n", static_cast<unsigned long long>(jobs),
+              static_cast<unsigned long long>(made));
+  EXPECT_EQ(queues.shutdown(5s).timed_out, 0u);
 }
 
 }  // namespace
