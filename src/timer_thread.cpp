@@ -60,6 +60,8 @@ void internal::Engine::serve_timer() {
       due.clear();
       continue;
     }
+    // The lock was let go above: stop_timer() may have asked meanwhile, and its notify is gone.
+    if (timer_stop_) break;
     Clock::time_point next = state_.load(std::memory_order_seq_cst) == running ? timer_.next_due_locked()
                                                                                : Clock::time_point::max();
     if (clock_) {
