@@ -4,91 +4,147 @@
 #include <algorithm>
 
 namespace jobq::internal {
-namespace {
 
-template <class Records>
-auto find_record(Records& records, JobId id) {
-  return std::find_if(records.begin(), records.end(), [id](const auto& record) { return record.letter.id == id; });
+DeadLetterStore::Record DeadLetterStore::detach(Shared record) {
+  // Out of the store, so no page can take a new share of it; a page being copied may still hold
+  // one, and then the letter is copied rather than moved.
+  if (record.use_count() == 1) return std::move(*record);
+  return Record{record->letter, record->type, record->queue, std::move(record->extras)};
 }
 
-}  // namespace
+std::size_t DeadLetterStore::weight(const Record& record) noexcept {
+  const DeadLetter& letter = record.letter;
+  return sizeof(Record) + letter.payload.size() + letter.last_error.size() + letter.type.size() +
+         letter.queue.size() + (record.extras ? sizeof(JobExtras) : 0);
+}
+
+void DeadLetterStore::insert_locked(Order::iterator position, Record&& record) {
+  const JobId id = record.letter.id;
+  const std::size_t size = weight(record);
+  // Every allocation first, so that a failure leaves the store as it was.
+  by_id_.reserve(by_id_.size() + 1);
+  Shared shared = std::make_shared<Record>(std::move(record));
+  const Order::iterator inserted = order_.insert(position, std::move(shared));
+  if (auto [slot, fresh] = by_id_.try_emplace(id, inserted); !fresh) {
+    // Ids are unique per Manager; a second letter for one replaces the first.
+    erase_locked(slot->second);
+    by_id_[id] = inserted;
+  }
+  bytes_ += size;
+  trim_locked();
+}
+
+void DeadLetterStore::erase_locked(Order::iterator position) {
+  bytes_ -= weight(**position);
+  if (auto found = by_id_.find((*position)->letter.id); found != by_id_.end() && found->second == position) {
+    by_id_.erase(found);
+  }
+  order_.erase(position);
+}
+
+void DeadLetterStore::trim_locked() {
+  while (!order_.empty() && (order_.size() > capacity_ || bytes_ > byte_budget_)) {
+    erase_locked(order_.begin());
+    ++dropped_;
+  }
+}
 
 void DeadLetterStore::add(Record record) {
   const std::lock_guard lock(mutex_);
-  if (capacity_ == 0) {
-    ++dropped_;
-    return;
-  }
-  if (records_.size() == capacity_) {
-    records_.pop_front();
-    ++dropped_;
-  }
-  records_.push_back(std::move(record));
+  insert_locked(order_.end(), std::move(record));
 }
 
 DeadLetterPage DeadLetterStore::page(std::size_t offset, std::size_t limit) const {
-  const std::lock_guard lock(mutex_);
+  std::vector<Shared> gathered;
   DeadLetterPage page;
-  page.total = records_.size();
-  page.dropped = dropped_;
-  for (std::size_t index = offset; index < records_.size() && page.letters.size() < limit; ++index) {
-    page.letters.push_back(records_[index].letter);
+  {
+    const std::lock_guard lock(mutex_);
+    page.total = order_.size();
+    page.dropped = dropped_;
+    if (offset < order_.size()) {
+      gathered.reserve(std::min(limit, order_.size() - offset));
+      auto position = order_.begin();
+      std::advance(position, static_cast<std::ptrdiff_t>(offset));
+      for (; position != order_.end() && gathered.size() < limit; ++position) gathered.push_back(*position);
+    }
   }
+  // Copied without the lock. The records are shared: one taken or purged meanwhile stays alive
+  // here, and its letter is never written after it was stored.
+  page.letters.reserve(gathered.size());
+  for (const Shared& record : gathered) page.letters.push_back(record->letter);
   return page;
 }
 
 std::optional<DeadLetter> DeadLetterStore::find(JobId id) const {
-  const std::lock_guard lock(mutex_);
-  auto found = find_record(records_, id);
-  if (found == records_.end()) return std::nullopt;
-  return found->letter;
+  Shared record;
+  {
+    const std::lock_guard lock(mutex_);
+    const auto found = by_id_.find(id);
+    if (found == by_id_.end()) return std::nullopt;
+    record = *found->second;
+  }
+  return record->letter;
 }
 
 std::optional<DeadLetterStore::Record> DeadLetterStore::take(JobId id) {
-  const std::lock_guard lock(mutex_);
-  auto found = find_record(records_, id);
-  if (found == records_.end()) return std::nullopt;
-  Record record = std::move(*found);
-  records_.erase(found);
-  return record;
+  Shared record;
+  {
+    const std::lock_guard lock(mutex_);
+    const auto found = by_id_.find(id);
+    if (found == by_id_.end()) return std::nullopt;
+    record = *found->second;
+    erase_locked(found->second);
+  }
+  return detach(std::move(record));
 }
 
 std::vector<DeadLetterStore::Record> DeadLetterStore::take_all() {
-  const std::lock_guard lock(mutex_);
-  std::vector<Record> all(std::make_move_iterator(records_.begin()), std::make_move_iterator(records_.end()));
-  records_.clear();
+  Order taken;
+  {
+    const std::lock_guard lock(mutex_);
+    taken.swap(order_);
+    by_id_.clear();
+    bytes_ = 0;
+  }
+  std::vector<Record> all;
+  all.reserve(taken.size());
+  for (Shared& record : taken) all.push_back(detach(std::move(record)));
   return all;
 }
 
 void DeadLetterStore::restore(Record record) {
   const std::lock_guard lock(mutex_);
-  auto position = std::upper_bound(records_.begin(), records_.end(), record.letter.when,
-                                   [](auto when, const Record& other) { return when < other.letter.when; });
-  records_.insert(position, std::move(record));
-  if (records_.size() > capacity_) {
-    records_.pop_front();
-    ++dropped_;
-  }
+  auto position = std::find_if(order_.begin(), order_.end(),
+                               [&](const Shared& other) { return record.letter.when < other->letter.when; });
+  insert_locked(position, std::move(record));
 }
 
 bool DeadLetterStore::purge(JobId id) {
   const std::lock_guard lock(mutex_);
-  auto found = find_record(records_, id);
-  if (found == records_.end()) return false;
-  records_.erase(found);
+  const auto found = by_id_.find(id);
+  if (found == by_id_.end()) return false;
+  erase_locked(found->second);
   return true;
 }
 
 std::size_t DeadLetterStore::purge_all() {
+  Order purged;  // freed after the lock is let go
   const std::lock_guard lock(mutex_);
-  const std::size_t count = records_.size();
-  records_.clear();
+  const std::size_t count = order_.size();
+  purged.swap(order_);
+  by_id_.clear();
+  bytes_ = 0;
   return count;
 }
 
 std::size_t DeadLetterStore::size() const {
   const std::lock_guard lock(mutex_);
-  return records_.size();
+  return order_.size();
+}
+
+std::size_t DeadLetterStore::bytes() const {
+  const std::lock_guard lock(mutex_);
+  return bytes_;
 }
 
 std::uint64_t DeadLetterStore::dropped() const {

@@ -55,7 +55,7 @@ internal::Engine::Engine(Config config)
         return limits;
       }()),
       keys_(config_.max_idempotency_keys, config_.idempotency_ttl),
-      dead_letters_(config_.dead_letter_capacity) {
+      dead_letters_(config_.dead_letter_capacity, config_.dead_letter_bytes) {
   if (config_.queues.empty()) throw ConfigError("the configuration has no queues");
   if (config_.retry.max_attempts == 0) throw ConfigError("retry.max_attempts must be at least 1");
   if (config_.latency_sample_every == 0) throw ConfigError("latency_sample_every must be at least 1");

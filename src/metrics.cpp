@@ -80,6 +80,7 @@ MetricsSnapshot internal::Engine::metrics() const {
   const DeadLetterPage dead = dead_letters_.page(0, 0);
   snapshot.dead_letters = dead.total;
   snapshot.dead_letters_dropped = dead.dropped;
+  snapshot.dead_letter_bytes = dead_letters_.bytes();
   snapshot.idempotency_keys = keys_.size();
   return snapshot;
 }

@@ -159,8 +159,11 @@ std::string prometheus_text(const MetricsSnapshot& snapshot) {
   writer.sample("jobq_unrouted_total", "", std::to_string(snapshot.unrouted));
   writer.family("jobq_dead_letters", "gauge", "Dead letters kept.");
   writer.sample("jobq_dead_letters", "", std::to_string(snapshot.dead_letters));
-  writer.family("jobq_dead_letters_dropped_total", "counter", "Dead letters dropped because the store was full.");
+  writer.family("jobq_dead_letters_dropped_total", "counter",
+                "Dead letters dropped because the store was full (dead_letter_capacity or dead_letter_bytes).");
   writer.sample("jobq_dead_letters_dropped_total", "", std::to_string(snapshot.dead_letters_dropped));
+  writer.family("jobq_dead_letter_bytes", "gauge", "Bytes the kept dead letters count against dead_letter_bytes.");
+  writer.sample("jobq_dead_letter_bytes", "", std::to_string(snapshot.dead_letter_bytes));
   writer.family("jobq_idempotency_keys", "gauge", "Idempotency keys held.");
   writer.sample("jobq_idempotency_keys", "", std::to_string(snapshot.idempotency_keys));
   return writer.take();

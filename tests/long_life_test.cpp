@@ -45,6 +45,7 @@ TEST(LongLife, AnHourLongOutageHoldsTheTimerToItsBoundAndAccountsForEveryJob) {
                   .when_full = jobq::WhenFull::block,
                   .block_timeout = 10s}},
       .dead_letter_capacity = jobs,
+      .dead_letter_bytes = std::size_t{1} << 30,
       .log_level = jobq::LogLevel::off,
       .clock = clock});
   std::atomic<bool> outage{true};

@@ -43,6 +43,38 @@ inline std::uint64_t index_of(std::string_view payload) {
   return index;
 }
 
+/// Counts its own constructions, copies, moves and destructions: a payload that carries one
+/// shows every lifetime event the engine causes.
+struct Lifetime {
+  static inline std::atomic<long> live{0};
+  static inline std::atomic<long> copies{0};
+  static inline std::atomic<long> moves{0};
+  static void reset() {
+    live = 0;
+    copies = 0;
+    moves = 0;
+  }
+
+  Lifetime() noexcept { ++live; }
+  Lifetime(const Lifetime&) noexcept {
+    ++live;
+    ++copies;
+  }
+  Lifetime(Lifetime&&) noexcept {
+    ++live;
+    ++moves;
+  }
+  Lifetime& operator=(const Lifetime&) noexcept {
+    ++copies;
+    return *this;
+  }
+  Lifetime& operator=(Lifetime&&) noexcept {
+    ++moves;
+    return *this;
+  }
+  ~Lifetime() { --live; }
+};
+
 /// A clock that moves only when told to. Starts at an arbitrary fixed point, so that a test's
 /// times do not depend on when it runs.
 class ManualClock : public jobq::Clock {

@@ -19,37 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Counts its own constructions, copies, moves and destructions: a payload that carries one
-/// shows every lifetime event the engine causes.
-struct Lifetime {
-  static inline std::atomic<long> live{0};
-  static inline std::atomic<long> copies{0};
-  static inline std::atomic<long> moves{0};
-  static void reset() {
-    live = 0;
-    copies = 0;
-    moves = 0;
-  }
-
-  Lifetime() noexcept { ++live; }
-  Lifetime(const Lifetime&) noexcept {
-    ++live;
-    ++copies;
-  }
-  Lifetime(Lifetime&&) noexcept {
-    ++live;
-    ++moves;
-  }
-  Lifetime& operator=(const Lifetime&) noexcept {
-    ++copies;
-    return *this;
-  }
-  Lifetime& operator=(Lifetime&&) noexcept {
-    ++moves;
-    return *this;
-  }
-  ~Lifetime() { --live; }
-};
+using jobq::testing::Lifetime;
 
 struct Nested {
   std::string city;

@@ -77,6 +77,9 @@ struct Config {
   RetryPolicy retry = {};
   /// Dead letters kept for inspection; past it the oldest is dropped (and counted).
   std::size_t dead_letter_capacity = 10000;
+  /// Bytes the kept dead letters may take (payloads, errors and names, plus about 200 bytes of
+  /// record each); past it the oldest are dropped (and counted), as past dead_letter_capacity.
+  std::size_t dead_letter_bytes = std::size_t{64} << 20;
   /// How long a successful job's idempotency key keeps refusing duplicates; nanoseconds::max():
   /// for the Manager's life.
   std::chrono::nanoseconds idempotency_ttl = std::chrono::hours(1);

@@ -66,6 +66,7 @@ struct MetricsSnapshot {
   std::uint64_t unrouted = 0;              ///< dispatches refused for an unknown type or queue
   std::uint64_t dead_letters = 0;          ///< kept now
   std::uint64_t dead_letters_dropped = 0;  ///< dropped because the store was full
+  std::uint64_t dead_letter_bytes = 0;     ///< what the kept letters count against dead_letter_bytes
   std::uint64_t idempotency_keys = 0;      ///< held now
   /// Config::latency_sample_every: the wait and run histograms hold about one job in this many
   /// dispatched (and every job coming back from the timer). The counters are exact.
