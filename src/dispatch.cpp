@@ -211,7 +211,8 @@ Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
       return Error(Errc::queue_full, "could not allocate ring blocks");
     }
     staged.clear();
-    if (runtime.parks && runtime.sleepers.load(std::memory_order_seq_cst) != 0) runtime.wake_all();
+    // One wake at most: a worker that takes jobs and sees more left wakes the next (Notifier).
+    if (runtime.parks) runtime.notifier.notify();
   }
   return first;
 }

@@ -223,7 +223,7 @@ void internal::Engine::start() {
   }
   // Stop the workers that did start, so that none outlives a Manager that never ran.
   state_.store(stopping, std::memory_order_seq_cst);
-  for (auto& queue : queues_) queue->wake_all();
+  for (auto& queue : queues_) queue->wake_everyone();
   lock.unlock();
   for (auto& queue : queues_) {
     for (auto& worker : queue->workers) {
@@ -247,13 +247,13 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
   } else if (!shut_down_) {
     // Intake closes here; the timer stops moving jobs onto the queues (it checks the state).
     state_.store(mode == ShutdownMode::drain ? draining : stopping, std::memory_order_seq_cst);
-    for (auto& queue : queues_) queue->wake_all();
+    for (auto& queue : queues_) queue->wake_everyone();
     drained = lifecycle_changed_.wait_until(lock, until, [&] { return workers_live_ == 0; });
     if (!drained) {
       state_.store(stopping, std::memory_order_seq_cst);
       for (auto& queue : queues_) {
         for (auto& worker : queue->workers) worker->stop.request_stop();
-        queue->wake_all();
+        queue->wake_everyone();
       }
     }
     lock.unlock();
@@ -353,6 +353,7 @@ QueueStats internal::Engine::collect_stats(const internal::QueueRuntime& queue) 
   stats.timed_out = queue.timed_out.load(std::memory_order_acquire);
   stats.accepted += queue.requeued.load(std::memory_order_acquire);
   stats.paused = queue.paused.load(std::memory_order_relaxed);
+  stats.wakeups = queue.notifier.wakes();
   {
     std::unique_lock timer_lock = timer_.lock();
     stats.scheduled = timer_.size_locked(queue.index);

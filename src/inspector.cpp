@@ -32,12 +32,14 @@ internal::QueueRuntime& internal::Engine::queue_named(std::string_view name) con
 void internal::Engine::pause(std::string_view name) {
   internal::QueueRuntime& queue = queue_named(name);
   queue.paused.store(true, std::memory_order_seq_cst);
+  // Parked workers move to the pause word now, so that dispatches meanwhile wake nobody.
+  queue.wake_everyone();
 }
 
 void internal::Engine::resume(std::string_view name) {
   internal::QueueRuntime& queue = queue_named(name);
   queue.paused.store(false, std::memory_order_seq_cst);
-  queue.wake_all();
+  queue.wake_everyone();
 }
 
 bool internal::Engine::paused(std::string_view name) const {
@@ -104,7 +106,7 @@ Result<JobId> internal::Engine::requeue_record(const internal::DeadLetterStore::
     state.type_counters[record.type].accepted.subtract(1);
     return Error(Errc::queue_full, "could not allocate a ring block");
   }
-  if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) queue.wake_one();
+  if (queue.parks) queue.notifier.notify();
   return record.letter.id;
 }
 

@@ -153,6 +153,10 @@ std::string prometheus_text(const MetricsSnapshot& snapshot) {
   for (const QueueMetrics& queue : snapshot.queues) {
     writer.sample("jobq_queue_timed_out_total", "queue=\"" + escaped(queue.name) + "\"", std::to_string(queue.timed_out));
   }
+  writer.family("jobq_queue_wakeups_total", "counter", "Futex wakes issued to the queue's parked workers.");
+  for (const QueueMetrics& queue : snapshot.queues) {
+    writer.sample("jobq_queue_wakeups_total", "queue=\"" + escaped(queue.name) + "\"", std::to_string(queue.wakeups));
+  }
   write_counters<TypeMetrics>(writer, "jobq_type", "type", snapshot.types,
                               [](const TypeMetrics& type) { return type.type; }, snapshot.latency_sample_every);
   writer.family("jobq_unrouted_total", "counter", "Dispatches refused for an unknown job type or queue.");

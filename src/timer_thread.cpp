@@ -105,7 +105,7 @@ bool internal::Engine::release_due(internal::Timer::Pending& due, std::vector<mo
     // Only a failed allocation of a ring block gets here; the job must not be dropped.
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) queue.wake_one();
+  if (queue.parks) queue.notifier.notify();
   return true;
 }
 

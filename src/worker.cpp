@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "jobq/internal/adaptive_spin.hpp"
 #include "jobq/internal/cpu.hpp"
 #include "jobq/internal/deadline.hpp"
 #include "jobq/internal/message_access.hpp"
@@ -97,11 +98,22 @@ void internal::Engine::run_worker(internal::QueueRuntime& queue, internal::Worke
   renew_job_stop(worker, context);
   std::array<internal::Envelope, 64> batch;
   const std::size_t batch_size = queue.config.dequeue_batch;
-  unsigned idle_polls = 0;
+  // Idle: spinning on the empty ring (counted in the notifier, so producers need not wake
+  // anyone), for a budget that follows the gaps this worker has seen, then parked.
+  bool spinning = false;
+  bool woken = false;  // the spin follows a wake-up, whose job says nothing about the gaps
+  std::uint32_t idle_polls = 0;
+  internal::AdaptiveSpin spin(queue.config.spin_iterations);
+  auto stop_spinning = [&](bool hand_off) {
+    if (!spinning) return;
+    spinning = false;
+    queue.notifier.end_spin([&] { return hand_off && queue.depth() > 0; });
+  };
 
   for (;;) {
     if (queue.paused.load(std::memory_order_relaxed)) [[unlikely]] {
       // A paused queue's jobs are returned at shutdown, not run.
+      stop_spinning(false);
       if (state_.load(std::memory_order_seq_cst) > running) break;
       hold_while_paused(queue);
       continue;
@@ -110,7 +122,11 @@ void internal::Engine::run_worker(internal::QueueRuntime& queue, internal::Worke
     if (taken != 0) {
       queue.dequeued.fetch_add(static_cast<std::int64_t>(taken), std::memory_order_seq_cst);
       worker.taken.add(taken);
-      idle_polls = 0;
+      if (spinning) {
+        if (!woken) spin.caught(idle_polls);
+        woken = false;
+        stop_spinning(true);  // the last spinner to leave wakes a waiter if jobs are left
+      }
       // One tick read per batch dates the running job for the inspector; only the sampled jobs
       // (stamped by their producer) pay for exact wait and run times.
       std::uint64_t last_ticks = config_.metrics ? internal::ticks() : 0;
@@ -136,21 +152,34 @@ void internal::Engine::run_worker(internal::QueueRuntime& queue, internal::Worke
       internal::cpu_relax();  // a producer that reserved before intake closed is about to enqueue
       continue;
     }
-    if (!queue.parks || ++idle_polls < queue.config.spin_iterations) {
+    if (!queue.parks) {
       internal::cpu_relax();
       continue;
     }
-    // Announce the sleep, then look once more. A producer increments `enqueued` before it reads
-    // `sleepers` (both sequentially consistent), so either it sees this sleeper and bumps the
-    // epoch, or this check sees its job: a wake-up cannot be lost.
-    queue.sleepers.fetch_add(1, std::memory_order_seq_cst);
-    const std::uint32_t epoch = queue.wake_epoch.load(std::memory_order_seq_cst);
-    if (queue.depth() == 0 && state_.load(std::memory_order_seq_cst) <= running) {
-      queue.wake_epoch.wait(epoch, std::memory_order_seq_cst);
+    if (!spinning) {
+      spinning = true;
+      idle_polls = 0;
+      queue.notifier.begin_spin();
     }
-    queue.sleepers.fetch_sub(1, std::memory_order_seq_cst);
-    idle_polls = 0;
+    if (++idle_polls < spin.limit()) {
+      internal::cpu_relax();
+      continue;
+    }
+    // Announce the wait, then look once more (see Notifier): either a producer sees this waiter
+    // and no spinner and wakes it, or this check sees its job. pause() wakes every waiter after
+    // setting its flag, so a pause is not slept through either.
+    const internal::Notifier::Key key = queue.notifier.prepare_wait();
+    if (queue.depth() == 0 && state_.load(std::memory_order_seq_cst) <= running &&
+        !queue.paused.load(std::memory_order_seq_cst)) {
+      queue.notifier.commit_wait(key);
+      spin.parked();
+      woken = true;
+    } else {
+      queue.notifier.cancel_wait();
+    }
+    idle_polls = 0;  // spinning again, either way
   }
+  stop_spinning(false);
 
   if (pin_error.empty()) call_hook(on_worker_stop_, "worker stop", info);
   if (logs(LogLevel::debug)) {
@@ -166,15 +195,14 @@ void internal::Engine::run_worker(internal::QueueRuntime& queue, internal::Worke
 void internal::Engine::hold_while_paused(internal::QueueRuntime& queue) {
   // Jobs a worker holds meanwhile (the rest of a batch) are counted neither in depth nor as
   // running, but not finished either, so wait_idle() and the books still see them.
-  // The same protocol as parking: announce, then check again. pause() and resume() both change
-  // the flag before they bump the epoch, and shutdown changes the state before it does.
+  // Held on the queue's pause word, not in the notifier, so that dispatches to a paused queue
+  // wake nobody. pause() and resume() change the flag before they bump the word, and shutdown
+  // changes the state before it does: read the word, then check again, then wait.
   while (queue.paused.load(std::memory_order_seq_cst) && state_.load(std::memory_order_seq_cst) <= running) {
-    queue.sleepers.fetch_add(1, std::memory_order_seq_cst);
-    const std::uint32_t epoch = queue.wake_epoch.load(std::memory_order_seq_cst);
+    const std::uint32_t epoch = queue.pause_epoch.load(std::memory_order_seq_cst);
     if (queue.paused.load(std::memory_order_seq_cst) && state_.load(std::memory_order_seq_cst) <= running) {
-      queue.wake_epoch.wait(epoch, std::memory_order_seq_cst);
+      queue.pause_epoch.wait(epoch, std::memory_order_seq_cst);
     }
-    queue.sleepers.fetch_sub(1, std::memory_order_seq_cst);
   }
 }
 

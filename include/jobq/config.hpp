@@ -18,8 +18,10 @@ namespace jobq {
 enum class IdleStrategy : std::uint8_t {
   /// Poll forever: the lowest handoff latency, one core burned per worker even when idle.
   busy_spin,
-  /// Poll `spin_iterations` times, then sleep on a futex until a dispatch wakes it. A dispatch
-  /// makes no system call unless a worker of that queue is actually asleep.
+  /// Poll for a while, then sleep on a futex until a dispatch wakes it. How long follows the gaps
+  /// between jobs the worker has seen (at most `spin_iterations` polls). A dispatch makes no
+  /// system call unless a worker of that queue is asleep and none is polling; a paused queue's
+  /// workers wait apart, so dispatches to it wake nobody.
   spin_then_park,
 };
 
@@ -53,7 +55,7 @@ struct QueueConfig {
   /// room or intake closes.
   std::chrono::nanoseconds block_timeout = std::chrono::milliseconds(100);
   IdleStrategy idle = IdleStrategy::spin_then_park;
-  /// Empty polls before parking, with spin_then_park.
+  /// The most empty polls before parking, with spin_then_park; the budget adapts below it.
   unsigned spin_iterations = 4096;
   /// Jobs a worker takes from the ring at once (1..64). Larger batches cost fewer atomics per job;
   /// a batch is run by the worker that took it, so keep it small for slow handlers on many workers.

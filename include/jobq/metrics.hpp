@@ -33,6 +33,7 @@ struct QueueMetrics {
   std::uint64_t scheduled = 0;  ///< jobs waiting in the timer
   std::uint64_t in_flight = 0;  ///< jobs taken off the ring and not finished (running or batched)
   std::uint64_t timed_out = 0;
+  std::uint64_t wakeups = 0;  ///< futex wakes issued to its parked workers
   bool paused = false;
   JobCounters jobs;
   Latency wait;  ///< dispatch (or due time) → start

@@ -37,6 +37,9 @@ struct QueueStats {
   std::uint64_t timed_out = 0;      ///< runs still going when their timeout fired
   std::int64_t depth = 0;           ///< jobs waiting in the ring now
   std::uint64_t scheduled = 0;      ///< jobs waiting in the timer now
+  /// Futex wakes issued to this queue's parked workers (by dispatch, the timer, and workers
+  /// handing work on): a spin_then_park queue with a worker awake needs none.
+  std::uint64_t wakeups = 0;
 };
 
 /// How shutdown() treats jobs that have not started.

@@ -394,7 +394,7 @@ inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope
     count_rejected(state, target);
     return Error(Errc::queue_full, "could not allocate a ring block");
   }
-  if (queue.parks && queue.sleepers.load(std::memory_order_seq_cst) != 0) [[unlikely]] queue.wake_one();
+  if (queue.parks) queue.notifier.notify();
   return id;
 }
 

@@ -19,6 +19,7 @@
 #include "jobq/internal/allocator.hpp"
 #include "jobq/internal/counter.hpp"
 #include "jobq/internal/envelope.hpp"
+#include "jobq/internal/notifier.hpp"
 #include "jobq/internal/run_deadline.hpp"
 #include "jobq/latency.hpp"
 
@@ -139,20 +140,20 @@ struct QueueRuntime {
     return enqueued.load(std::memory_order_seq_cst) - taken;
   }
 
-  /// Workers asleep (or about to sleep) on wake_epoch. Producers read it after each enqueue and
-  /// bump the epoch only when it is non-zero, so a busy queue sees no system calls.
-  alignas(cache_line) std::atomic<std::uint32_t> sleepers{0};
-  std::atomic<std::uint32_t> wake_epoch{0};
+  /// Idle workers of a spin_then_park queue: producers wake one only when one is parked and none
+  /// spins, so a busy queue sees no system calls.
+  alignas(cache_line) Notifier notifier;
+  /// Workers of a paused queue wait on this word, not in the notifier: a dispatch to a paused
+  /// queue wakes nobody. Bumped by pause(), resume() and lifecycle changes.
+  alignas(cache_line) std::atomic<std::uint32_t> pause_epoch{0};
 
   alignas(cache_line) std::vector<std::unique_ptr<Worker>> workers;
 
-  void wake_one() noexcept {
-    wake_epoch.fetch_add(1, std::memory_order_seq_cst);
-    wake_epoch.notify_one();
-  }
-  void wake_all() noexcept {
-    wake_epoch.fetch_add(1, std::memory_order_seq_cst);
-    wake_epoch.notify_all();
+  /// Wakes every worker wherever it waits, to look at the lifecycle or the pause flag again.
+  void wake_everyone() noexcept {
+    notifier.wake_everyone();
+    pause_epoch.fetch_add(1, std::memory_order_seq_cst);
+    pause_epoch.notify_all();
   }
 
   /// Events off the hot path, from threads other than the workers.
