@@ -21,58 +21,21 @@ OnExit(F) -> OnExit<F>;
 
 }  // namespace
 
-internal::ProducerState& internal::Engine::producer_slow() {
-  // The Managers this thread used recently, most recent last. A miss here falls back to this
-  // Manager's own list, keyed by thread, so that a thread never gets a second state (and a second
-  // set of ring producers, which every worker would then poll) from the same Manager.
-  constexpr std::size_t remembered = 16;
-  thread_local std::vector<internal::ProducerCacheEntry> recent;
-  auto remember = [&](internal::ProducerState* state) -> internal::ProducerState& {
-    std::erase_if(recent, [&](const internal::ProducerCacheEntry& entry) { return entry.manager_uid == uid_; });
-    if (recent.size() == remembered) recent.erase(recent.begin());
-    recent.push_back({uid_, state});
-    internal::last_producer = recent.back();
-    return *state;
-  };
-  for (const internal::ProducerCacheEntry& entry : recent) {
-    if (entry.manager_uid == uid_) return remember(entry.state);
-  }
-  const std::thread::id self = std::this_thread::get_id();
-  {
-    const std::lock_guard lock(producers_mutex_);
-    for (const auto& state : producers_) {
-      if (state->owner == self) return remember(state.get());
-    }
-  }
-  auto state = std::make_unique<internal::ProducerState>();
-  state->owner = self;
-  state->tokens.reserve(queues_.size());
-  for (auto& queue : queues_) {
-    state->tokens.emplace_back(queue->ring);
-    if (!state->tokens.back().valid()) throw std::bad_alloc();  // the ring could not add a producer
-  }
-  state->counters = std::make_unique<internal::ProducerState::QueueCounters[]>(queues_.size());
-  state->staging.resize(queues_.size());
-  state->bulk_counts.resize(queues_.size());
-  if (state->validator.allocate(4096, config_.max_payload_depth) != simdjson::SUCCESS) throw std::bad_alloc();
-  internal::ProducerState* raw = state.get();
-  {
-    // start() sizes the per-type counters of the states that exist when types freeze, under
-    // this lock; a state made after that sizes its own.
-    const std::lock_guard lock(producers_mutex_);
-    if (state_.load(std::memory_order_seq_cst) != configuring) size_type_counters(*state);
-    producers_.push_back(std::move(state));
-  }
-  return remember(raw);
-}
-
 std::string internal::Engine::validation_problem(internal::ProducerState& state, const internal::PayloadBuffer& payload) {
   simdjson::dom::element root;
   // The envelope already carries simdjson's padding, so the validator parses it in place.
   const simdjson::error_code error = state.validator.parse(payload.data(), payload.size(), false).get(root);
-  if (error == simdjson::SUCCESS) return {};
-  std::string text = internal::describe_simdjson_error(error);
-  if (error == simdjson::DEPTH_ERROR) text += ": nesting deeper than " + std::to_string(config_.max_payload_depth);
+  std::string text;
+  if (error != simdjson::SUCCESS) {
+    text = internal::describe_simdjson_error(error);
+    if (error == simdjson::DEPTH_ERROR) text += ": nesting deeper than " + std::to_string(config_.max_payload_depth);
+  }
+  // A parser grows to the largest document it has seen (about 14 bytes per payload byte); one
+  // large payload must not pin that much memory to this thread for good.
+  if (state.validator.capacity() > validator_keep_bytes) [[unlikely]] {
+    state.validator = simdjson::dom::parser();
+    if (state.validator.allocate(validator_bytes, config_.max_payload_depth) != simdjson::SUCCESS) throw std::bad_alloc();
+  }
   return text;
 }
 

@@ -86,9 +86,11 @@ internal::Engine::Engine(Config config)
       queue->workers.push_back(std::move(worker));
     }
   }
+  enter_live();
 }
 
 internal::Engine::~Engine() {
+  leave_live();
   const int lifecycle = state_.load();
   if (lifecycle == configuring || lifecycle == stopped) return;
   const ShutdownReport report = shutdown(internal::saturating_cast<std::chrono::nanoseconds>(config_.destructor_shutdown_timeout));
@@ -306,11 +308,6 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
     report.timed_out += queue.timed_out;
   }
   return report;
-}
-
-void internal::Engine::size_type_counters(internal::ProducerState& state) const {
-  state.type_counters = std::make_unique<internal::ProducerState::TypeCounters[]>(registry_.size());
-  state.type_count = registry_.size();
 }
 
 void internal::Engine::hand_back(internal::QueueRuntime& queue, internal::Envelope& envelope, Clock::time_point due) {

@@ -82,6 +82,8 @@ MetricsSnapshot internal::Engine::metrics() const {
   snapshot.dead_letters = dead.total;
   snapshot.dead_letters_dropped = dead.dropped;
   snapshot.dead_letter_bytes = dead_letters_.bytes();
+  snapshot.producers_live = producer_states(false);
+  snapshot.producers_retired = producer_states(true);
   snapshot.idempotency_keys = keys_.size();
   return snapshot;
 }

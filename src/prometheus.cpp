@@ -166,6 +166,10 @@ std::string prometheus_text(const MetricsSnapshot& snapshot) {
   writer.family("jobq_dead_letters_dropped_total", "counter",
                 "Dead letters dropped because the store was full (dead_letter_capacity or dead_letter_bytes).");
   writer.sample("jobq_dead_letters_dropped_total", "", std::to_string(snapshot.dead_letters_dropped));
+  writer.family("jobq_producer_states", "gauge",
+                "Producer states: live (a thread that dispatched and is alive) or retired (kept for the next thread).");
+  writer.sample("jobq_producer_states", "state=\"live\"", std::to_string(snapshot.producers_live));
+  writer.sample("jobq_producer_states", "state=\"retired\"", std::to_string(snapshot.producers_retired));
   writer.family("jobq_dead_letter_bytes", "gauge", "Bytes the kept dead letters count against dead_letter_bytes.");
   writer.sample("jobq_dead_letter_bytes", "", std::to_string(snapshot.dead_letter_bytes));
   writer.family("jobq_idempotency_keys", "gauge", "Idempotency keys held.");

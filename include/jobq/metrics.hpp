@@ -68,6 +68,10 @@ struct MetricsSnapshot {
   std::uint64_t dead_letters = 0;          ///< kept now
   std::uint64_t dead_letters_dropped = 0;  ///< dropped because the store was full
   std::uint64_t dead_letter_bytes = 0;     ///< what the kept letters count against dead_letter_bytes
+  /// Producer states: one per thread that has dispatched and is alive; a thread's state is
+  /// retired when it exits (its buffers freed) and adopted by the next new producing thread.
+  std::uint64_t producers_live = 0;
+  std::uint64_t producers_retired = 0;
   std::uint64_t idempotency_keys = 0;      ///< held now
   /// Config::latency_sample_every: the wait and run histograms hold about one job in this many
   /// dispatched (and every job coming back from the timer). The counters are exact.

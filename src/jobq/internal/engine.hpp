@@ -104,6 +104,20 @@ class Engine {
   Error refuse_closed(const Job& job);
   ProducerState& producer();
   ProducerState& producer_slow();
+  /// Sizes a state's buffers for dispatch (a new one, or one adopted from an exited thread).
+  void ready_for_dispatch(ProducerState& producer);
+  /// Called as a producing thread exits: the state keeps its counters and ring producers for the
+  /// next thread, and gives back its buffers.
+  void retire(ProducerState& producer) noexcept;
+  /// Producer states in use by a live thread (false) or retired, waiting for one (true).
+  std::size_t producer_states(bool retired) const;
+  /// Registered while the engine lives, so that exiting threads can retire their states.
+  void enter_live();
+  void leave_live() noexcept;
+  /// What a producer's validator is sized for at first; it grows with the payloads it parses and
+  /// is made small again past `validator_keep_bytes`.
+  static constexpr std::size_t validator_bytes = 4096;
+  static constexpr std::size_t validator_keep_bytes = 256 * 1024;
   void size_type_counters(ProducerState& producer) const;
   JobId take_ids(ProducerState& producer, std::size_t count);
   /// Counts refused dispatches on their queue, and on their type once types are frozen.
