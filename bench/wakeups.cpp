@@ -40,21 +40,30 @@ void dispatch_until_accepted(jobq::Manager& queues) {
   while (!queues.dispatch(jobq::Job("bench:noop").payload("{}").trusted())) std::this_thread::yield();
 }
 
-void BM_wakeups_awake_worker(benchmark::State& state) {
-  jobq::Manager queues(parked_queue(1));
-  queues.register_handler("bench:noop", [](jobq::Context&, const jobq::Message&) { return jobq::Status::success(); });
-  queues.start();
-  dispatch_until_accepted(queues);  // the worker is up and has seen a job
-  (void)queues.wait_idle(10s);
+/// One dispatch per benchmark iteration; returns how many.
+std::uint64_t dispatch_each_iteration(benchmark::State& state, jobq::Manager& queues) {
   std::uint64_t dispatched = 0;
-  const std::uint64_t before = queues.stats("default").wakeups;
   for (auto _ : state) {
     dispatch_until_accepted(queues);
     ++dispatched;
   }
+  return dispatched;
+}
+
+/// A steady stream from the benchmark thread to `workers` workers, once they have seen a job.
+void steady_stream(benchmark::State& state, unsigned workers) {
+  jobq::Manager queues(parked_queue(workers));
+  queues.register_handler("bench:noop", [](jobq::Context&, const jobq::Message&) { return jobq::Status::success(); });
+  queues.start();
+  dispatch_until_accepted(queues);
+  (void)queues.wait_idle(10s);
+  const std::uint64_t before = queues.stats("default").wakeups;
+  const std::uint64_t dispatched = dispatch_each_iteration(state, queues);
   (void)queues.wait_idle(60s);
   report(state, queues, before, dispatched);
 }
+
+void BM_wakeups_awake_worker(benchmark::State& state) { steady_stream(state, 1); }
 BENCHMARK(BM_wakeups_awake_worker)->Iterations(1'000'000)->UseRealTime();
 
 void BM_wakeups_busy_worker(benchmark::State& state) {
@@ -70,12 +79,8 @@ void BM_wakeups_busy_worker(benchmark::State& state) {
   queues.start();
   (void)queues.dispatch(jobq::Job("bench:block").payload("{}"));
   while (!started.load()) std::this_thread::yield();
-  std::uint64_t dispatched = 0;
   const std::uint64_t before = queues.stats("default").wakeups;
-  for (auto _ : state) {
-    dispatch_until_accepted(queues);
-    ++dispatched;
-  }
+  const std::uint64_t dispatched = dispatch_each_iteration(state, queues);
   report(state, queues, before, dispatched);
   release = true;
   (void)queues.wait_idle(60s);
@@ -88,31 +93,15 @@ void BM_wakeups_paused_queue(benchmark::State& state) {
   queues.start();
   queues.pause("default");
   std::this_thread::sleep_for(10ms);  // the workers have moved to the pause word
-  std::uint64_t dispatched = 0;
   const std::uint64_t before = queues.stats("default").wakeups;
-  for (auto _ : state) {
-    dispatch_until_accepted(queues);
-    ++dispatched;
-  }
+  const std::uint64_t dispatched = dispatch_each_iteration(state, queues);
   report(state, queues, before, dispatched);
   queues.resume("default");
   (void)queues.wait_idle(60s);
 }
 BENCHMARK(BM_wakeups_paused_queue)->Iterations(200'000)->UseRealTime();
 
-void BM_wakeups_four_workers(benchmark::State& state) {
-  jobq::Manager queues(parked_queue(4));
-  queues.register_handler("bench:noop", [](jobq::Context&, const jobq::Message&) { return jobq::Status::success(); });
-  queues.start();
-  std::uint64_t dispatched = 0;
-  const std::uint64_t before = queues.stats("default").wakeups;
-  for (auto _ : state) {
-    dispatch_until_accepted(queues);
-    ++dispatched;
-  }
-  (void)queues.wait_idle(60s);
-  report(state, queues, before, dispatched);
-}
+void BM_wakeups_four_workers(benchmark::State& state) { steady_stream(state, 4); }
 BENCHMARK(BM_wakeups_four_workers)->Iterations(1'000'000)->UseRealTime();
 
 }  // namespace

@@ -47,21 +47,13 @@ TEST(Forever, ABackoffOfMaxHoldsTheRetryInsteadOfRunningItAtOnce) {
   std::atomic<int> runs{0};
   jobq::RetryPolicy policy{.max_attempts = 5,
                            .backoff = [](std::uint32_t, const Status&, const Message&) { return ns::max(); }};
-  queues.register_handler(
-      "forever:backoff",
-      [&](Context&, const Message&) {
-        runs.fetch_add(1);
-        return Status::error("down");
-      },
-      {.retry = policy});
+  auto failing = [&](Context&, const Message&) {
+    runs.fetch_add(1);
+    return Status::error("down");
+  };
+  queues.register_handler("forever:backoff", failing, {.retry = policy});
   jobq::RetryPolicy capped{.max_attempts = 5, .backoff = jobq::ExponentialBackoff{.base = ns::max(), .cap = ns::max()}};
-  queues.register_handler(
-      "forever:exponential",
-      [&](Context&, const Message&) {
-        runs.fetch_add(1);
-        return Status::error("down");
-      },
-      {.retry = capped});
+  queues.register_handler("forever:exponential", failing, {.retry = capped});
   queues.start();
   ASSERT_TRUE(queues.dispatch(jobq::Job("forever:backoff").payload("{}")));
   ASSERT_TRUE(queues.dispatch(jobq::Job("forever:exponential").payload("{}")));

@@ -189,6 +189,7 @@ struct ProducerState {
   std::vector<Route> routes;                           // bulk dispatch, one per job
   std::vector<std::size_t> bulk_counts;                // bulk dispatch, jobs per queue
   std::thread::id owner;                               // the thread this state belongs to
+  bool retired = false;                                // its thread exited; the next new one adopts it
   std::uint32_t unsampled = 0;                         // dispatches since the last latency sample
   JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
   JobId id_end = 0;
