@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "jobq/jobq.hpp"
@@ -200,6 +202,61 @@ TEST(JobClass, DispatchHelperAndHandleTaskWorkEndToEnd) {
   EXPECT_EQ(mailer.sent, std::vector<std::string>{"42"});
   EXPECT_EQ(report.succeeded, 1u);
   EXPECT_EQ(report.failed, 1u);
+}
+
+/// A job that notes whether any handler ran on it after its destructor.
+class CountedJob {
+ public:
+  static constexpr std::string_view type_name = "jobs:counted";
+  static inline std::atomic<int> alive{0};
+  static inline std::atomic<int> ran_dead{0};
+  static inline std::atomic<int> runs{0};
+  explicit CountedJob(jobq::Manager& queues) : queues_(queues) { alive.fetch_add(1); }
+  ~CountedJob() {
+    alive_here_ = false;
+    alive.fetch_sub(1);
+  }
+  CountedJob(const CountedJob&) = delete;
+  CountedJob& operator=(const CountedJob&) = delete;
+  jobq::Result<jobq::JobId> queue() { return queues_.dispatch(jobq::Job(type_name).payload("{}")); }
+  Status handle_task(Context&, const Message&) {
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    if (!alive_here_.load()) ran_dead.fetch_add(1);
+    runs.fetch_add(1);
+    return Status::success();
+  }
+
+ private:
+  jobq::Manager& queues_;
+  std::atomic<bool> alive_here_{true};
+};
+
+TEST(JobClass, AnEmplacedJobOutlivesTheDrainOfAManagerDestroyedWithJobsQueued) {
+  constexpr int jobs = 200;
+  {
+    jobq::Manager queues(jobq::Config{});
+    CountedJob& counted = queues.emplace_job<CountedJob>();
+    queues.start();
+    for (int index = 0; index < jobs; ++index) ASSERT_TRUE(counted.queue().ok());
+    EXPECT_EQ(CountedJob::alive.load(), 1);
+  }  // no shutdown(): the destructor drains, and the job object is still there for it
+  EXPECT_EQ(CountedJob::runs.load(), jobs);
+  EXPECT_EQ(CountedJob::ran_dead.load(), 0);
+  EXPECT_EQ(CountedJob::alive.load(), 0);  // and it went with the Manager
+}
+
+TEST(JobClass, EmplaceJobTakesServicesAndOptions) {
+  Mailer mailer;  // services first: they outlive the Manager and its drain
+  jobq::Manager queues(jobq::Config{});
+  SendWelcomeEmail& welcome =
+      queues.emplace_job<SendWelcomeEmail>(jobq::RegisterOptions{.retry = jobq::RetryPolicy{.max_attempts = 1}}, mailer);
+  queues.start();
+  ASSERT_TRUE(welcome.queue("7").ok());
+  ASSERT_TRUE(welcome.queue("").ok());
+  const jobq::ShutdownReport report = queues.shutdown(std::chrono::seconds(10));
+  EXPECT_EQ(mailer.sent, std::vector<std::string>{"7"});
+  EXPECT_EQ(report.succeeded, 1u);
+  EXPECT_EQ(report.dead_lettered, 1u);  // one attempt only: the options reached the type
 }
 
 }  // namespace

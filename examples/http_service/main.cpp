@@ -114,14 +114,14 @@ int main(int argc, char** argv) {
       // Payloads here hold a user id or a report name: a larger one is a client's mistake (400).
       .max_payload_bytes = 4096});
 
-  webapp::SendWelcomeEmail welcome_email(queues, mailer);
-  webapp::GenerateReport generate_report(queues, report_builder);
+  // The job objects belong to the Manager, which keeps them through its own drain.
   const auto fixed_delay = [](std::uint32_t, const jobq::Status&, const jobq::Message&) {
     return std::chrono::nanoseconds(email_retry_delay);
   };
-  queues.register_job(welcome_email,
-                      {.retry = jobq::RetryPolicy{.max_attempts = email_attempts, .backoff = fixed_delay}});
-  queues.register_job(generate_report);
+  auto& welcome_email = queues.emplace_job<webapp::SendWelcomeEmail>(
+      jobq::RegisterOptions{.retry = jobq::RetryPolicy{.max_attempts = email_attempts, .backoff = fixed_delay}},
+      mailer);
+  auto& generate_report = queues.emplace_job<webapp::GenerateReport>(report_builder);
   // jobq logs each dead letter at warn, on stderr. Manager::on_dead is where a service would
   // persist them: the store in memory is bounded and gone at exit.
   queues.start();

@@ -150,22 +150,19 @@ int main() {
                                         {.name = "default", .workers = 1},
                                     }});
 
-  // The job objects hold the Manager for their typed dispatch helpers, so they are created after
-  // it; the explicit shutdown() below stops the workers before these go out of scope.
-  shop::SendWelcomeEmail welcome_email(queues, mailer);
-  shop::ReserveStock reserve_stock(queues, inventory);
-  shop::ChargeCard charge_card(queues, gateway);
-  shop::GenerateReport generate_report(queues, reports);
-  queues.register_job(welcome_email);
-  queues.register_job(reserve_stock);
+  // The job objects hold the Manager for their typed dispatch helpers; the Manager owns them and
+  // keeps them until after the drain its destructor would run, whatever happens below.
+  auto& welcome_email = queues.emplace_job<shop::SendWelcomeEmail>(mailer);
+  auto& reserve_stock = queues.emplace_job<shop::ReserveStock>(inventory);
   // A declined card is retried twice, 5 ms apart here (a real shop would wait minutes), then
   // dead-lettered: jobq keeps it for inspection and requeueing.
-  queues.register_job(charge_card,
-                      {.retry = jobq::RetryPolicy{.max_attempts = charge_attempts,
-                                                  .backoff = [](std::uint32_t, const jobq::Status&, const jobq::Message&) {
-                                                    return std::chrono::nanoseconds(std::chrono::milliseconds(5));
-                                                  }}});
-  queues.register_job(generate_report);
+  auto& charge_card = queues.emplace_job<shop::ChargeCard>(
+      jobq::RegisterOptions{.retry = jobq::RetryPolicy{.max_attempts = charge_attempts,
+                                                       .backoff = [](std::uint32_t, const jobq::Status&, const jobq::Message&) {
+                                                         return std::chrono::nanoseconds(std::chrono::milliseconds(5));
+                                                       }}},
+      gateway);
+  auto& generate_report = queues.emplace_job<shop::GenerateReport>(reports);
 
   // Runs on whichever worker saw the failure, possibly on several at once: atomics only. A real
   // shop would log here, and persist dead letters from an on_dead hook.

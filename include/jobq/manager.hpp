@@ -92,10 +92,22 @@ class Manager {
   Manager(const Manager&) = delete;
   Manager& operator=(const Manager&) = delete;
 
+  /// Makes a job object that the Manager owns and registers it: `J(*this, args...)` when J takes
+  /// the Manager first (for its dispatch helper), else `J(args...)`. The object lives as long as
+  /// the Manager, through the drain its destructor runs, so no handler can run on a destroyed
+  /// job whatever order the caller's objects go in. The services it uses (passed as `args`)
+  /// must be declared before the Manager. Prefer it to register_job(). The overload taking
+  /// RegisterOptions first sets a retry policy, a timeout or a queue.
+  template <JobClass J, class... Args>
+  J& emplace_job(Args&&... args);
+  template <JobClass J, class... Args>
+  J& emplace_job(RegisterOptions options, Args&&... args);
+
   /// Registers a job class by its `type_name`; its `queue_name` (if declared) is its default
-  /// queue. The object must stay alive until shutdown() has returned (or the Manager is
-  /// destroyed). Throws ConfigError after start(), for an invalid or duplicate name, or an
-  /// unknown queue.
+  /// queue. The object stays the caller's: it must outlive the Manager, or shutdown() must have
+  /// returned before it goes (a destructor-driven drain runs handlers). emplace_job() makes
+  /// that impossible to get wrong. Throws ConfigError after start(), for an invalid or duplicate
+  /// name, or an unknown queue.
   template <JobClass J>
   TypeId register_job(J& job, RegisterOptions options = {});
 
@@ -212,15 +224,45 @@ class Manager {
 // ---------------------------------------------------------------------------------------------
 // Inline definitions: the templates, which only erase the user's types before the library call.
 
-template <JobClass J>
-TypeId Manager::register_job(J& job, RegisterOptions options) {
+namespace internal {
+
+/// Calls a job object's handle_task through the registry's type-erased pointer.
+template <class J>
+Status invoke_job(void* target, Context& context, const Message& message) {
+  return static_cast<J*>(target)->handle_task(context, message);
+}
+
+template <class J>
+RegisterOptions with_job_queue(RegisterOptions options) {
   if constexpr (requires { J::queue_name; }) {
     if (options.queue.empty()) options.queue = J::queue_name;
   }
-  auto invoke = [](void* target, Context& context, const Message& message) -> Status {
-    return static_cast<J*>(target)->handle_task(context, message);
-  };
-  return add_type(J::type_name, invoke, &job, nullptr, options);
+  return options;
+}
+
+}  // namespace internal
+
+template <JobClass J>
+TypeId Manager::register_job(J& job, RegisterOptions options) {
+  return add_type(J::type_name, &internal::invoke_job<J>, &job, nullptr, internal::with_job_queue<J>(options));
+}
+
+template <JobClass J, class... Args>
+J& Manager::emplace_job(Args&&... args) {
+  return emplace_job<J>(RegisterOptions{}, std::forward<Args>(args)...);
+}
+
+template <JobClass J, class... Args>
+J& Manager::emplace_job(RegisterOptions options, Args&&... args) {
+  std::shared_ptr<J> job;
+  if constexpr (std::is_constructible_v<J, Manager&, Args...>) {
+    job = std::make_shared<J>(*this, std::forward<Args>(args)...);
+  } else {
+    job = std::make_shared<J>(std::forward<Args>(args)...);
+  }
+  J& made = *job;
+  add_type(J::type_name, &internal::invoke_job<J>, &made, std::move(job), internal::with_job_queue<J>(options));
+  return made;
 }
 
 template <HandlerCallable F>

@@ -32,7 +32,7 @@ function(check_generated header registration)
   endif()
 endfunction()
 
-check_generated(send_welcome_email.hpp "queues.register_job(send_welcome_email);"
+check_generated(send_welcome_email.hpp "auto& send_welcome_email = queues.emplace_job<SendWelcomeEmail>();"
   SendWelcomeEmail --queue emails)
-check_generated(generate_reports.hpp "queues.register_job(generate_reports);"
+check_generated(generate_reports.hpp "auto& generate_reports = queues.emplace_job<GenerateReports>();"
   reports:generate --queue=reports)

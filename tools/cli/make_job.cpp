@@ -53,8 +53,7 @@ int make_job(const MakeJobOptions& options, std::ostream& out, std::ostream& err
       << options.queue_name << ")\n"
       << "register it before queues.start():\n"
       << "  #include \"" << names.file_stem << ".hpp\"\n"
-      << "  " << names.class_name << ' ' << names.variable << "(queues);\n"
-      << "  queues.register_job(" << names.variable << ");\n";
+      << "  auto& " << names.variable << " = queues.emplace_job<" << names.class_name << ">();\n";
   if (options.queue_name != "default") {
     out << "The Manager needs a queue named \"" << options.queue_name << "\" (a jobq::QueueConfig in Config::queues).\n";
   }

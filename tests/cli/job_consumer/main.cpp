@@ -22,10 +22,9 @@ bool ran_one_job(const jobq::ShutdownReport& report, std::string_view queue) {
 
 int main() {
   jobq::Manager queues(jobq::Config{.queues = {{.name = "emails"}, {.name = "reports"}}});
-  SendWelcomeEmail send_welcome_email(queues);
-  GenerateReports generate_reports(queues);
-  queues.register_job(send_welcome_email);
-  queues.register_job(generate_reports);
+  // As `jobq make:job` prints them.
+  auto& send_welcome_email = queues.emplace_job<SendWelcomeEmail>();
+  auto& generate_reports = queues.emplace_job<GenerateReports>();
   queues.start();
 
   const bool dispatched = send_welcome_email.queue("42").ok() && generate_reports.queue("2026-11-27").ok();
