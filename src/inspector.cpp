@@ -90,24 +90,25 @@ Result<JobId> internal::Engine::requeue_record(const internal::DeadLetterStore::
   if (!envelope.payload.assign(record.letter.payload)) return Error(Errc::payload_too_large, "could not allocate");
   internal::QueueRuntime& queue = *queues_[record.queue];
   internal::ProducerState& state = producer();
-  // The producers' protocol (see commit()), without the capacity bound, as for the timer: a job
-  // accepted once is let in past it. Counted as accepted again, on its queue and its type, once
-  // admitted and before it becomes visible.
-  queue.enqueued.fetch_add(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) != running) {
-    queue.withdraw(1);
-    return Error(Errc::shutting_down);
+  // Counted as accepted again, on its queue and its type.
+  switch (readmit(
+      queue, state.tokens[record.queue], envelope,
+      [&] {
+        queue.requeued.fetch_add(1, std::memory_order_seq_cst);
+        state.type_counters[record.type].accepted.add();
+      },
+      [&] {
+        queue.requeued.fetch_sub(1, std::memory_order_seq_cst);
+        state.type_counters[record.type].accepted.subtract(1);
+      })) {
+    case Readmitted::yes:
+      return record.letter.id;
+    case Readmitted::closed:
+      return Error(Errc::shutting_down);
+    case Readmitted::no_memory:
+      break;
   }
-  queue.requeued.fetch_add(1, std::memory_order_seq_cst);
-  state.type_counters[record.type].accepted.add();
-  if (!queue.ring.enqueue(state.tokens[record.queue], std::move(envelope))) {
-    queue.withdraw(1);
-    queue.requeued.fetch_sub(1, std::memory_order_seq_cst);
-    state.type_counters[record.type].accepted.subtract(1);
-    return Error(Errc::queue_full, "could not allocate a ring block");
-  }
-  if (queue.parks) queue.notifier.notify();
-  return record.letter.id;
+  return Error(Errc::queue_full, "could not allocate a ring block");
 }
 
 }  // namespace jobq

@@ -91,22 +91,18 @@ internal::Timer::time_point internal::Engine::earliest_deadline() const noexcept
 }
 
 bool internal::Engine::release_due(internal::Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens) {
-  internal::QueueRuntime& queue = *queues_[due.queue];
-  // The producers' protocol (see commit()), without the capacity bound: these jobs were
-  // accepted already, so they go in even when the queue is full.
-  queue.enqueued.fetch_add(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) != running) {
-    queue.withdraw(1);
-    return false;
-  }
   // Its queue wait is measured from now: the time it spent in the timer was asked for.
   if (config_.metrics) due.envelope.stamped = internal::ticks();
-  while (!queue.ring.enqueue(tokens[due.queue], std::move(due.envelope))) {
-    // Only a failed allocation of a ring block gets here; the job must not be dropped.
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (;;) {
+    switch (readmit(*queues_[due.queue], tokens[due.queue], due.envelope, [] {}, [] {})) {
+      case Readmitted::yes:
+        return true;
+      case Readmitted::closed:
+        return false;
+      case Readmitted::no_memory:  // the job must not be dropped: try again shortly
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
-  if (queue.parks) queue.notifier.notify();
-  return true;
 }
 
 void internal::Engine::fire_due_deadlines(Clock::time_point now_) {

@@ -97,6 +97,15 @@ class Engine {
                             Envelope& envelope);
   /// Reserves a slot and puts a filled envelope (with its id) on its ring; counts it accepted.
   Result<JobId> commit(ProducerState& producer, Route route, Envelope&& envelope);
+  enum class Readmitted { yes, closed, no_memory };
+  /// Puts a job accepted once before (due from the timer, a requeued dead letter) back on its
+  /// ring: commit()'s protocol (reserve, check the lifecycle, enqueue, wake) without the capacity
+  /// bound, since such a job must not be refused. `count()` runs once it is admitted and before
+  /// it can be seen; on `no_memory` (no ring block could be allocated) `uncount()` takes it back
+  /// and the envelope is as it was.
+  template <class Count, class Uncount>
+  Readmitted readmit(QueueRuntime& queue, moodycamel::ProducerToken& token, Envelope& envelope, Count count,
+                     Uncount uncount);
   /// Counts a dispatch refused before it had a queue (unknown type or queue) and returns `error`.
   Error refuse_unrouted(Error error);
   /// The refusal of a dispatch while the Manager is not running, checked before anything else:
@@ -410,6 +419,24 @@ inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope
   }
   if (queue.parks) queue.notifier.notify();
   return id;
+}
+
+template <class Count, class Uncount>
+Engine::Readmitted Engine::readmit(QueueRuntime& queue, moodycamel::ProducerToken& token, Envelope& envelope,
+                                   Count count, Uncount uncount) {
+  queue.enqueued.fetch_add(1, std::memory_order_seq_cst);
+  if (state_.load(std::memory_order_seq_cst) != running) {
+    queue.withdraw(1);
+    return Readmitted::closed;
+  }
+  count();
+  if (!queue.ring.enqueue(token, std::move(envelope))) [[unlikely]] {
+    uncount();
+    queue.withdraw(1);
+    return Readmitted::no_memory;
+  }
+  if (queue.parks) queue.notifier.notify();
+  return Readmitted::yes;
 }
 
 inline Result<JobId> Engine::enqueue(ProducerState& state, Route target, std::string_view payload,
