@@ -1,0 +1,226 @@
+// Inline definitions for Engine (engine.hpp): the hooks' template, the producer cache and the
+// dispatch hot path (route, admission, fill, commit, readmit), which run once per job and belong
+// where the caller can inline them.
+#pragma once
+
+#include "jobq/internal/engine.hpp"
+
+namespace jobq::internal {
+
+template <class Hook, class... Args>
+void Engine::call_hook(const Hook& hook, std::string_view name, Args&&... args) const noexcept {
+  if (!hook) return;
+  try {
+    hook(std::forward<Args>(args)...);
+  } catch (const std::exception& error) {
+    if (logs(LogLevel::error)) log(LogLevel::error, std::string(name) + " hook threw: " + error.what());
+  } catch (...) {
+    if (logs(LogLevel::error)) log(LogLevel::error, std::string(name) + " hook threw a non-std exception");
+  }
+}
+
+struct ProducerCacheEntry {
+  std::uint64_t manager_uid = 0;
+  ProducerState* state = nullptr;
+};
+/// The calling thread's producer state for the Manager it used last. Uids are never reused, so
+/// an entry of a destroyed Manager can never match.
+inline thread_local ProducerCacheEntry last_producer;
+
+inline ProducerState& Engine::producer() {
+  const ProducerCacheEntry& cached = last_producer;
+  if (cached.manager_uid == uid_) [[likely]] return *cached.state;
+  return producer_slow();
+}
+
+inline Result<Route> Engine::route(const Job& job) const {
+  const TypeId type = registry_.find(job.type());
+  if (type == no_id) [[unlikely]] return Error(Errc::unknown_type, std::string(job.type()));
+  QueueId queue = registry_[type].default_queue;
+  if (!job.queue().empty()) {
+    queue = queue_index_.find(job.queue());
+    if (queue == no_id) [[unlikely]] return Error(Errc::unknown_queue, std::string(job.queue()));
+  } else if (queue == no_id) [[unlikely]] {
+    return Error(Errc::unknown_queue, "job type '" + std::string(job.type()) +
+                                          "' names no queue and there is no queue named 'default'");
+  }
+  return Route{type, queue};
+}
+
+inline Result<JobId> Engine::dispatch(const Job& job) {
+  if (state_.load(std::memory_order_acquire) != running) [[unlikely]] return refuse_closed(job);
+  Result<Route> routed = route(job);
+  if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
+  ProducerState& state = producer();
+  if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
+    return Error(refused);
+  }
+  const bool validate = config_.validate_payloads && !job.is_trusted();
+  if (job.has_options()) [[unlikely]] {
+    Envelope envelope;
+    if (std::optional<Error> refused = fill(state, *routed, job.payload(), validate, envelope)) return std::move(*refused);
+    return enqueue_with_options(state, *routed, std::move(envelope), job);
+  }
+  return enqueue(state, *routed, job.payload(), validate);
+}
+
+inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& type, void* object, bool move) {
+  if (state_.load(std::memory_order_acquire) != running) [[unlikely]] return refuse_closed(job);
+  Result<Route> routed = route(job);
+  if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
+  ProducerState& state = producer();
+  if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
+    return Error(refused);
+  }
+  if (config_.validate_payloads && !job.is_trusted()) {
+    WriteFailure failure;
+    std::size_t size = 0;
+    if (!check_object(type, object, size, failure)) [[unlikely]] {
+      count_rejected(state, *routed);
+      return Error(Errc::invalid_payload, describe_write_failure(failure));
+    }
+    if (size > config_.max_payload_bytes) [[unlikely]] {
+      count_rejected(state, *routed);
+      return Error(Errc::payload_too_large, "about " + std::to_string(size) + " bytes as JSON, the limit is " +
+                                                std::to_string(config_.max_payload_bytes));
+    }
+  }
+  Envelope envelope;
+  envelope.type = routed->type;
+  envelope.attempt = 1;
+  if (!envelope.payload.emplace_object(type, object, move)) [[unlikely]] {
+    count_rejected(state, *routed);
+    return Error(Errc::payload_too_large, "could not allocate the payload buffer");
+  }
+  if (job.has_options()) [[unlikely]] return enqueue_with_options(state, *routed, std::move(envelope), job);
+  envelope.id = take_ids(state, 1);
+  return commit(state, *routed, std::move(envelope));
+}
+
+inline JobId Engine::take_ids(ProducerState& state, std::size_t count) {
+  if (state.id_end - state.next_id < count) [[unlikely]] {
+    // One shared atomic per block of ids rather than one per job.
+    const JobId block = std::max<JobId>(4096, count);
+    state.next_id = next_id_block_.fetch_add(block, std::memory_order_relaxed);
+    state.id_end = state.next_id + block;
+  }
+  const JobId first = state.next_id;
+  state.next_id += count;
+  return first;
+}
+
+inline Error Engine::refuse_unrouted(Error error) {
+  producer().unrouted.add();
+  return error;
+}
+
+inline void Engine::count_rejected(ProducerState& state, Route route, std::size_t count) {
+  state.counters[route.queue].rejected.add(count);
+  // Per-type counters exist once start() has sized them (before it published `running`).
+  if (route.type != no_id && state_.load(std::memory_order_acquire) != configuring && route.type < state.type_count) {
+    state.type_counters[route.type].rejected.add(count);
+  }
+}
+
+inline Errc Engine::admission(ProducerState& state, Route route, bool delayed) {
+  const QueueId queue = route.queue;
+  const int lifecycle = state_.load(std::memory_order_acquire);
+  Errc refused{};
+  if (lifecycle != running) [[unlikely]] {
+    refused = lifecycle == configuring ? Errc::not_started : Errc::shutting_down;
+  } else if (!delayed && queues_[queue]->looks_full(state.counters[queue].dequeued_seen)) [[unlikely]] {
+    // A producer retrying against a full queue should neither build nor validate its payload
+    // again, nor write the cache line the workers decrement: a plain read settles it.
+    refused = queues_[queue]->config.when_full == WhenFull::block ? wait_for_room(state, queue) : Errc::queue_full;
+  }
+  if (refused != Errc{}) count_rejected(state, route);
+  return refused;
+}
+
+inline std::optional<Error> Engine::fill(ProducerState& state, Route target, std::string_view payload,
+                                          bool validate, Envelope& envelope) {
+  if (payload.size() > config_.max_payload_bytes) [[unlikely]] {
+    count_rejected(state, target);
+    return Error(Errc::payload_too_large, std::to_string(payload.size()) + " bytes, the limit is " +
+                                              std::to_string(config_.max_payload_bytes));
+  }
+  envelope.type = target.type;
+  envelope.attempt = 1;
+  if (!envelope.payload.assign(payload)) [[unlikely]] {
+    count_rejected(state, target);
+    return Error(Errc::payload_too_large, "could not allocate the payload buffer");
+  }
+  if (validate) {
+    if (std::string problem = validation_problem(state, envelope.payload); !problem.empty()) [[unlikely]] {
+      count_rejected(state, target);
+      return Error(Errc::invalid_payload, std::move(problem));
+    }
+  }
+  return std::nullopt;
+}
+
+inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope&& envelope) {
+  QueueRuntime& queue = *queues_[target.queue];
+  // Reserve a slot, then re-check the lifecycle. Both are sequentially consistent, so either
+  // shutdown sees this reservation in the queue's depth and waits for the job, or this dispatch
+  // sees that intake has closed and backs out: no job can slip in after the final drain.
+  if (!queue.reserve(1, state.counters[target.queue].dequeued_seen)) [[unlikely]] {
+    if (const Errc refused = reserve_slow(state, target.queue, 1); refused != Errc{}) {
+      count_rejected(state, target);
+      return Error(refused);
+    }
+  }
+  if (state_.load(std::memory_order_seq_cst) != running) [[unlikely]] {
+    queue.withdraw(1);
+    count_rejected(state, target);
+    return Error(Errc::shutting_down);
+  }
+  const JobId id = envelope.id;
+  if (config_.metrics && ++state.unsampled >= config_.latency_sample_every) [[unlikely]] {
+    state.unsampled = 0;
+    envelope.stamped = ticks();
+  }
+  // Counted before the enqueue: whoever dequeues the job (a worker, or shutdown) then also sees
+  // the count, so a report can never show a job run that was not yet accepted.
+  state.counters[target.queue].accepted.add();
+  state.type_counters[target.type].accepted.add();
+  if (!queue.ring.enqueue(state.tokens[target.queue], std::move(envelope))) [[unlikely]] {
+    state.counters[target.queue].accepted.subtract(1);
+    state.type_counters[target.type].accepted.subtract(1);
+    queue.withdraw(1);
+    count_rejected(state, target);
+    return Error(Errc::queue_full, "could not allocate a ring block");
+  }
+  if (queue.parks) queue.notifier.notify();
+  return id;
+}
+
+template <class Count, class Uncount>
+Engine::Readmitted Engine::readmit(QueueRuntime& queue, moodycamel::ProducerToken& token, Envelope& envelope,
+                                   Count count, Uncount uncount) {
+  queue.enqueued.fetch_add(1, std::memory_order_seq_cst);
+  if (state_.load(std::memory_order_seq_cst) != running) {
+    queue.withdraw(1);
+    return Readmitted::closed;
+  }
+  count();
+  if (!queue.ring.enqueue(token, std::move(envelope))) [[unlikely]] {
+    uncount();
+    queue.withdraw(1);
+    return Readmitted::no_memory;
+  }
+  if (queue.parks) queue.notifier.notify();
+  return Readmitted::yes;
+}
+
+inline Result<JobId> Engine::enqueue(ProducerState& state, Route target, std::string_view payload,
+                                      bool validate) {
+  Envelope envelope;
+  if (std::optional<Error> refused = fill(state, target, payload, validate, envelope)) [[unlikely]] {
+    return std::move(*refused);
+  }
+  envelope.id = take_ids(state, 1);
+  return commit(state, target, std::move(envelope));
+}
+
+}  // namespace jobq::internal
