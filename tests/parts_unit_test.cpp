@@ -1,0 +1,125 @@
+// The engine's small parts on their own: the idempotency key table, the flat name map, and the
+// payload buffer with a lifetime-tracking payload.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "jobq/internal/envelope.hpp"
+#include "jobq/internal/flat_name_map.hpp"
+#include "jobq/internal/key_table.hpp"
+#include "jobq/payload.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using jobq::internal::KeyTable;
+using jobq::internal::PayloadBuffer;
+using jobq::testing::Lifetime;
+using namespace std::chrono_literals;
+
+const KeyTable::time_point epoch{};
+
+TEST(KeyTableUnit, AKeyIsHeldWhilePendingThenForItsTtlAfterSuccessAndFreedOnFailure) {
+  KeyTable keys(100, 1h);
+  EXPECT_EQ(keys.claim("a", 1, epoch).outcome, KeyTable::Outcome::claimed);
+  const KeyTable::Claim again = keys.claim("a", 2, epoch);
+  EXPECT_EQ(again.outcome, KeyTable::Outcome::duplicate);
+  EXPECT_EQ(again.holder, 1u);
+  keys.keep("a", 1, epoch);  // succeeded: held for the TTL
+  EXPECT_EQ(keys.claim("a", 3, epoch + 59min).outcome, KeyTable::Outcome::duplicate);
+  EXPECT_EQ(keys.claim("a", 3, epoch + 1h).outcome, KeyTable::Outcome::claimed);  // expired
+  keys.release("a", 3);  // failed: freed at once
+  EXPECT_EQ(keys.claim("a", 4, epoch + 1h).outcome, KeyTable::Outcome::claimed);
+  keys.release("a", 99);  // another job's release does not free it
+  EXPECT_EQ(keys.claim("a", 5, epoch + 1h).outcome, KeyTable::Outcome::duplicate);
+}
+
+TEST(KeyTableUnit, PastItsBoundAClaimIsRefusedUntilExpiredKeysAreReclaimed) {
+  KeyTable keys(3, 1min);
+  const char* const held[] = {"k1", "k2", "k3"};
+  for (jobq::JobId id = 1; id <= 3; ++id) {
+    ASSERT_EQ(keys.claim(held[id - 1], id, epoch).outcome, KeyTable::Outcome::claimed);
+    keys.keep(held[id - 1], id, epoch);
+  }
+  EXPECT_EQ(keys.claim("k4", 4, epoch).outcome, KeyTable::Outcome::full);
+  EXPECT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys.claim("k4", 4, epoch + 1min).outcome, KeyTable::Outcome::claimed);  // the three expired
+  EXPECT_EQ(keys.size(), 1u);
+}
+
+TEST(KeyTableUnit, ATtlOfMaxNeverExpires) {
+  KeyTable keys(10, std::chrono::nanoseconds::max());
+  ASSERT_EQ(keys.claim("a", 1, epoch + 1h).outcome, KeyTable::Outcome::claimed);
+  keys.keep("a", 1, epoch + 1h);
+  EXPECT_EQ(keys.claim("a", 2, KeyTable::time_point::max() - 1ns).outcome, KeyTable::Outcome::duplicate);
+}
+
+TEST(FlatNameMapUnit, FindsEveryNameAcrossGrowthAndRefusesDuplicates) {
+  std::vector<std::string> names;
+  for (int index = 0; index < 1000; ++index) {
+    std::string name = "category";
+    name.append(std::to_string(index % 7)).append(":action").append(std::to_string(index));
+    names.push_back(std::move(name));
+  }
+  jobq::internal::FlatNameMap map;
+  for (std::uint32_t index = 0; index < names.size(); ++index) ASSERT_TRUE(map.insert(names[index], index));
+  EXPECT_FALSE(map.insert(names[10], 99));
+  for (std::uint32_t index = 0; index < names.size(); ++index) ASSERT_EQ(map.find(names[index]), index);
+  EXPECT_EQ(map.find("category0:missing"), jobq::no_id);
+  EXPECT_EQ(map.find(""), jobq::no_id);
+  EXPECT_EQ(jobq::internal::FlatNameMap().find("anything"), jobq::no_id);
+}
+
+struct Small {
+  int n = 0;
+  Lifetime tracker;
+};
+JOBQ_PAYLOAD(Small, n);
+
+struct Big {
+  char bytes[1024] = {};
+  Lifetime tracker;
+  int n = 0;
+};
+JOBQ_PAYLOAD(Big, n);
+
+template <class T>
+void holds_and_releases_once() {
+  Lifetime::reset();
+  {
+    T value;
+    value.n = 7;
+    PayloadBuffer buffer;
+    ASSERT_TRUE(buffer.emplace_object(*jobq::internal::payload_type_of<T>, &value, false));  // a copy
+    EXPECT_EQ(Lifetime::live.load(), 2);
+    PayloadBuffer moved(std::move(buffer));  // the buffer moves, not the object (spilled or not)
+    EXPECT_EQ(static_cast<const T*>(moved.object())->n, 7);
+    EXPECT_EQ(Lifetime::live.load(), 2);
+    PayloadBuffer other;
+    other = std::move(moved);
+    EXPECT_EQ(static_cast<const T*>(other.object())->n, 7);
+    ASSERT_TRUE(other.assign(R"({"n":1})"));  // replacing the object destroys it
+    EXPECT_EQ(Lifetime::live.load(), 1);
+    EXPECT_EQ(other.view(), R"({"n":1})");
+    EXPECT_EQ(other.object_type(), nullptr);
+  }
+  EXPECT_EQ(Lifetime::live.load(), 0);
+}
+
+TEST(PayloadBufferUnit, AnInlineObjectIsDestroyedExactlyOnceThroughMovesAndReplacement) { holds_and_releases_once<Small>(); }
+
+TEST(PayloadBufferUnit, ASpilledObjectIsDestroyedExactlyOnceThroughMovesAndReplacement) { holds_and_releases_once<Big>(); }
+
+TEST(PayloadBufferUnit, JsonBytesSpillPastTheInlineSizeAndStayPadded) {
+  PayloadBuffer buffer;
+  const std::string large(4096, 'x');
+  ASSERT_TRUE(buffer.assign(large));
+  EXPECT_EQ(buffer.view(), large);
+  EXPECT_GE(buffer.capacity(), large.size() + simdjson::SIMDJSON_PADDING);
+  ASSERT_TRUE(buffer.assign("{}"));
+  EXPECT_EQ(buffer.view(), "{}");
+}
+
+}  // namespace
