@@ -18,17 +18,29 @@ std::size_t DeadLetterStore::weight(const Record& record) noexcept {
          letter.queue.size() + (record.extras ? sizeof(JobExtras) : 0);
 }
 
-void DeadLetterStore::insert_locked(Order::iterator position, Record&& record) {
+void DeadLetterStore::insert_locked(Order::iterator position, Record& record) {
   const JobId id = record.letter.id;
   const std::size_t size = weight(record);
-  // Every allocation first, so that a failure leaves the store as it was.
+  // Every allocation first, each undone if a later one fails, so that a failure leaves the store
+  // and the record as they were.
   by_id_.reserve(by_id_.size() + 1);
   Shared shared = std::make_shared<Record>(std::move(record));
-  const Order::iterator inserted = order_.insert(position, std::move(shared));
-  if (auto [slot, fresh] = by_id_.try_emplace(id, inserted); !fresh) {
-    // Ids are unique per Manager; a second letter for one replaces the first.
-    erase_locked(slot->second);
-    by_id_[id] = inserted;
+  Order::iterator inserted;
+  try {
+    inserted = order_.insert(position, shared);
+    try {
+      if (auto [slot, fresh] = by_id_.try_emplace(id, inserted); !fresh) {
+        // Ids are unique per Manager; a second letter for one replaces the first.
+        erase_locked(slot->second);
+        by_id_[id] = inserted;
+      }
+    } catch (...) {
+      order_.erase(inserted);
+      throw;
+    }
+  } catch (...) {
+    record = std::move(*shared);
+    throw;
   }
   bytes_ += size;
   trim_locked();
@@ -49,9 +61,9 @@ void DeadLetterStore::trim_locked() {
   }
 }
 
-void DeadLetterStore::add(Record record) {
+void DeadLetterStore::add(Record& record) {
   const std::lock_guard lock(mutex_);
-  insert_locked(order_.end(), std::move(record));
+  insert_locked(order_.end(), record);
 }
 
 DeadLetterPage DeadLetterStore::page(std::size_t offset, std::size_t limit) const {
@@ -116,7 +128,7 @@ void DeadLetterStore::restore(Record record) {
   const std::lock_guard lock(mutex_);
   auto position = std::find_if(order_.begin(), order_.end(),
                                [&](const Shared& other) { return record.letter.when < other->letter.when; });
-  insert_locked(position, std::move(record));
+  insert_locked(position, record);
 }
 
 bool DeadLetterStore::purge(JobId id) {

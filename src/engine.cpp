@@ -311,6 +311,22 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
 }
 
 void internal::Engine::hand_back(internal::QueueRuntime& queue, internal::Envelope& envelope, Clock::time_point due) {
+  // A job handed back must not be lost to a failed allocation: the record is built and stored
+  // before the envelope lets go, and tried again after a pause if memory runs out.
+  for (std::chrono::milliseconds pause{1};; pause = std::min(pause * 2, std::chrono::milliseconds(100))) {
+    try {
+      record_handed_back(queue, envelope, due);
+      envelope.payload.release();
+      envelope.extras.reset();
+      return;
+    } catch (const std::bad_alloc&) {
+      std::this_thread::sleep_for(pause);
+    }
+  }
+}
+
+void internal::Engine::record_handed_back(internal::QueueRuntime& queue, const internal::Envelope& envelope,
+                                          Clock::time_point due) {
   ReturnedJob job;
   job.id = envelope.id;
   job.type = registry_[envelope.type].name;
@@ -328,8 +344,6 @@ void internal::Engine::hand_back(internal::QueueRuntime& queue, internal::Envelo
                                     std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                         due > now_ ? due - now_ : std::chrono::nanoseconds::zero()));
   }
-  envelope.payload.release();
-  envelope.extras.reset();
   const std::lock_guard lock(lifecycle_mutex_);
   handed_back_.push_back(std::move(job));
 }

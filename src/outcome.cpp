@@ -31,28 +31,32 @@ AppliedPolicy applied_policy(const internal::Envelope& envelope, const RetryPoli
 }  // namespace
 
 void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell& cell, internal::Envelope& envelope,
-                     const Message& message, Status status) {
+                              const Message& message, const Status& status, SettleProgress& progress) {
+  // Every step that can fail (allocate) comes before the counters move, and a step that did its
+  // part is not done again: a failed allocation anywhere here leaves the job as it was, and
+  // run_job() tries the whole settlement again.
   switch (status.kind()) {
     case Status::Kind::ok:
       return;  // handled by run_job
     case Status::Kind::revoke:
-      cell.revoked.add();
       end_key(envelope, false);
+      cell.revoked.add();
       return;
     case Status::Kind::snooze:
-      cell.snoozed.add();
-      if (!schedule(queue.index, envelope, internal::later(now(), status.delay()))) {
-        dead_letter(queue, envelope, "snoozed, but " + std::to_string(timer_.limit(queue.index)) +
-                                         " jobs of its queue were already waiting",
-                    DeadReason::no_room);
-        cell.dead_lettered.add();
+      if (schedule(queue.index, envelope, internal::later(now(), status.delay()))) {
+        cell.snoozed.add();
+        return;
       }
+      dead_letter(queue, envelope,
+                  "snoozed, but " + std::to_string(timer_.limit(queue.index)) + " jobs of its queue were already waiting",
+                  DeadReason::no_room, progress);
+      cell.snoozed.add();
+      cell.dead_lettered.add();
       return;
     case Status::Kind::error:
     case Status::Kind::skip_retry:
       break;
   }
-  cell.failed.add();
   const AppliedPolicy policy = applied_policy(envelope, type_retry_[envelope.type]);
   const bool will_retry = status.kind() == Status::Kind::error && envelope.attempt < policy.max_attempts;
   std::chrono::nanoseconds delay{0};
@@ -69,13 +73,24 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
                              ") attempt " + std::to_string(envelope.attempt) + " failed: " + status.message() +
                              (will_retry ? "; retry in " + std::to_string(delay.count() / 1000000) + " ms" : ""));
   }
-  call_hook(on_failure_, "failure",
-            Failure{envelope.id, registry_[envelope.type].name, queue.config.name, envelope.attempt,
-                    message.payload(), status.message(), status.kind() == Status::Kind::error, will_retry,
-                    delay});
+  if (!progress.failure_reported) {
+    call_hook(on_failure_, "failure",
+              Failure{envelope.id, registry_[envelope.type].name, queue.config.name, envelope.attempt,
+                      message.payload(), status.message(), status.kind() == Status::Kind::error, will_retry,
+                      delay});
+    progress.failure_reported = true;
+  }
   if (will_retry) {
     ++envelope.attempt;
-    if (schedule(queue.index, envelope, internal::later(now(), delay))) {
+    bool scheduled = false;
+    try {
+      scheduled = schedule(queue.index, envelope, internal::later(now(), delay));
+    } catch (...) {
+      --envelope.attempt;
+      throw;
+    }
+    if (scheduled) {
+      cell.failed.add();
       cell.retried.add();
       return;
     }
@@ -83,19 +98,19 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
     dead_letter(queue, envelope,
                 status.message() + " (no retry: " + std::to_string(timer_.limit(queue.index)) +
                     " jobs of its queue were already waiting)",
-                DeadReason::no_room);
-    cell.dead_lettered.add();
-    return;
+                DeadReason::no_room, progress);
+  } else {
+    dead_letter(queue, envelope, status.message(),
+                status.kind() == Status::Kind::error ? DeadReason::attempts_exhausted : DeadReason::skipped, progress);
   }
-  dead_letter(queue, envelope, status.message(),
-              status.kind() == Status::Kind::error ? DeadReason::attempts_exhausted : DeadReason::skipped);
   // Counted once the letter is in the store: whoever sees the count (wait_idle, a report) can
   // then find the letter.
+  cell.failed.add();
   cell.dead_lettered.add();
 }
 
 void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Envelope& envelope, std::string error,
-                          DeadReason reason) {
+                                   DeadReason reason, SettleProgress& progress) {
   end_key(envelope, false);
   internal::DeadLetterStore::Record record;
   record.letter.id = envelope.id;
@@ -108,15 +123,24 @@ void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Enve
   record.letter.when = std::chrono::system_clock::now();
   record.type = envelope.type;
   record.queue = queue.index;
-  record.extras = std::move(envelope.extras);
-  if (record.extras) record.extras->key.clear();  // released above; a requeue does not claim it
   if (logs(LogLevel::warn)) {
     log(LogLevel::warn, "job " + std::to_string(record.letter.id) + " (" + record.letter.type + ") dead-lettered after " +
                             std::to_string(record.letter.attempts) + " attempts (" +
                             std::string(describe(reason)) + "): " + record.letter.last_error);
   }
-  call_hook(on_dead_, "dead-letter", record.letter);
-  dead_letters_.add(std::move(record));
+  if (!progress.dead_reported) {
+    call_hook(on_dead_, "dead-letter", record.letter);
+    progress.dead_reported = true;
+  }
+  // The job's overrides go with the letter last, and come back if the store cannot take it.
+  record.extras = std::move(envelope.extras);
+  if (record.extras) record.extras->key.clear();  // released above; a requeue does not claim it
+  try {
+    dead_letters_.add(record);
+  } catch (...) {
+    envelope.extras = std::move(record.extras);
+    throw;
+  }
 }
 
 void internal::Engine::end_key(const internal::Envelope& envelope, bool succeeded) {

@@ -1,9 +1,12 @@
 // The worker loop. It lives in the library rather than in a header: it is one function per
 // thread, entered once, so inlining it into user code would buy nothing.
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <span>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "jobq/internal/adaptive_spin.hpp"
 #include "jobq/internal/cpu.hpp"
@@ -229,12 +232,31 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
     cell.run.record(last_ticks - started);
   }
   publish_idle(worker);
-  if (status.ok()) [[likely]] {
+  if (status.ok() && !envelope.extras) [[likely]] {
     cell.succeeded.add();
-    if (envelope.extras) [[unlikely]] end_key(envelope, true);
     return;
   }
-  settle(queue, cell, envelope, message, std::move(status));
+  // What follows may allocate (a key kept for its TTL, a retry's timer node, a dead letter). A
+  // failed allocation must neither kill this worker nor lose or double the job: each step
+  // changes nothing until it can no longer fail, so the whole settlement is tried again.
+  SettleProgress progress;
+  for (std::chrono::milliseconds pause{1};; pause = std::min(pause * 2, std::chrono::milliseconds(100))) {
+    try {
+      if (status.ok()) {
+        end_key(envelope, true);
+        cell.succeeded.add();
+      } else {
+        settle(queue, cell, envelope, message, status, progress);
+      }
+      return;
+    } catch (const std::bad_alloc&) {
+      try {
+        log(LogLevel::error, "out of memory while settling a job: trying again");
+      } catch (...) {  // NOLINT(bugprone-empty-catch): the line itself could not be made
+      }
+      std::this_thread::sleep_for(pause);
+    }
+  }
 }
 
 void internal::Engine::publish_running(internal::Worker& worker, const internal::Envelope& envelope, std::uint64_t since) {

@@ -15,14 +15,17 @@
 #include "test_support.hpp"
 
 namespace {
-/// Allocations on this thread that still succeed; negative: all of them.
+/// Allocations on this thread that still succeed before one fails (once); negative: all of them.
 thread_local long allocations_left = -1;
 /// Calls of operator new, on every thread.
 std::atomic<std::uint64_t> allocations{0};
 
 void spend_one() {
   allocations.fetch_add(1, std::memory_order_relaxed);
-  if (allocations_left == 0) throw std::bad_alloc();
+  if (allocations_left == 0) {
+    allocations_left = -1;
+    throw std::bad_alloc();
+  }
   if (allocations_left > 0) --allocations_left;
 }
 }  // namespace
@@ -148,6 +151,54 @@ TEST(Allocation, ATimedRunAllocatesNothingHoweverLongItsTimeout) {
   std::printf("timed runs: %llu with a 1 h timeout made %llu allocations\n", static_cast<unsigned long long>(jobs),
               static_cast<unsigned long long>(made));
   EXPECT_EQ(queues.shutdown(5s).timed_out, 0u);
+}
+
+TEST(AllocationFailure, AFailedAllocationWhileSettlingAJobNeitherKillsTheWorkerNorLosesTheJob) {
+  std::uint64_t settled_after_a_failure = 0;
+  for (long budget = 0; budget < 60; ++budget) {
+    jobq::Manager queues(jobq::Config{.retry = {.max_attempts = 2, .backoff = jobq::testing::no_wait},
+                                      .log_level = jobq::LogLevel::off});
+    std::atomic<int> attempts{0};
+    std::atomic<int> failures_reported{0};
+    std::atomic<int> dead_reported{0};
+    std::atomic<int> others{0};
+    queues.on_failure([&](const jobq::Failure&) { failures_reported.fetch_add(1); });
+    queues.on_dead([&](const jobq::DeadLetter&) { dead_reported.fetch_add(1); });
+    queues.register_handler("alloc:fails", [&](Context&, const Message&) {
+      attempts.fetch_add(1);
+      allocations_left = budget;  // the settlement that follows meets a failed allocation
+      return Status::error("downstream unavailable");
+    });
+    queues.register_handler("alloc:other", [&](Context&, const Message&) {
+      if (allocations_left >= 0) ++settled_after_a_failure;  // the budget outlived the settlement
+      allocations_left = -1;
+      others.fetch_add(1);
+      return Status::success();
+    });
+    queues.start();
+    ASSERT_TRUE(queues.dispatch(jobq::Job("alloc:fails").payload(R"({"order":1})").idempotency_key("order-1")));
+    ASSERT_TRUE(jobq::testing::eventually([&] { return queues.stats("default").dead_lettered == 1; }, 30s))
+        << "with " << budget << " allocations allowed";
+    ASSERT_TRUE(queues.dispatch(jobq::Job("alloc:other").payload("{}")));  // the worker is alive
+    ASSERT_TRUE(queues.wait_idle(30s));
+    EXPECT_EQ(attempts.load(), 2) << budget;
+    EXPECT_EQ(failures_reported.load(), 2) << budget;  // hooks run once per attempt, retries or not
+    EXPECT_EQ(dead_reported.load(), 1) << budget;
+    EXPECT_EQ(others.load(), 1) << budget;
+    const std::optional<jobq::DeadLetter> letter = queues.dead_letter(1);
+    ASSERT_TRUE(letter.has_value()) << budget;
+    EXPECT_EQ(letter->attempts, 2u) << budget;
+    EXPECT_EQ(letter->payload, R"({"order":1})") << budget;
+    // The key was released with the dead letter: a new job may take it.
+    EXPECT_TRUE(queues.dispatch(jobq::Job("alloc:other").payload("{}").idempotency_key("order-1"))) << budget;
+    ASSERT_TRUE(queues.wait_idle(30s));
+    const jobq::ShutdownReport report = queues.shutdown(5s);
+    EXPECT_TRUE(report.balanced()) << budget;
+    EXPECT_EQ(report.failed, 2u) << budget;
+    EXPECT_EQ(report.retried, 1u) << budget;
+  }
+  // Past some budget the settlement no longer reaches the failure; below it every step met one.
+  EXPECT_GT(settled_after_a_failure, 0u);
 }
 
 }  // namespace

@@ -31,7 +31,9 @@ class DeadLetterStore {
 
   DeadLetterStore(std::size_t capacity, std::size_t byte_budget) : capacity_(capacity), byte_budget_(byte_budget) {}
 
-  void add(Record record);
+  /// Takes `record` in; if that throws (std::bad_alloc), `record` is as it was.
+  void add(Record& record);
+  void add(Record&& record) { add(record); }
   DeadLetterPage page(std::size_t offset, std::size_t limit) const;
   std::optional<DeadLetter> find(JobId id) const;
   /// Removes and returns the letter for `id`.
@@ -56,8 +58,9 @@ class DeadLetterStore {
   using Shared = std::shared_ptr<Record>;
   using Order = std::list<Shared>;
 
-  /// Inserts before `position`; then drops the oldest until both bounds hold. Lock held.
-  void insert_locked(Order::iterator position, Record&& record);
+  /// Inserts before `position`; then drops the oldest until both bounds hold. Lock held. On a
+  /// throw, `record` and the store are as they were.
+  void insert_locked(Order::iterator position, Record& record);
   void erase_locked(Order::iterator position);
   void trim_locked();
   /// A record taken out of the store, as the caller's own.

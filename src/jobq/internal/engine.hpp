@@ -160,14 +160,21 @@ class Engine {
   /// Gives the worker a fresh stop source for its handlers, forwarded from its shutdown source:
   /// at start, and after a timeout fired the old one.
   void renew_job_stop(Worker& worker, Context& context);
+  /// What a settlement has already done, so that trying it again after a failed allocation does
+  /// not repeat it: the hooks run once.
+  struct SettleProgress {
+    bool failure_reported = false;
+    bool dead_reported = false;
+  };
   /// Everything after a handler that did not succeed: retry, dead-letter, revoke or snooze.
-  void settle(QueueRuntime& queue, TypeCell& cell, Envelope& envelope,
-              const Message& message, Status status);
+  /// Changes nothing if it throws (std::bad_alloc), so that it can be tried again.
+  void settle(QueueRuntime& queue, TypeCell& cell, Envelope& envelope, const Message& message, const Status& status,
+              SettleProgress& progress);
   /// Shows the job a worker runs to the inspector (a sequence-locked write on the worker's line).
   static void publish_running(Worker& worker, const Envelope& envelope, std::uint64_t since);
   static void publish_idle(Worker& worker);
-  void dead_letter(QueueRuntime& queue, Envelope& envelope, std::string error,
-                   DeadReason reason);
+  void dead_letter(QueueRuntime& queue, Envelope& envelope, std::string error, DeadReason reason,
+                   SettleProgress& progress);
   /// Ends a keyed job's hold on its key: kept for the TTL after success, released otherwise.
   void end_key(const Envelope& envelope, bool succeeded);
   /// Puts a job into the timer from a worker (retry, snooze); false, with `envelope` untouched,
@@ -185,6 +192,8 @@ class Engine {
   void stop_timer();
   void hand_back(QueueRuntime& queue, Envelope& envelope,
                  Clock::time_point due = Clock::time_point{});
+  /// hand_back()'s record of the job, stored with the jobs shutdown returns.
+  void record_handed_back(QueueRuntime& queue, const Envelope& envelope, Clock::time_point due);
   QueueStats collect_stats(const QueueRuntime& queue) const;
   QueueRuntime& queue_named(std::string_view name) const;
   /// Puts a dead letter's job back on its ring; leaves `record` as it was on failure.
