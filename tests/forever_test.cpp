@@ -135,8 +135,10 @@ TEST(Forever, ABlockTimeoutOfMaxWaitsForRoomRatherThanFailing) {
     runs.fetch_add(1);
     return Status::success();
   });
-  queues.start();
+  // Paused before start(): no worker ever takes the job below, so it keeps the queue full (paused
+  // after start, a polling worker may already have taken it into its batch).
   queues.pause("default");
+  queues.start();
   ASSERT_TRUE(queues.dispatch(jobq::Job("forever:block").payload("{}")));  // fills the queue
   std::promise<bool> result;
   std::future<bool> blocked = result.get_future();
