@@ -4,10 +4,6 @@
 #include <chrono>
 #include <vector>
 
-// GCC 12 at -O2 under ThreadSanitizer cannot see that a moved envelope reads its heap pointer only
-// when it has spilled, and warns about the uninitialized inline bytes; the engine's own files,
-// which do the same moves, do not trip it.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "jobq/internal/timer.hpp"
 #include "jobq/payload.hpp"
 #include "test_support.hpp"

@@ -28,7 +28,9 @@ inline constexpr std::size_t inline_payload_bytes = 256;
 /// pointer in the first bytes of the inline storage.
 class PayloadBuffer {
  public:
-  PayloadBuffer() noexcept {}  // the inline bytes stay uninitialized until written
+  // The heap-pointer slot is zeroed (one store), so that no path reads indeterminate bytes and
+  // GCC's flow analysis can see it; the rest of the inline bytes stay unwritten until used.
+  PayloadBuffer() noexcept { std::memset(storage_, 0, sizeof(char*)); }
   ~PayloadBuffer() { release(); }
   PayloadBuffer(PayloadBuffer&& other) noexcept { take(other); }
   PayloadBuffer& operator=(PayloadBuffer&& other) noexcept {
