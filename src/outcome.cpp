@@ -74,10 +74,13 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
                              (will_retry ? "; retry in " + std::to_string(delay.count() / 1000000) + " ms" : ""));
   }
   if (!progress.failure_reported) {
-    call_hook(on_failure_, "failure",
-              Failure{envelope.id, registry_[envelope.type].name, queue.config.name, envelope.attempt,
-                      message.payload(), status.message(), status.kind() == Status::Kind::error, will_retry,
-                      delay});
+    // Counted before the hook runs, so that a hook (or whoever it signals) reading the stats sees
+    // its own failure; the report is built first, since building it may fail.
+    const Failure failure{envelope.id, registry_[envelope.type].name, queue.config.name, envelope.attempt,
+                          message.payload(), status.message(), status.kind() == Status::Kind::error, will_retry,
+                          delay};
+    cell.failed.add();
+    call_hook(on_failure_, "failure", failure);
     progress.failure_reported = true;
   }
   if (will_retry) {
@@ -90,7 +93,6 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
       throw;
     }
     if (scheduled) {
-      cell.failed.add();
       cell.retried.add();
       return;
     }
@@ -105,7 +107,6 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
   }
   // Counted once the letter is in the store: whoever sees the count (wait_idle, a report) can
   // then find the letter.
-  cell.failed.add();
   cell.dead_lettered.add();
 }
 
