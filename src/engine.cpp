@@ -268,7 +268,7 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
       std::unique_lock timer_lock = timer_.lock();
       std::vector<internal::Timer::Node> pending = timer_.take_all_locked();
       timer_lock.unlock();
-      for (internal::Timer::Node& job : pending) hand_back(*queues_[job->queue], job->envelope, job->due);
+      for (internal::Timer::Node& job : pending) return_job(*queues_[job->queue], job->envelope, job->due);
     }
     // What no worker took. A reservation made before intake closed turns into an enqueue (or is
     // withdrawn) within a few instructions, so wait for the depth itself to reach zero.
@@ -277,7 +277,7 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
       while (queue->depth() > 0) {
         if (queue->ring.try_dequeue(envelope)) {
           queue->dequeued.fetch_add(1, std::memory_order_seq_cst);
-          hand_back(*queue, envelope);
+          return_job(*queue, envelope);
         } else {
           std::this_thread::yield();
         }
@@ -288,8 +288,8 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
     shut_down_ = true;
   }
   ShutdownReport report;
-  report.not_run = std::move(handed_back_);
-  handed_back_.clear();
+  report.not_run = std::move(returned_);
+  returned_.clear();
   report.drained = drained && report.not_run.empty();
   lock.unlock();
   report.queues = stats();
@@ -310,12 +310,12 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
   return report;
 }
 
-void internal::Engine::hand_back(internal::QueueRuntime& queue, internal::Envelope& envelope, Clock::time_point due) {
-  // A job handed back must not be lost to a failed allocation: the record is built and stored
+void internal::Engine::return_job(internal::QueueRuntime& queue, internal::Envelope& envelope, Clock::time_point due) {
+  // A job returned at shutdown must not be lost to a failed allocation: the record is built and stored
   // before the envelope lets go, and tried again after a pause if memory runs out.
   for (std::chrono::milliseconds pause{1};; pause = std::min(pause * 2, std::chrono::milliseconds(100))) {
     try {
-      record_handed_back(queue, envelope, due);
+      record_returned(queue, envelope, due);
       envelope.payload.release();
       envelope.extras.reset();
       return;
@@ -325,7 +325,7 @@ void internal::Engine::hand_back(internal::QueueRuntime& queue, internal::Envelo
   }
 }
 
-void internal::Engine::record_handed_back(internal::QueueRuntime& queue, const internal::Envelope& envelope,
+void internal::Engine::record_returned(internal::QueueRuntime& queue, const internal::Envelope& envelope,
                                           Clock::time_point due) {
   ReturnedJob job;
   job.id = envelope.id;
@@ -345,7 +345,7 @@ void internal::Engine::record_handed_back(internal::QueueRuntime& queue, const i
                                         due > now_ ? due - now_ : std::chrono::nanoseconds::zero()));
   }
   const std::lock_guard lock(lifecycle_mutex_);
-  handed_back_.push_back(std::move(job));
+  returned_.push_back(std::move(job));
 }
 
 QueueStats internal::Engine::collect_stats(const internal::QueueRuntime& queue) const {

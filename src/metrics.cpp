@@ -30,7 +30,7 @@ MetricsSnapshot internal::Engine::metrics() const {
     out.wait = Latency(seconds_per_tick);
     out.run = Latency(seconds_per_tick);
     std::uint64_t taken = 0;
-    std::uint64_t handed_back = 0;
+    std::uint64_t returned = 0;
     if (cells) {
       for (const auto& worker : queue->workers) {
         // Outcomes before `taken`, so that in_flight never comes out negative.
@@ -43,12 +43,12 @@ MetricsSnapshot internal::Engine::metrics() const {
           snapshot.types[type].wait.add(cell.wait);
           snapshot.types[type].run.add(cell.run);
         }
-        handed_back += worker->handed_back.read();
+        returned += worker->returned.read();
         taken += worker->taken.read();
         if (worker->running_id.load(std::memory_order_relaxed) != 0) ++out.busy_workers;
       }
     }
-    const std::uint64_t finished = finished_runs(out.jobs) + handed_back;
+    const std::uint64_t finished = finished_runs(out.jobs) + returned;
     out.in_flight = taken > finished ? taken - finished : 0;
     out.jobs.started = finished_runs(out.jobs) + out.busy_workers;
     out.timed_out = queue->timed_out.load(std::memory_order_acquire);

@@ -55,7 +55,7 @@ void internal::Engine::serve_timer() {
           kept = timer_.add_locked(due[index]);
         } catch (const std::bad_alloc&) {  // returned below instead
         }
-        if (!kept) hand_back(*queues_[due[index]->queue], due[index]->envelope, due[index]->due);
+        if (!kept) return_job(*queues_[due[index]->queue], due[index]->envelope, due[index]->due);
       }
       due.clear();
       continue;

@@ -139,8 +139,8 @@ void internal::Engine::run_worker(internal::QueueRuntime& queue, internal::Worke
         if (queue.paused.load(std::memory_order_acquire)) [[unlikely]] hold_while_paused(queue);
         const int lifecycle = state_.load(std::memory_order_relaxed);
         if (lifecycle == stopping || (lifecycle > running && queue.paused.load(std::memory_order_relaxed))) [[unlikely]] {
-          worker.handed_back.add(taken - index);
-          for (; index < taken; ++index) hand_back(queue, batch[index]);
+          worker.returned.add(taken - index);
+          for (; index < taken; ++index) return_job(queue, batch[index]);
           break;
         }
         run_job(queue, worker, batch[index], context, scratch, last_ticks);

@@ -50,7 +50,7 @@ enum class ShutdownMode : std::uint8_t {
   return_pending,
 };
 
-/// An accepted job that did not run to a terminal state, handed back by shutdown(): waiting in a
+/// An accepted job that did not run to a terminal state, returned by shutdown(): waiting in a
 /// queue, or in the timer (delayed, retry or snooze pending). Plain data, so that the caller can
 /// persist it and dispatch it again (to_job()) on the next start.
 struct ReturnedJob {

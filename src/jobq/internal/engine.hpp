@@ -190,10 +190,10 @@ class Engine {
   /// The earliest deadline armed by a worker; time_point::max() when none is.
   Clock::time_point earliest_deadline() const noexcept;
   void stop_timer();
-  void hand_back(QueueRuntime& queue, Envelope& envelope,
+  void return_job(QueueRuntime& queue, Envelope& envelope,
                  Clock::time_point due = Clock::time_point{});
-  /// hand_back()'s record of the job, stored with the jobs shutdown returns.
-  void record_handed_back(QueueRuntime& queue, const Envelope& envelope, Clock::time_point due);
+  /// return_job()'s record of the job, stored with the jobs shutdown returns.
+  void record_returned(QueueRuntime& queue, const Envelope& envelope, Clock::time_point due);
   QueueStats collect_stats(const QueueRuntime& queue) const;
   QueueRuntime& queue_named(std::string_view name) const;
   /// Puts a dead letter's job back on its ring; leaves `record` as it was on failure.
@@ -235,7 +235,7 @@ class Engine {
   std::size_t workers_live_ = 0;
   bool timer_ready_ = false;  // the timer thread has been named, pinned and announced
   std::string start_error_;
-  std::vector<ReturnedJob> handed_back_;
+  std::vector<ReturnedJob> returned_;
   bool shut_down_ = false;
 };
 

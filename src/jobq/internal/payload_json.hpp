@@ -73,7 +73,7 @@ bool write_json(JsonBuffer& out, const ObjectType& type, const void* object, Wri
 bool check_object(const ObjectType& type, const void* object, std::size_t& size, WriteFailure& failure);
 /// A job's payload as JSON text: its bytes, or its object serialized. An object that cannot be
 /// serialized (a trusted() dispatch with a string that is not UTF-8) reads as "{}"; the caller is
-/// a cold path (a dead letter, a job handed back) that must not fail.
+/// a cold path (a dead letter, a job returned at shutdown) that must not fail.
 std::string payload_json(const PayloadBuffer& payload);
 /// Appends `text` as a JSON string literal. Returns false if `text` is not valid UTF-8.
 bool write_json_string(JsonBuffer& out, std::string_view text);

@@ -65,7 +65,7 @@ struct alignas(cache_line) Worker {
   int cpu = -1;  // pinned CPU, or -1
   std::unique_ptr<TypeCell[]> cells;  // one per registered type, made by start()
   SingleWriterCounter taken;          // jobs taken off the ring
-  SingleWriterCounter handed_back;    // jobs taken and returned unstarted at shutdown
+  SingleWriterCounter returned;    // jobs taken and returned unstarted at shutdown
   std::stop_source stop;  // fires at shutdown's deadline
   std::thread thread;
 
