@@ -32,10 +32,7 @@ std::string internal::Engine::validation_problem(internal::ProducerState& state,
   }
   // A parser grows to the largest document it has seen (about 14 bytes per payload byte); one
   // large payload must not pin that much memory to this thread for good.
-  if (state.validator.capacity() > validator_keep_bytes) [[unlikely]] {
-    state.validator = simdjson::dom::parser();
-    if (state.validator.allocate(validator_bytes, config_.max_payload_depth) != simdjson::SUCCESS) throw std::bad_alloc();
-  }
+  if (state.validator.capacity() > validator_keep_bytes) [[unlikely]] fresh_validator(state);
   return text;
 }
 
@@ -90,6 +87,7 @@ Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
                                                        std::to_string(queues_[routed.queue]->config.capacity) + " jobs"));
     }
   }
+  if (state_.load(std::memory_order_acquire) != running) return reject_staged(Error(Errc::shutting_down));
   QueueId admitted = no_id;
   for (const Route* routed = state.routes.data(); routed != state.routes.data() + state.routes.size(); ++routed) {
     if (routed->queue != admitted) {

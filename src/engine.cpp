@@ -2,6 +2,7 @@
 #include "jobq/internal/deadline.hpp"
 #include "jobq/internal/engine.hpp"
 #include "jobq/internal/threads.hpp"
+#include "jobq/internal/until_allocated.hpp"
 
 #include <sched.h>
 #include <unistd.h>
@@ -313,16 +314,9 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
 void internal::Engine::return_job(internal::QueueRuntime& queue, internal::Envelope& envelope, Clock::time_point due) {
   // A job returned at shutdown must not be lost to a failed allocation: the record is built and stored
   // before the envelope lets go, and tried again after a pause if memory runs out.
-  for (std::chrono::milliseconds pause{1};; pause = std::min(pause * 2, std::chrono::milliseconds(100))) {
-    try {
-      record_returned(queue, envelope, due);
-      envelope.payload.release();
-      envelope.extras.reset();
-      return;
-    } catch (const std::bad_alloc&) {
-      std::this_thread::sleep_for(pause);
-    }
-  }
+  internal::until_allocated([&] { record_returned(queue, envelope, due); }, []() noexcept {});
+  envelope.payload.release();
+  envelope.extras.reset();
 }
 
 void internal::Engine::record_returned(internal::QueueRuntime& queue, const internal::Envelope& envelope,

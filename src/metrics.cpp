@@ -76,14 +76,13 @@ MetricsSnapshot internal::Engine::metrics() const {
         snapshot.types[type].jobs.rejected += producer->type_counters[type].rejected.read();
       }
       snapshot.unrouted += producer->unrouted.read();
+      ++(producer->retired ? snapshot.producers_retired : snapshot.producers_live);
     }
   }
   const DeadLetterPage dead = dead_letters_.page(0, 0);
   snapshot.dead_letters = dead.total;
   snapshot.dead_letters_dropped = dead.dropped;
   snapshot.dead_letter_bytes = dead_letters_.bytes();
-  snapshot.producers_live = producer_states(false);
-  snapshot.producers_retired = producer_states(true);
   snapshot.idempotency_keys = keys_.size();
   return snapshot;
 }

@@ -3,7 +3,6 @@
 // ring producers, and gives back its buffers; the next new thread adopts it instead of making
 // another, so the states (and the ring producers that workers poll) follow the most threads that
 // dispatched at once, and their memory follows the threads alive.
-#include <algorithm>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -105,10 +104,12 @@ internal::ProducerState& internal::Engine::producer_slow() {
 void internal::Engine::ready_for_dispatch(internal::ProducerState& state) {
   state.staging.resize(queues_.size());
   state.bulk_counts.resize(queues_.size());
-  if (state.validator.capacity() == 0 &&
-      state.validator.allocate(validator_bytes, config_.max_payload_depth) != simdjson::SUCCESS) {
-    throw std::bad_alloc();
-  }
+  if (state.validator.capacity() == 0) fresh_validator(state);
+}
+
+void internal::Engine::fresh_validator(internal::ProducerState& state) {
+  state.validator = simdjson::dom::parser();
+  if (state.validator.allocate(validator_bytes, config_.max_payload_depth) != simdjson::SUCCESS) throw std::bad_alloc();
 }
 
 void internal::Engine::retire(internal::ProducerState& state) noexcept {
@@ -121,12 +122,6 @@ void internal::Engine::retire(internal::ProducerState& state) noexcept {
   std::vector<internal::Route>().swap(state.routes);
   std::vector<std::size_t>().swap(state.bulk_counts);
   state.validator = simdjson::dom::parser();
-}
-
-std::size_t internal::Engine::producer_states(bool retired) const {
-  const std::lock_guard lock(producers_mutex_);
-  return static_cast<std::size_t>(
-      std::count_if(producers_.begin(), producers_.end(), [&](const auto& state) { return state->retired == retired; }));
 }
 
 void internal::Engine::size_type_counters(internal::ProducerState& state) const {

@@ -1,12 +1,10 @@
 // The worker loop. It lives in the library rather than in a header: it is one function per
 // thread, entered once, so inlining it into user code would buy nothing.
-#include <algorithm>
 #include <array>
 #include <chrono>
 #include <span>
 #include <cstring>
 #include <string>
-#include <thread>
 
 #include "jobq/internal/adaptive_spin.hpp"
 #include "jobq/internal/cpu.hpp"
@@ -15,6 +13,7 @@
 #include "jobq/internal/ticks.hpp"
 #include "jobq/internal/engine.hpp"
 #include "jobq/internal/threads.hpp"
+#include "jobq/internal/until_allocated.hpp"
 
 namespace jobq {
 namespace internal {
@@ -226,7 +225,7 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
   std::chrono::nanoseconds timeout = handler.timeout;
   if (envelope.extras && envelope.extras->timeout.count() > 0) [[unlikely]] timeout = envelope.extras->timeout;
   Status status = timeout.count() == 0 ? invoke_guarded(handler, context, message)
-                                       : run_timed(queue, worker, envelope, handler, context, message, timeout);
+                                       : run_timed(worker, handler, context, message, timeout);
   if (timed) [[unlikely]] {
     last_ticks = internal::ticks();
     cell.run.record(last_ticks - started);
@@ -240,23 +239,21 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
   // failed allocation must neither kill this worker nor lose or double the job: each step
   // changes nothing until it can no longer fail, so the whole settlement is tried again.
   SettleProgress progress;
-  for (std::chrono::milliseconds pause{1};; pause = std::min(pause * 2, std::chrono::milliseconds(100))) {
-    try {
-      if (status.ok()) {
-        end_key(envelope, true);
-        cell.succeeded.add();
-      } else {
-        settle(queue, cell, envelope, message, status, progress);
-      }
-      return;
-    } catch (const std::bad_alloc&) {
-      try {
-        log(LogLevel::error, "out of memory while settling a job: trying again");
-      } catch (...) {  // NOLINT(bugprone-empty-catch): the line itself could not be made
-      }
-      std::this_thread::sleep_for(pause);
-    }
-  }
+  internal::until_allocated(
+      [&] {
+        if (status.ok()) {
+          end_key(envelope, true);
+          cell.succeeded.add();
+        } else {
+          settle(queue, cell, envelope, message, status, progress);
+        }
+      },
+      [this]() noexcept {
+        try {
+          log(LogLevel::error, "out of memory while settling a job: trying again");
+        } catch (...) {  // NOLINT(bugprone-empty-catch): the line itself could not be made
+        }
+      });
 }
 
 void internal::Engine::publish_running(internal::Worker& worker, const internal::Envelope& envelope, std::uint64_t since) {
@@ -278,9 +275,8 @@ void internal::Engine::publish_idle(internal::Worker& worker) {
   worker.running_seq.store(sequence + 2, std::memory_order_release);
 }
 
-Status internal::Engine::run_timed(internal::QueueRuntime& /*queue*/, internal::Worker& worker,
-                                   const internal::Envelope& /*envelope*/, const HandlerEntry& handler,
-                                   Context& context, const Message& message, std::chrono::nanoseconds timeout) {
+Status internal::Engine::run_timed(internal::Worker& worker, const HandlerEntry& handler, Context& context,
+                                   const Message& message, std::chrono::nanoseconds timeout) {
   const Clock::time_point deadline = internal::later(now(), timeout);
   if (deadline == Clock::time_point::max()) return invoke_guarded(handler, context, message);  // never fires
   const std::uint64_t run = ++worker.timed_runs;

@@ -151,17 +151,22 @@ TEST(Forever, ABlockTimeoutOfMaxWaitsForRoomRatherThanFailing) {
   EXPECT_EQ(runs.load(), 2);
 }
 
-TEST(Forever, ShutdownAndWaitIdleWithMaxWaitForEveryJob) {
-  constexpr int jobs = 200;
-  jobq::Manager queues(jobq::Config{});
-  std::atomic<int> runs{0};
-  queues.register_handler("forever:work", [&](Context&, const Message&) {
+/// Registers a handler that takes a little while and counts its runs, starts, and dispatches `jobs`.
+void start_with_slow_jobs(jobq::Manager& queues, std::atomic<int>& runs, int jobs) {
+  queues.register_handler("forever:work", [&runs](Context&, const Message&) {
     std::this_thread::sleep_for(100us);
     runs.fetch_add(1);
     return Status::success();
   });
   queues.start();
   for (int index = 0; index < jobs; ++index) ASSERT_TRUE(queues.dispatch(jobq::Job("forever:work").payload("{}")));
+}
+
+TEST(Forever, ShutdownAndWaitIdleWithMaxWaitForEveryJob) {
+  constexpr int jobs = 200;
+  jobq::Manager queues(jobq::Config{});
+  std::atomic<int> runs{0};
+  start_with_slow_jobs(queues, runs, jobs);
   EXPECT_TRUE(queues.wait_idle(ns::max()));
   EXPECT_EQ(runs.load(), jobs);
   for (int index = 0; index < jobs; ++index) ASSERT_TRUE(queues.dispatch(jobq::Job("forever:work").payload("{}")));
@@ -177,13 +182,7 @@ TEST(Forever, ADestructorTimeoutOfMaxDrainsEveryJob) {
   std::atomic<int> runs{0};
   {
     jobq::Manager queues(jobq::Config{.destructor_shutdown_timeout = std::chrono::milliseconds::max()});
-    queues.register_handler("forever:work", [&](Context&, const Message&) {
-      std::this_thread::sleep_for(100us);
-      runs.fetch_add(1);
-      return Status::success();
-    });
-    queues.start();
-    for (int index = 0; index < jobs; ++index) ASSERT_TRUE(queues.dispatch(jobq::Job("forever:work").payload("{}")));
+    start_with_slow_jobs(queues, runs, jobs);
   }
   EXPECT_EQ(runs.load(), jobs);
 }

@@ -47,7 +47,7 @@ inline Result<Route> Engine::route(const Job& job) const {
   return Route{type, queue};
 }
 
-inline Result<JobId> Engine::dispatch(const Job& job) {
+inline Result<Engine::Admitted> Engine::admit(const Job& job) {
   if (state_.load(std::memory_order_acquire) != running) [[unlikely]] return refuse_closed(job);
   Result<Route> routed = route(job);
   if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
@@ -55,46 +55,51 @@ inline Result<JobId> Engine::dispatch(const Job& job) {
   if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
     return Error(refused);
   }
+  return Admitted{*routed, &state};
+}
+
+inline Result<JobId> Engine::dispatch(const Job& job) {
+  Result<Admitted> admitted = admit(job);
+  if (!admitted) [[unlikely]] return admitted.error();
+  ProducerState& state = *admitted->producer;
+  const Route routed = admitted->route;
   const bool validate = config_.validate_payloads && !job.is_trusted();
   if (job.has_options()) [[unlikely]] {
     Envelope envelope;
-    if (std::optional<Error> refused = fill(state, *routed, job.payload(), validate, envelope)) return std::move(*refused);
-    return enqueue_with_options(state, *routed, std::move(envelope), job);
+    if (std::optional<Error> refused = fill(state, routed, job.payload(), validate, envelope)) return std::move(*refused);
+    return enqueue_with_options(state, routed, std::move(envelope), job);
   }
-  return enqueue(state, *routed, job.payload(), validate);
+  return enqueue(state, routed, job.payload(), validate);
 }
 
 inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& type, void* object, bool move) {
-  if (state_.load(std::memory_order_acquire) != running) [[unlikely]] return refuse_closed(job);
-  Result<Route> routed = route(job);
-  if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
-  ProducerState& state = producer();
-  if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
-    return Error(refused);
-  }
+  Result<Admitted> admitted = admit(job);
+  if (!admitted) [[unlikely]] return admitted.error();
+  ProducerState& state = *admitted->producer;
+  const Route routed = admitted->route;
   if (config_.validate_payloads && !job.is_trusted()) {
     WriteFailure failure;
     std::size_t size = 0;
     if (!check_object(type, object, size, failure)) [[unlikely]] {
-      count_rejected(state, *routed);
+      count_rejected(state, routed);
       return Error(Errc::invalid_payload, describe_write_failure(failure));
     }
     if (size > config_.max_payload_bytes) [[unlikely]] {
-      count_rejected(state, *routed);
+      count_rejected(state, routed);
       return Error(Errc::payload_too_large, "about " + std::to_string(size) + " bytes as JSON, the limit is " +
                                                 std::to_string(config_.max_payload_bytes));
     }
   }
   Envelope envelope;
-  envelope.type = routed->type;
+  envelope.type = routed.type;
   envelope.attempt = 1;
   if (!envelope.payload.emplace_object(type, object, move)) [[unlikely]] {
-    count_rejected(state, *routed);
+    count_rejected(state, routed);
     return Error(Errc::payload_too_large, "could not allocate the payload buffer");
   }
-  if (job.has_options()) [[unlikely]] return enqueue_with_options(state, *routed, std::move(envelope), job);
+  if (job.has_options()) [[unlikely]] return enqueue_with_options(state, routed, std::move(envelope), job);
   envelope.id = take_ids(state, 1);
-  return commit(state, *routed, std::move(envelope));
+  return commit(state, routed, std::move(envelope));
 }
 
 inline JobId Engine::take_ids(ProducerState& state, std::size_t count) {
@@ -124,15 +129,11 @@ inline void Engine::count_rejected(ProducerState& state, Route route, std::size_
 
 inline Errc Engine::admission(ProducerState& state, Route route, bool delayed) {
   const QueueId queue = route.queue;
-  const int lifecycle = state_.load(std::memory_order_acquire);
-  Errc refused{};
-  if (lifecycle != running) [[unlikely]] {
-    refused = lifecycle == configuring ? Errc::not_started : Errc::shutting_down;
-  } else if (!delayed && queues_[queue]->looks_full(state.counters[queue].dequeued_seen)) [[unlikely]] {
-    // A producer retrying against a full queue should neither build nor validate its payload
-    // again, nor write the cache line the workers decrement: a plain read settles it.
-    refused = queues_[queue]->config.when_full == WhenFull::block ? wait_for_room(state, queue) : Errc::queue_full;
-  }
+  // A producer retrying against a full queue should neither build nor validate its payload
+  // again, nor write the cache line the workers decrement: a plain read settles it.
+  if (delayed || !queues_[queue]->looks_full(state.counters[queue].dequeued_seen)) [[likely]] return Errc{};
+  const Errc refused =
+      queues_[queue]->config.when_full == WhenFull::block ? wait_for_room(state, queue) : Errc::queue_full;
   if (refused != Errc{}) count_rejected(state, route);
   return refused;
 }

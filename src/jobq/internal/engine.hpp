@@ -78,7 +78,17 @@ class Engine {
   enum State : int { configuring, running, draining, stopping, stopped };
 
   Result<Route> route(const Job& job) const;
-  /// Errc{} if `queue` may take a job now (running, not full), else the refusal, counted.
+  /// Where a dispatch goes, and the calling thread's producer state.
+  struct Admitted {
+    Route route;
+    ProducerState* producer;
+  };
+  /// The checks every single dispatch makes before it touches its payload: the lifecycle first
+  /// (before start() the registry may still be growing), then the route, then room on the queue.
+  /// A refusal is counted.
+  Result<Admitted> admit(const Job& job);
+  /// Errc{} if `queue` has room for a job now, else the refusal, counted. The caller has checked
+  /// the lifecycle.
   /// Checked before a payload is built or copied, so that retries against a full queue are cheap.
   /// `delayed`: the job waits in the timer first, so the ring's fullness now does not matter.
   Errc admission(ProducerState& producer, Route route, bool delayed = false);
@@ -115,11 +125,11 @@ class Engine {
   ProducerState& producer_slow();
   /// Sizes a state's buffers for dispatch (a new one, or one adopted from an exited thread).
   void ready_for_dispatch(ProducerState& producer);
+  /// Replaces a state's validator with one sized for validator_bytes (a grown one is freed).
+  void fresh_validator(ProducerState& producer);
   /// Called as a producing thread exits: the state keeps its counters and ring producers for the
   /// next thread, and gives back its buffers.
   void retire(ProducerState& producer) noexcept;
-  /// Producer states in use by a live thread (false) or retired, waiting for one (true).
-  std::size_t producer_states(bool retired) const;
   /// Registered while the engine lives, so that exiting threads can retire their states.
   void enter_live();
   void leave_live() noexcept;
@@ -154,8 +164,7 @@ class Engine {
   void run_job(QueueRuntime& queue, Worker& worker, Envelope& envelope,
                Context& context, PayloadScratch& scratch, std::uint64_t& last_ticks);
   /// Runs a handler whose job has a timeout, with the worker's deadline armed.
-  Status run_timed(QueueRuntime& queue, Worker& worker, const Envelope& envelope,
-                   const HandlerEntry& handler, Context& context, const Message& message,
+  Status run_timed(Worker& worker, const HandlerEntry& handler, Context& context, const Message& message,
                    std::chrono::nanoseconds timeout);
   /// Gives the worker a fresh stop source for its handlers, forwarded from its shutdown source:
   /// at start, and after a timeout fired the old one.
