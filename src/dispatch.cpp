@@ -78,6 +78,10 @@ Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
     if (!routed) return reject_staged(refuse_unrouted(routed.error()));
     state.routes.push_back(*routed);
   }
+  if (std::any_of(state.routes.begin(), state.routes.end(),
+                  [this](const Route& routed) { return queues_[routed.queue]->lane != nullptr; })) {
+    return dispatch_bulk_to_lane(state, jobs);
+  }
   // A batch with more jobs for a queue than it can ever hold is refused before anything waits.
   std::fill(state.bulk_counts.begin(), state.bulk_counts.end(), 0);
   for (const Route& routed : state.routes) {

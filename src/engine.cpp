@@ -76,6 +76,10 @@ internal::Engine::Engine(Config config)
     }
   }
   default_queue_ = queue_index_.find("default");
+  bridges_.resize(queues_.size());
+  for (auto& queue : queues_) {
+    if (queue->lane != nullptr) queue->lane->attach(queue->config.name);
+  }
   // Worker records exist from construction, so that stats() never races start() over them.
   for (auto& queue : queues_) {
     for (unsigned index = 0; index < queue->config.workers; ++index) {
@@ -216,6 +220,7 @@ void internal::Engine::start() {
       for (auto& state : producers_) size_type_counters(*state);
       state_.store(running, std::memory_order_seq_cst);
     }
+
     if (logs(LogLevel::info)) {
       std::size_t workers = 0;
       for (const auto& queue : queues_) workers += queue->workers.size();
@@ -250,6 +255,10 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
   } else if (!shut_down_) {
     // Intake closes here; the timer stops moving jobs onto the queues (it checks the state).
     state_.store(mode == ShutdownMode::drain ? draining : stopping, std::memory_order_seq_cst);
+    // Durable queues stop fetching: what they hold is run (drain) or handed back below.
+    lock.unlock();
+    stop_lane_fetching();
+    lock.lock();
     for (auto& queue : queues_) queue->wake_everyone();
     drained = lifecycle_changed_.wait_until(lock, until, [&] { return workers_live_ == 0; });
     if (!drained) {
@@ -284,6 +293,7 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
         }
       }
     }
+    stop_lanes();
     lock.lock();
     state_.store(stopped, std::memory_order_seq_cst);
     shut_down_ = true;
@@ -307,11 +317,18 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
     report.retried += queue.retried;
     report.snoozed += queue.snoozed;
     report.timed_out += queue.timed_out;
+    report.handed_back += queue.handed_back;
   }
   return report;
 }
 
 void internal::Engine::return_job(internal::QueueRuntime& queue, internal::Envelope& envelope, Clock::time_point due) {
+  if (from_lane(envelope)) {  // back to the store, for any process to run: never in the report
+    settle_in_lane(queue, envelope, LaneSettlement::Kind::give_back);
+    envelope.payload.release();
+    envelope.extras.reset();
+    return;
+  }
   // A job returned at shutdown must not be lost to a failed allocation: the record is built and stored
   // before the envelope lets go, and tried again after a pause if memory runs out.
   internal::until_allocated([&] { record_returned(queue, envelope, due); }, []() noexcept {});
@@ -356,7 +373,9 @@ QueueStats internal::Engine::collect_stats(const internal::QueueRuntime& queue) 
     }
   }
   stats.timed_out = queue.timed_out.load(std::memory_order_acquire);
+  stats.handed_back = queue.handed_back.load(std::memory_order_acquire);
   stats.accepted += queue.requeued.load(std::memory_order_acquire);
+  stats.accepted += queue.delivered.load(std::memory_order_acquire);
   stats.paused = queue.paused.load(std::memory_order_relaxed);
   stats.wakeups = queue.notifier.wakes();
   {

@@ -15,7 +15,8 @@ bool internal::Engine::wait_idle(std::chrono::nanoseconds timeout) {
       const QueueStats counted = collect_stats(*queue);
       // Terminal counts are read before acceptances, so equality cannot be a torn read.
       idle &= counted.depth == 0 && counted.scheduled == 0 &&
-              counted.succeeded + counted.dead_lettered + counted.revoked == counted.accepted;
+              counted.succeeded + counted.dead_lettered + counted.revoked + counted.handed_back == counted.accepted;
+      if (idle && queue->lane != nullptr) idle = queue->lane->idle();
     }
     if (idle) return true;
     if (std::chrono::steady_clock::now() >= until) return false;
@@ -31,6 +32,7 @@ internal::QueueRuntime& internal::Engine::queue_named(std::string_view name) con
 
 void internal::Engine::pause(std::string_view name) {
   internal::QueueRuntime& queue = queue_named(name);
+  if (queue.lane != nullptr) queue.lane->set_paused(true);  // every process's workers, not only these
   queue.paused.store(true, std::memory_order_seq_cst);
   // Parked workers move to the pause word now, so that dispatches meanwhile wake nobody.
   queue.wake_everyone();
@@ -38,6 +40,7 @@ void internal::Engine::pause(std::string_view name) {
 
 void internal::Engine::resume(std::string_view name) {
   internal::QueueRuntime& queue = queue_named(name);
+  if (queue.lane != nullptr) queue.lane->set_paused(false);
   queue.paused.store(false, std::memory_order_seq_cst);
   queue.wake_everyone();
 }

@@ -19,7 +19,15 @@ void Manager::on_timeout(TimeoutHook hook) { engine_->on_timeout(std::move(hook)
 void Manager::on_worker_start(WorkerHook hook) { engine_->on_worker_start(std::move(hook)); }
 void Manager::on_worker_stop(WorkerHook hook) { engine_->on_worker_stop(std::move(hook)); }
 void Manager::use(Middleware middleware) { engine_->use(std::move(middleware)); }
-void Manager::start() { engine_->start(); }
+void Manager::start() {
+  engine_->start();
+  try {
+    engine_->start_lanes();  // durable queues start fetching once the workers run
+  } catch (...) {
+    engine_->shutdown(std::chrono::nanoseconds::zero(), ShutdownMode::return_pending);
+    throw;
+  }
+}
 
 Result<JobId> Manager::dispatch(const Job& job) { return engine_->dispatch(job); }
 Result<JobId> Manager::dispatch_object(const Job& job, const internal::ObjectType& type, void* object, bool move) {

@@ -39,7 +39,11 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
     case Status::Kind::ok:
       return;  // handled by run_job
     case Status::Kind::revoke:
-      end_key(envelope, false);
+      if (from_lane(envelope)) {
+        settle_in_lane(queue, envelope, LaneSettlement::Kind::revoked);
+      } else {
+        end_key(envelope, false);
+      }
       cell.revoked.add();
       return;
     case Status::Kind::snooze:
@@ -133,6 +137,10 @@ void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Enve
     call_hook(on_dead_, "dead-letter", record.letter);
     progress.dead_reported = true;
   }
+  if (from_lane(envelope)) {  // stored by the lane, where every process sharing the queue sees it
+    settle_in_lane(queue, envelope, LaneSettlement::Kind::dead, {}, &record.letter);
+    return;
+  }
   // The job's overrides go with the letter last, and come back if the store cannot take it.
   record.extras = std::move(envelope.extras);
   if (record.extras) record.extras->key.clear();  // released above; a requeue does not claim it
@@ -145,7 +153,8 @@ void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Enve
 }
 
 void internal::Engine::end_key(const internal::Envelope& envelope, bool succeeded) {
-  if (!envelope.extras || envelope.extras->key.empty()) return;
+  // A durable job's key is held in its lane, which ends it with the job's outcome.
+  if (!envelope.extras || envelope.extras->key.empty() || !envelope.extras->lane_ref.empty()) return;
   if (succeeded) {
     keys_.keep(envelope.extras->key, envelope.id, now());
   } else {
@@ -154,6 +163,14 @@ void internal::Engine::end_key(const internal::Envelope& envelope, bool succeede
 }
 
 bool internal::Engine::schedule(QueueId queue, internal::Envelope& envelope, Clock::time_point due) {
+  if (from_lane(envelope)) {  // waits in the lane's store, where any process may pick it up
+    const Clock::time_point now_ = now();
+    const auto delay = due == Clock::time_point::max() ? std::chrono::nanoseconds::max()
+                       : due > now_ ? std::chrono::duration_cast<std::chrono::nanoseconds>(due - now_)
+                                    : std::chrono::nanoseconds::zero();
+    settle_in_lane(*queues_[queue], envelope, LaneSettlement::Kind::later, delay);
+    return true;
+  }
   internal::Timer::Node node = internal::Timer::make(due, queue, std::move(envelope));
   bool added = false;
   try {

@@ -242,7 +242,11 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
   internal::until_allocated(
       [&] {
         if (status.ok()) {
-          end_key(envelope, true);
+          if (from_lane(envelope)) [[unlikely]] {
+            settle_in_lane(queue, envelope, LaneSettlement::Kind::succeeded);
+          } else {
+            end_key(envelope, true);
+          }
           cell.succeeded.add();
         } else {
           settle(queue, cell, envelope, message, status, progress);

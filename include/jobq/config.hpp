@@ -14,6 +14,8 @@
 
 namespace jobq {
 
+class Lane;
+
 /// What an idle worker does when its queue is empty.
 enum class IdleStrategy : std::uint8_t {
   /// Poll forever: the lowest handoff latency, one core burned per worker even when idle.
@@ -60,6 +62,10 @@ struct QueueConfig {
   /// Jobs a worker takes from the ring at once (1..64). Larger batches cost fewer atomics per job;
   /// a batch is run by the worker that took it, so keep it small for slow handlers on many workers.
   unsigned dequeue_batch = 8;
+  /// Where the queue's jobs live. Null: in this process's memory. A durable lane (for example
+  /// jobq::redis::lane()) stores them outside the process: dispatch returns once the store has
+  /// the job, and the workers run what the lane fetches. See the README, "Durable queues".
+  std::shared_ptr<Lane> lane = nullptr;
 };
 
 struct Config {

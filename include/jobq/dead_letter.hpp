@@ -17,6 +17,11 @@ enum class DeadReason : std::uint8_t {
   /// a retry or snooze found its queue's QueueConfig::max_scheduled jobs already waiting in the
   /// timer (a downstream outage, typically): requeue it once the backlog has cleared
   no_room,
+  /// a durable job whose runs were lost (the process running it died, its lease lapsed) until its
+  /// attempts ran out
+  lease_lost,
+  /// a stored job that could not be read: a missing or bad field, or a type nobody registered
+  malformed,
 };
 
 constexpr std::string_view describe(DeadReason reason) noexcept {
@@ -27,6 +32,10 @@ constexpr std::string_view describe(DeadReason reason) noexcept {
       return "skip retry";
     case DeadReason::no_room:
       return "no room to wait for a retry";
+    case DeadReason::lease_lost:
+      return "lease lost";
+    case DeadReason::malformed:
+      return "malformed";
   }
   return "unknown";
 }

@@ -27,6 +27,8 @@ enum class Errc : std::uint8_t {
   too_many_keys,      ///< Config::max_idempotency_keys keys are held already
   not_found,          ///< no dead letter has that id
   unsupported,        ///< an option this call does not take (delay or key in dispatch_bulk)
+  unavailable,        ///< a durable queue's store cannot be reached (connection refused, lost, timed out)
+  store_refused,      ///< a durable queue's store refused the job (out of memory, authentication, an error reply)
 };
 
 /// A fixed, human-readable description of an error code.
@@ -43,6 +45,8 @@ constexpr std::string_view describe(Errc code) noexcept {
     case Errc::too_many_keys: return "too many idempotency keys";
     case Errc::not_found: return "not found";
     case Errc::unsupported: return "unsupported";
+    case Errc::unavailable: return "store unavailable";
+    case Errc::store_refused: return "store refused";
   }
   return "unknown error";
 }

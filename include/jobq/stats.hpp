@@ -37,6 +37,10 @@ struct QueueStats {
   std::uint64_t timed_out = 0;      ///< runs still going when their timeout fired
   std::int64_t depth = 0;           ///< jobs waiting in the ring now
   std::uint64_t scheduled = 0;      ///< jobs waiting in the timer now
+  /// Durable queues: jobs this process put back in the store, where any process may run them
+  /// (a retry or snooze waits there; shutdown returns its fetched jobs there). Terminal here.
+  /// On a durable queue `accepted` counts the jobs this process fetched, not those it stored.
+  std::uint64_t handed_back = 0;
   /// Futex wakes issued to this queue's parked workers (by dispatch, the timer, and workers
   /// handing work on): a spin_then_park queue with a worker awake needs none.
   std::uint64_t wakeups = 0;
@@ -91,16 +95,20 @@ struct ShutdownReport {
   std::uint64_t retried = 0;
   std::uint64_t snoozed = 0;
   std::uint64_t timed_out = 0;
+  /// Durable queues' jobs put back in their store (QueueStats::handed_back).
+  std::uint64_t handed_back = 0;
   /// Accepted jobs that did not reach a terminal state, in no particular order.
   std::vector<ReturnedJob> not_run;
   std::vector<QueueStats> queues;
   /// Dispatches refused for an unknown job type or queue (never accepted, so outside the books).
   std::uint64_t unrouted = 0;
 
-  /// accepted == succeeded + dead_lettered + revoked + returned: no job was lost. (Only the first
+  /// accepted == succeeded + dead_lettered + revoked + handed_back + returned: no job was lost. (Only the first
   /// shutdown() report carries the returned jobs; a later one balances only if the first
   /// returned none.)
-  bool balanced() const noexcept { return accepted == succeeded + dead_lettered + revoked + not_run.size(); }
+  bool balanced() const noexcept {
+    return accepted == succeeded + dead_lettered + revoked + handed_back + not_run.size();
+  }
 };
 
 /// What the failure hook receives; valid only during the call.

@@ -52,6 +52,8 @@ inline Result<Engine::Admitted> Engine::admit(const Job& job) {
   Result<Route> routed = route(job);
   if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
   ProducerState& state = producer();
+  // A durable queue's ring holds only what its lane fetched: the store is the bound.
+  if (queues_[routed->queue]->lane != nullptr) [[unlikely]] return Admitted{*routed, &state};
   if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
     return Error(refused);
   }
@@ -63,6 +65,7 @@ inline Result<JobId> Engine::dispatch(const Job& job) {
   if (!admitted) [[unlikely]] return admitted.error();
   ProducerState& state = *admitted->producer;
   const Route routed = admitted->route;
+  if (queues_[routed.queue]->lane != nullptr) [[unlikely]] return dispatch_raw_to_lane(state, routed, job);
   const bool validate = config_.validate_payloads && !job.is_trusted();
   if (job.has_options()) [[unlikely]] {
     Envelope envelope;
@@ -89,6 +92,9 @@ inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& t
       return Error(Errc::payload_too_large, "about " + std::to_string(size) + " bytes as JSON, the limit is " +
                                                 std::to_string(config_.max_payload_bytes));
     }
+  }
+  if (queues_[routed.queue]->lane != nullptr) [[unlikely]] {
+    return dispatch_object_to_lane(state, routed, job, type, object);
   }
   Envelope envelope;
   envelope.type = routed.type;

@@ -13,6 +13,7 @@
 #include "jobq/internal/dead_letter_store.hpp"
 #include "jobq/internal/envelope.hpp"
 #include "jobq/internal/key_table.hpp"
+#include "jobq/internal/lane_bridge.hpp"
 #include "jobq/internal/payload_json.hpp"
 #include "jobq/internal/queue_runtime.hpp"
 #include "jobq/internal/ticks.hpp"
@@ -204,6 +205,25 @@ class Engine {
   /// return_job()'s record of the job, stored with the jobs shutdown returns.
   void record_returned(QueueRuntime& queue, const Envelope& envelope, Clock::time_point due);
   QueueStats collect_stats(const QueueRuntime& queue) const;
+
+  // Durable queues (lane_bridge.cpp).
+  static bool from_lane(const Envelope& envelope) noexcept {
+    return envelope.extras && !envelope.extras->lane_ref.empty();
+  }
+  /// Stores a dispatch in its queue's lane; `payload` is JSON that passed validation.
+  Result<JobId> dispatch_to_lane(ProducerState& producer, Route route, const Job& job, std::string_view payload);
+  Result<JobId> dispatch_raw_to_lane(ProducerState& producer, Route route, const Job& job);
+  Result<JobId> dispatch_object_to_lane(ProducerState& producer, Route route, const Job& job, const ObjectType& type,
+                                        void* object);
+  /// dispatch_bulk() once every job is routed (producer.routes) and the first goes to a lane.
+  Result<JobId> dispatch_bulk_to_lane(ProducerState& producer, std::span<const Job> jobs);
+  /// Hands a fetched job's outcome to its lane; `delay` for later, `letter` for dead.
+  void settle_in_lane(QueueRuntime& queue, const Envelope& envelope, LaneSettlement::Kind kind,
+                      std::chrono::nanoseconds delay = {}, const DeadLetter* letter = nullptr);
+  void start_lanes();
+  void stop_lane_fetching() noexcept;
+  void stop_lanes() noexcept;
+  std::vector<std::unique_ptr<LaneBridge>> bridges_;  // one per queue; null for in-memory queues
   QueueRuntime& queue_named(std::string_view name) const;
   /// Puts a dead letter's job back on its ring; leaves `record` as it was on failure.
   Result<JobId> requeue_record(const DeadLetterStore::Record& record);

@@ -17,6 +17,9 @@ struct JobExtras {
   std::chrono::nanoseconds timeout{0};     ///< 0: the type's timeout
   std::uint32_t max_attempts = 0;          ///< 0: the type's (or global) policy
   std::shared_ptr<const RetryPolicy> retry;  ///< null: the type's (or global) policy
+  /// A job fetched from its queue's durable lane: the lane's handle on it. Its key is then held
+  /// by the lane, not by the Manager's key table.
+  std::string lane_ref;
 };
 
 }  // namespace jobq::internal

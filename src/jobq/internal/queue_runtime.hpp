@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "jobq/config.hpp"
+#include "jobq/lane.hpp"
 #include "jobq/internal/allocator.hpp"
 #include "jobq/internal/counter.hpp"
 #include "jobq/internal/envelope.hpp"
@@ -98,12 +99,15 @@ struct QueueRuntime {
         index(queue_index),
         parks(config.idle == IdleStrategy::spin_then_park),
         capacity(static_cast<std::int64_t>(config.capacity)),
+        lane(config.lane.get()),
         ring(Ring::BLOCK_SIZE * 4) {}
 
   const QueueConfig config;
   const QueueId index;
   const bool parks;
   const std::int64_t capacity;
+  /// The durable store that dispatches go to and the workers' jobs come from; null: in memory.
+  Lane* const lane;
   /// Read by the workers once per poll; written only by pause() and resume().
   std::atomic<bool> paused{false};
   Ring ring;
@@ -159,6 +163,8 @@ struct QueueRuntime {
   /// Events off the hot path, from threads other than the workers.
   alignas(cache_line) std::atomic<std::uint64_t> requeued{0};   // dead letters put back
   std::atomic<std::uint64_t> timed_out{0};                      // counted by the timer thread
+  std::atomic<std::uint64_t> delivered{0};    // durable: jobs fetched into this process
+  std::atomic<std::uint64_t> handed_back{0};  // durable: jobs put back in the store (retry, snooze, shutdown)
 };
 
 /// Where a job goes: its interned type and its queue.

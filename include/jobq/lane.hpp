@@ -1,0 +1,120 @@
+// A durable lane: where a queue's jobs live when they must outlive the process (Redis Streams in
+// jobq::redis). The engine talks to a lane through this interface only, so that the in-memory
+// engine links no storage client.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "jobq/dead_letter.hpp"
+#include "jobq/error.hpp"
+#include "jobq/ids.hpp"
+
+namespace jobq {
+
+/// A job as a dispatch hands it to a lane: JSON bytes and the options the lane keeps with it.
+struct LaneJob {
+  std::string_view type;
+  std::string_view payload;          ///< JSON, already validated (or trusted)
+  std::string_view key;              ///< idempotency key; empty: none
+  std::uint32_t max_attempts = 0;    ///< 0: the type's policy
+  std::chrono::nanoseconds timeout{0};  ///< 0: the type's timeout
+  std::chrono::nanoseconds delay{0};    ///< 0: ready now; max(): forever
+};
+
+/// A job a lane fetched for this process to run.
+struct LaneDelivery {
+  JobId id = 0;
+  std::string type;
+  std::string payload;
+  std::string key;
+  std::uint32_t attempt = 1;  ///< the attempt this run is (lost runs of a dead process count)
+  std::uint32_t max_attempts = 0;
+  std::chrono::nanoseconds timeout{0};
+  std::string ref;  ///< the lane's handle on the stored job (a stream entry id)
+};
+
+/// How a job that came from a lane ended here; the lane makes it so in its store.
+struct LaneSettlement {
+  enum class Kind : std::uint8_t {
+    succeeded,  ///< done: acknowledge; a key is kept for its TTL
+    revoked,    ///< done: acknowledge; a key is released
+    dead,       ///< done: store `letter` as a dead letter and acknowledge, at once
+    later,      ///< a retry or snooze: wait `delay`, then run as `attempt`; moved and acknowledged at once
+    give_back,  ///< not run (shutdown): put back for any process to run, at once
+  };
+  Kind kind = Kind::succeeded;
+  JobId id = 0;
+  std::string_view ref;
+  std::string_view type;
+  std::string_view payload;  ///< for later and give_back
+  std::string_view key;
+  std::uint32_t attempt = 1;
+  std::uint32_t max_attempts = 0;
+  std::chrono::nanoseconds timeout{0};
+  std::chrono::nanoseconds delay{0};  ///< for later
+  const DeadLetter* letter = nullptr;  ///< for dead
+};
+
+/// What the engine offers a lane: a way to hand fetched jobs to the queue's workers.
+class LaneIntake {
+ public:
+  /// Puts a fetched job on the queue's ring. False if the engine no longer takes jobs (the lane
+  /// keeps the job: it stays stored). A job whose type is not registered here, or that cannot be
+  /// read, the engine dead-letters through the lane.
+  virtual bool deliver(LaneDelivery&& job) = 0;
+  /// Holds or frees this process's workers of the queue: the lane saw a fleet-wide pause.
+  virtual void hold(bool paused) = 0;
+
+ protected:
+  ~LaneIntake() = default;
+};
+
+/// Counters a lane keeps; merged into the Manager's metrics.
+struct LaneStats {
+  std::uint64_t appended = 0;        ///< jobs this process stored (dispatch)
+  std::uint64_t append_failed = 0;   ///< dispatches the store refused or could not reach
+  std::uint64_t delivered = 0;       ///< jobs fetched into this process
+  std::uint64_t acknowledged = 0;    ///< terminal outcomes stored
+  std::uint64_t recovered = 0;       ///< jobs of a dead process this process claimed
+  std::uint64_t promoted = 0;        ///< delayed jobs, retries and snoozes this process moved to ready
+  std::uint64_t reconnects = 0;      ///< connections re-established after a loss
+  std::uint64_t settle_lost = 0;     ///< outcomes that could not be stored (the job runs again later)
+  std::int64_t stream_length = -1;   ///< jobs ready in the store (-1: unknown)
+  std::int64_t pending = -1;         ///< jobs fetched by some process and not yet settled
+  std::int64_t scheduled = -1;       ///< jobs waiting for their time (delayed, retries, snoozes)
+  std::int64_t dead = -1;            ///< dead letters stored
+};
+
+/// A queue's durable store. Set one on QueueConfig::lane; the Manager calls it, never the user.
+/// Every call may come from any thread, concurrently, except start() and stop().
+class Lane {
+ public:
+  virtual ~Lane() = default;
+  /// Called when the Manager is made, for the queue the lane serves; a lane serves one queue
+  /// (throws ConfigError when attached to a second one).
+  virtual void attach(std::string_view queue) = 0;
+  /// Called by Manager::start(): start fetching into `intake`.
+  virtual void start(LaneIntake& intake) = 0;
+  /// Stores one job; returns its id once the store has acknowledged it.
+  virtual Result<JobId> append(const LaneJob& job) = 0;
+  /// Stores every job or none; returns the first id (the batch's ids need not be consecutive).
+  virtual Result<JobId> append_bulk(std::span<const LaneJob> jobs) = 0;
+  /// Records a job's outcome. Never throws: an outcome that cannot be stored leaves the job
+  /// where it was, to run again once its lease lapses (at least once).
+  virtual void settle(const LaneSettlement& outcome) noexcept = 0;
+  /// Pauses or resumes the queue for every process sharing it.
+  virtual void set_paused(bool paused) = 0;
+  /// Stops fetching (shutdown's first step); no deliver() call follows its return.
+  virtual void stop_fetching() = 0;
+  /// Stores what is left to store and closes (after the workers have stopped).
+  virtual void stop() = 0;
+  /// True when the store holds no job of this queue that is ready, scheduled or fetched.
+  virtual bool idle() = 0;
+  virtual LaneStats stats() = 0;
+};
+
+}  // namespace jobq

@@ -1,0 +1,206 @@
+// Durable queues in the engine: dispatches go to the queue's lane, fetched jobs come back onto
+// its ring, and every outcome of such a job is stored by the lane. Nothing here is on the
+// in-memory path beyond one pointer test per dispatch.
+#include "jobq/internal/lane_bridge.hpp"
+
+#include "jobq/internal/deadline.hpp"
+#include "jobq/internal/engine.hpp"
+
+namespace jobq {
+
+internal::LaneBridge::LaneBridge(Engine& engine, QueueRuntime& queue)
+    : engine_(engine), queue_(queue), token_(queue.ring) {}
+
+bool internal::LaneBridge::deliver(LaneDelivery&& job) {
+  Envelope envelope;
+  envelope.id = job.id;
+  envelope.attempt = job.attempt;
+  auto extras = std::make_unique<JobExtras>();
+  extras->key = std::move(job.key);
+  extras->timeout = job.timeout;
+  extras->max_attempts = job.max_attempts;
+  extras->lane_ref = std::move(job.ref);
+  envelope.extras = std::move(extras);
+  const TypeId type = engine_.registry_.find(job.type);
+  auto refuse = [&](std::string why, DeadReason reason) {
+    DeadLetter letter;
+    letter.id = job.id;
+    letter.type = job.type;
+    letter.queue = queue_.config.name;
+    letter.payload = job.payload;
+    letter.attempts = job.attempt;
+    letter.last_error = std::move(why);
+    letter.reason = reason;
+    letter.when = std::chrono::system_clock::now();
+    engine_.call_hook(engine_.on_dead_, "dead-letter", letter);
+    LaneSettlement outcome;
+    outcome.kind = LaneSettlement::Kind::dead;
+    outcome.id = job.id;
+    outcome.ref = envelope.extras->lane_ref;
+    outcome.key = envelope.extras->key;
+    outcome.letter = &letter;
+    queue_.lane->settle(outcome);
+    return true;
+  };
+  if (type == no_id) return refuse("no handler is registered for type '" + job.type + "'", DeadReason::malformed);
+  envelope.type = type;
+  // Runs lost with a dead process count as attempts: past the policy the job is not run again.
+  const RetryPolicy& policy = engine_.type_retry_[type];
+  const std::uint32_t max_attempts = job.max_attempts != 0 ? job.max_attempts : policy.max_attempts;
+  if (job.attempt > max_attempts) {
+    return refuse("its last allowed attempt was lost with the process running it (attempt " +
+                      std::to_string(job.attempt) + " of " + std::to_string(max_attempts) + ")",
+                  DeadReason::lease_lost);
+  }
+  if (!envelope.payload.assign(job.payload)) return false;
+  if (engine_.config_.metrics) envelope.stamped = ticks();
+  const Engine::Readmitted admitted = engine_.readmit(
+      queue_, token_, envelope, [&] { queue_.delivered.fetch_add(1, std::memory_order_release); },
+      [&] { queue_.delivered.fetch_sub(1, std::memory_order_relaxed); });
+  return admitted == Engine::Readmitted::yes;
+}
+
+void internal::LaneBridge::hold(bool paused) {
+  queue_.paused.store(paused, std::memory_order_seq_cst);
+  queue_.wake_everyone();
+}
+
+Result<JobId> internal::Engine::dispatch_to_lane(ProducerState& state, Route target, const Job& job,
+                                                 std::string_view payload) {
+  if (job.retry_policy() != nullptr) {
+    count_rejected(state, target);
+    return Error(Errc::unsupported, "a durable job cannot carry a retry policy object (its backoff is code): set "
+                                    "max_attempts on the job, or a policy on its type");
+  }
+  LaneJob stored;
+  stored.type = registry_[target.type].name;
+  stored.payload = payload;
+  stored.key = job.key();
+  stored.max_attempts = job.max_attempts_value();
+  stored.timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
+  if (job.at_value() != Job::steady_time{}) {
+    const Clock::time_point now_ = now();
+    stored.delay = job.at_value() > now_ ? std::chrono::duration_cast<std::chrono::nanoseconds>(job.at_value() - now_)
+                                         : std::chrono::nanoseconds::zero();
+    if (job.at_value() == Clock::time_point::max()) stored.delay = std::chrono::nanoseconds::max();
+  } else {
+    stored.delay = std::max(job.delay_value(), std::chrono::nanoseconds::zero());
+  }
+  Result<JobId> appended = queues_[target.queue]->lane->append(stored);
+  if (!appended) count_rejected(state, target);
+  return appended;
+}
+
+Result<JobId> internal::Engine::dispatch_raw_to_lane(ProducerState& state, Route target, const Job& job) {
+  const bool validate = config_.validate_payloads && !job.is_trusted();
+  Envelope envelope;
+  if (std::optional<Error> refused = fill(state, target, job.payload(), validate, envelope)) return std::move(*refused);
+  return dispatch_to_lane(state, target, job, job.payload());
+}
+
+Result<JobId> internal::Engine::dispatch_object_to_lane(ProducerState& state, Route target, const Job& job,
+                                                        const ObjectType& type, void* object) {
+  Envelope envelope;
+  if (!envelope.payload.emplace_object(type, object, false)) {
+    count_rejected(state, target);
+    return Error(Errc::payload_too_large, "could not allocate the payload buffer");
+  }
+  const std::string json = payload_json(envelope.payload);
+  if (json.size() > config_.max_payload_bytes) {
+    count_rejected(state, target);
+    return Error(Errc::payload_too_large, std::to_string(json.size()) + " bytes as JSON, the limit is " +
+                                              std::to_string(config_.max_payload_bytes));
+  }
+  return dispatch_to_lane(state, target, job, json);
+}
+
+Result<JobId> internal::Engine::dispatch_bulk_to_lane(ProducerState& state, std::span<const Job> jobs) {
+  const QueueId queue = state.routes.front().queue;
+  auto refuse = [&](Error error) -> Result<JobId> {
+    for (const Route& routed : state.routes) count_rejected(state, routed);
+    return error;
+  };
+  std::vector<LaneJob> stored(jobs.size());
+  for (std::size_t index = 0; index < jobs.size(); ++index) {
+    if (state.routes[index].queue != queue) {
+      return refuse(Error(Errc::unsupported, "a batch with jobs for a durable queue must have all its jobs on that queue"));
+    }
+    const Job& job = jobs[index];
+    if (job.payload().size() > config_.max_payload_bytes) {
+      return refuse(Error(Errc::payload_too_large, "job " + std::to_string(index) + ": " +
+                                                       std::to_string(job.payload().size()) + " bytes"));
+    }
+    if (config_.validate_payloads && !job.is_trusted()) {
+      Envelope envelope;
+      if (!envelope.payload.assign(job.payload())) return refuse(Error(Errc::payload_too_large));
+      if (std::string problem = validation_problem(state, envelope.payload); !problem.empty()) {
+        return refuse(Error(Errc::invalid_payload, "job " + std::to_string(index) + ": " + problem));
+      }
+    }
+    stored[index].type = registry_[state.routes[index].type].name;
+    stored[index].payload = job.payload();
+  }
+  if (state_.load(std::memory_order_acquire) != running) return refuse(Error(Errc::shutting_down));
+  Result<JobId> appended = queues_[queue]->lane->append_bulk(stored);
+  if (!appended) return refuse(appended.error());
+  return appended;
+}
+
+void internal::Engine::settle_in_lane(QueueRuntime& queue, const Envelope& envelope, LaneSettlement::Kind kind,
+                                      std::chrono::nanoseconds delay, const DeadLetter* letter) {
+  const JobExtras& extras = *envelope.extras;
+  std::string json;
+  LaneSettlement outcome;
+  outcome.kind = kind;
+  outcome.id = envelope.id;
+  outcome.ref = extras.lane_ref;
+  outcome.type = registry_[envelope.type].name;
+  if (kind == LaneSettlement::Kind::later || kind == LaneSettlement::Kind::give_back) {
+    json = payload_json(envelope.payload);
+    outcome.payload = json;
+  }
+  outcome.key = extras.key;
+  outcome.attempt = envelope.attempt;
+  outcome.max_attempts = extras.max_attempts;
+  outcome.timeout = extras.timeout;
+  outcome.delay = delay;
+  outcome.letter = letter;
+  queue.lane->settle(outcome);
+  if (kind == LaneSettlement::Kind::later || kind == LaneSettlement::Kind::give_back) {
+    queue.handed_back.fetch_add(1, std::memory_order_release);
+  }
+}
+
+void internal::Engine::start_lanes() {
+  const std::lock_guard call(lifecycle_calls_);  // not while a shutdown runs
+  if (state_.load() != running) return;
+  for (auto& queue : queues_) {
+    if (queue->lane == nullptr) continue;
+    bridges_[queue->index] = std::make_unique<LaneBridge>(*this, *queue);
+    queue->lane->start(*bridges_[queue->index]);
+  }
+}
+
+void internal::Engine::stop_lane_fetching() noexcept {
+  for (auto& queue : queues_) {
+    if (!bridges_[queue->index]) continue;
+    try {
+      queue->lane->stop_fetching();
+    } catch (const std::exception& error) {
+      log(LogLevel::error, "queue '" + queue->config.name + "': its lane failed to stop fetching: " + error.what());
+    }
+  }
+}
+
+void internal::Engine::stop_lanes() noexcept {
+  for (auto& queue : queues_) {
+    if (!bridges_[queue->index]) continue;
+    try {
+      queue->lane->stop();
+    } catch (const std::exception& error) {
+      log(LogLevel::error, "queue '" + queue->config.name + "': its lane failed to stop: " + error.what());
+    }
+  }
+}
+
+}  // namespace jobq

@@ -1,0 +1,348 @@
+// The threads of a durable lane: the fetcher feeds the queue's workers from the consumer group;
+// the keeper acknowledges in batches, promotes due jobs, renews this process's leases, claims
+// the jobs of dead processes, and follows the fleet-wide pause flag.
+#include <algorithm>
+#include <charconv>
+#include <thread>
+
+#include "redis/lane_state.hpp"
+
+namespace jobq::redis {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Waits before the next try after Redis could not be reached: 10 ms, doubling to 1 s.
+class Backoff {
+ public:
+  void failed(const std::atomic<bool>& running) {
+    const auto until = Clock::now() + pause_;
+    while (running.load() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    pause_ = std::min(pause_ * 2, std::chrono::milliseconds(1000));
+  }
+  void succeeded() { pause_ = std::chrono::milliseconds(10); }
+
+ private:
+  std::chrono::milliseconds pause_{10};
+};
+
+template <class Number>
+bool parse_number(std::string_view text, Number& out) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc{} && end == text.data() + text.size();
+}
+
+/// Creates the queue's consumer group (and stream) if missing; from the start of the stream, so
+/// that jobs dispatched before any worker process ran are seen.
+void ensure_group(detail::Connection& connection, const std::string& stream) {
+  detail::Args args;
+  args.add("XGROUP").add("CREATE").add(stream).add(Lane::State::group).add("0").add("MKSTREAM");
+  (void)connection.run(args);  // BUSYGROUP (it exists) is the usual answer
+}
+
+}  // namespace
+
+bool Lane::State::read_entry(const redisReply* fields, LaneDelivery& job, std::string& problem) {
+  if (fields == nullptr || fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0) {
+    problem = "the entry has no fields";
+    return false;
+  }
+  bool has_id = false, has_type = false, has_payload = false;
+  std::string malformed;
+  for (std::size_t index = 0; index + 1 < fields->elements; index += 2) {
+    const std::string_view name = detail::text(fields->element[index]);
+    const std::string_view value = detail::text(fields->element[index + 1]);
+    if (name == "id") {
+      has_id = parse_number(value, job.id) && job.id != 0;
+    } else if (name == "type") {
+      job.type = value;
+      has_type = !value.empty();
+    } else if (name == "payload") {
+      job.payload = value;
+      has_payload = true;
+    } else if (name == "attempt") {
+      if (!parse_number(value, job.attempt) || job.attempt == 0) {
+        problem = "attempt '" + std::string(value) + "' is not a positive number";
+        return false;
+      }
+    } else if (name == "max") {
+      if (!parse_number(value, job.max_attempts)) {
+        problem = "max '" + std::string(value) + "' is not a number";
+        return false;
+      }
+    } else if (name == "timeout") {
+      std::int64_t nanoseconds = 0;
+      if (!parse_number(value, nanoseconds) || nanoseconds < 0) {
+        problem = "timeout '" + std::string(value) + "' is not a number of nanoseconds";
+        return false;
+      }
+      job.timeout = std::chrono::nanoseconds(nanoseconds);
+    } else if (name == "key") {
+      job.key = value;
+    } else if (name == "malformed") {
+      malformed = value;
+    }
+  }
+  if (!malformed.empty()) {
+    job.payload = malformed;
+    problem = "a scheduled job that could not be decoded";
+  } else if (!has_id) {
+    problem = "the entry has no id";
+  } else if (!has_type) {
+    problem = "the entry has no type";
+  } else if (!has_payload) {
+    problem = "the entry has no payload";
+  }
+  return problem.empty();
+}
+
+void Lane::State::dead_letter_entry(const std::string& entry, const LaneDelivery& job, const std::string& problem) {
+  DeadLetter letter;
+  letter.id = job.id;
+  letter.type = job.type;
+  letter.queue = queue;
+  letter.payload = job.payload;
+  letter.attempts = job.attempt;
+  letter.last_error = "malformed stream entry " + entry + ": " + problem;
+  letter.reason = DeadReason::malformed;
+  letter.when = std::chrono::system_clock::now();
+  LaneSettlement outcome;
+  outcome.kind = LaneSettlement::Kind::dead;
+  outcome.id = job.id;
+  outcome.ref = entry;
+  outcome.letter = &letter;
+  // A malformed entry may lack an id: its letter is filed under the stream entry's own number.
+  if (letter.id == 0) {
+    std::uint64_t millis = 0;
+    (void)std::from_chars(entry.data(), entry.data() + entry.size(), millis);
+    letter.id = millis;
+    outcome.id = millis;
+  }
+  hold(entry);
+  // Lane::settle, without the Lane: the same script on a pooled connection.
+  const std::string id = std::to_string(letter.id);
+  const auto when = std::chrono::duration_cast<std::chrono::milliseconds>(letter.when.time_since_epoch()).count();
+  detail::Args args;
+  args.add(group).add(entry).add(id).add(letter.type).add(letter.queue).add(letter.payload);
+  args.add(std::int64_t{letter.attempts}).add(letter.last_error).add(std::int64_t{static_cast<int>(letter.reason)});
+  args.add(std::int64_t{when}).add("0").add("0").add(static_cast<std::int64_t>(options.dead_letter_capacity));
+  args.add(dead_prefix);
+  Result<detail::Reply> reply = with_connection([&](detail::Connection& connection) {
+    return connection.eval(detail::Script::dead, {stream, dead, dead_prefix + id, std::string()}, args);
+  });
+  if (!reply) settle_lost.fetch_add(1, std::memory_order_relaxed);
+  release(entry);
+}
+
+void Lane::State::deliver(const redisReply* entries, bool claimed) {
+  if (entries == nullptr || entries->type != REDIS_REPLY_ARRAY) return;
+  for (std::size_t index = 0; index < entries->elements; ++index) {
+    const redisReply* item = entries->element[index];
+    if (item == nullptr || item->type != REDIS_REPLY_ARRAY || item->elements < 2) continue;
+    const std::string entry(detail::text(item->element[0]));
+    LaneDelivery job;
+    std::string problem;
+    if (!read_entry(item->element[1], job, problem)) {
+      dead_letter_entry(entry, job, problem);
+      continue;
+    }
+    if (claimed && item->elements >= 3) {
+      // Each claim of a dead process's job counted a delivery: those runs were lost.
+      const std::int64_t deliveries = item->element[2]->integer;
+      if (deliveries > 1) job.attempt += static_cast<std::uint32_t>(deliveries - 1);
+      recovered.fetch_add(1, std::memory_order_relaxed);
+    }
+    job.ref = entry;
+    hold(entry);
+    delivered.fetch_add(1, std::memory_order_relaxed);
+    bool taken = false;
+    try {
+      const std::lock_guard lock(deliver_mutex);
+      taken = intake->deliver(std::move(job));
+    } catch (...) {  // out of memory: the job stays in Redis and comes back after the lease
+    }
+    if (!taken) release(entry);  // the Manager is closing: the entry stays pending, for another process
+  }
+}
+
+void Lane::State::run_fetcher() {
+  detail::Connection connection(options);
+  Backoff backoff;
+  bool grouped = false;
+  std::uint64_t reconnects_seen = 0;
+  while (fetching.load()) {
+    std::size_t space = 0;
+    {
+      std::unique_lock lock(held_mutex);
+      room.wait_for(lock, options.poll_every, [&] { return held.size() < options.prefetch || !fetching.load(); });
+      space = held.size() < options.prefetch ? options.prefetch - held.size() : 0;
+    }
+    if (!fetching.load()) continue;
+    // The group exists as soon as a worker process runs, paused or not.
+    if (!grouped || !connection.connected()) {
+      ensure_group(connection, stream);
+      grouped = connection.connected();
+      if (!grouped) {
+        backoff.failed(fetching);
+        continue;
+      }
+    }
+    if (space == 0) continue;
+    if (paused_seen.load()) {
+      std::this_thread::sleep_for(std::min(options.poll_every, std::chrono::milliseconds(20)));
+      continue;
+    }
+    detail::Args args;
+    args.add("XREADGROUP").add("GROUP").add(group).add(consumer).add("COUNT").add(static_cast<std::int64_t>(space));
+    args.add("BLOCK").add(static_cast<std::int64_t>(options.poll_every.count())).add("STREAMS").add(stream).add(">");
+    Result<detail::Reply> reply = connection.run(args);
+    fetch_reconnects.fetch_add(connection.reconnects() - reconnects_seen, std::memory_order_relaxed);
+    reconnects_seen = connection.reconnects();
+    if (!reply) {
+      if (reply.error().detail().starts_with("NOGROUP")) {
+        grouped = false;  // the stream was deleted under us
+        continue;
+      }
+      backoff.failed(fetching);
+      continue;
+    }
+    backoff.succeeded();
+    const redisReply* streams = reply->get();
+    if (streams->type != REDIS_REPLY_ARRAY) continue;  // nil: nothing arrived within the block
+    for (std::size_t index = 0; index < streams->elements; ++index) {
+      const redisReply* one = streams->element[index];
+      if (one->type == REDIS_REPLY_ARRAY && one->elements == 2) deliver(one->element[1], false);
+    }
+  }
+}
+
+bool Lane::State::flush_acks(detail::Connection& connection) {
+  std::vector<Ack> batch;
+  {
+    const std::lock_guard lock(ack_mutex);
+    batch.swap(acks);
+  }
+  if (batch.empty()) return true;
+  const std::int64_t ttl = options.idempotency_ttl == std::chrono::milliseconds::max()
+                               ? -1
+                               : std::max<std::int64_t>(1, options.idempotency_ttl.count());
+  constexpr std::size_t chunk = 512;
+  for (std::size_t first = 0; first < batch.size(); first += chunk) {
+    const std::size_t last = std::min(batch.size(), first + chunk);
+    detail::Args args;
+    args.add(group).add(ttl);
+    for (std::size_t index = first; index < last; ++index) {
+      args.add(batch[index].entry).add(batch[index].key).add(static_cast<std::int64_t>(batch[index].id));
+      args.add(std::string_view(&batch[index].mode, 1));
+    }
+    Result<detail::Reply> reply = connection.eval(detail::Script::ack, {stream}, args);
+    if (!reply) {
+      // Kept for the next flush; their leases are still renewed meanwhile.
+      const std::lock_guard lock(ack_mutex);
+      acks.insert(acks.begin(), std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(first)),
+                  std::make_move_iterator(batch.end()));
+      return false;
+    }
+    const std::int64_t acked = reply->get()->integer;
+    acknowledged.fetch_add(static_cast<std::uint64_t>(acked), std::memory_order_relaxed);
+    settle_lost.fetch_add(static_cast<std::uint64_t>(static_cast<std::int64_t>(last - first) - acked),
+                          std::memory_order_relaxed);
+    for (std::size_t index = first; index < last; ++index) release(batch[index].entry);
+  }
+  return true;
+}
+
+void Lane::State::run_keeper() {
+  detail::Connection connection(options);
+  Backoff backoff;
+  const auto renew_every = std::max(options.lease / 3, std::chrono::milliseconds(10));
+  const auto reclaim_every = std::max(options.poll_every, options.lease / 4);
+  auto next_poll = Clock::now();
+  auto next_renew = Clock::now() + renew_every;
+  auto next_reclaim = Clock::now();
+  std::string reclaim_from = "0-0";
+  std::uint64_t reconnects_seen = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(ack_mutex);
+      ack_ready.wait_until(lock, std::min(next_poll, next_renew),
+                           [&] { return !acks.empty() || !keeping.load(); });
+    }
+    if (!keeping.load()) break;
+    bool reached = flush_acks(connection);
+    const auto now = Clock::now();
+    if (reached && now >= next_renew) {
+      std::vector<std::string> entries;
+      {
+        const std::lock_guard lock(held_mutex);
+        entries.assign(held.begin(), held.end());
+      }
+      for (std::size_t first = 0; first < entries.size() && reached; first += 512) {
+        detail::Args args;
+        args.add(group).add(consumer);
+        for (std::size_t index = first; index < std::min(entries.size(), first + 512); ++index) args.add(entries[index]);
+        Result<detail::Reply> lost = connection.eval(detail::Script::renew, {stream}, args);
+        reached = static_cast<bool>(lost);
+        // Entries claimed by another process: this one's run of them no longer counts.
+        if (lost && lost->get()->type == REDIS_REPLY_ARRAY) {
+          for (std::size_t index = 0; index < lost->get()->elements; ++index) {
+            release(std::string(detail::text(lost->get()->element[index])));
+          }
+        }
+      }
+      if (reached) next_renew = now + renew_every;
+    }
+    if (reached && now >= next_poll) {
+      next_poll = now + options.poll_every;
+      for (;;) {  // every due job, 256 at a time
+        detail::Args args;
+        args.add(std::int64_t{256});
+        Result<detail::Reply> moved = connection.eval(detail::Script::promote, {stream, scheduled}, args);
+        if (!moved) {
+          reached = false;
+          break;
+        }
+        promoted.fetch_add(static_cast<std::uint64_t>(moved->get()->integer), std::memory_order_relaxed);
+        if (moved->get()->integer < 256) break;
+      }
+      detail::Args get;
+      get.add("GET").add(paused_key);
+      if (reached) {
+        Result<detail::Reply> flag = connection.run(get);
+        reached = static_cast<bool>(flag);
+        if (flag) {
+          const bool paused = detail::text(flag->get()) == "1";
+          if (paused != paused_seen.load()) {
+            paused_seen.store(paused);
+            intake->hold(paused);
+          }
+        }
+      }
+    }
+    if (reached && fetching.load() && now >= next_reclaim) {
+      next_reclaim = now + reclaim_every;
+      const std::size_t held_now = held_count();
+      if (held_now < options.prefetch && !paused_seen) {
+        detail::Args args;
+        args.add(group).add(consumer).add(static_cast<std::int64_t>(options.lease.count())).add(reclaim_from);
+        args.add(static_cast<std::int64_t>(options.prefetch - held_now));
+        Result<detail::Reply> claimed = connection.eval(detail::Script::reclaim, {stream}, args);
+        reached = static_cast<bool>(claimed);
+        if (claimed && claimed->get()->type == REDIS_REPLY_ARRAY && claimed->get()->elements == 2) {
+          reclaim_from = std::string(detail::text(claimed->get()->element[0]));
+          deliver(claimed->get()->element[1], true);
+        }
+      }
+    }
+    fetch_reconnects.fetch_add(connection.reconnects() - reconnects_seen, std::memory_order_relaxed);
+    reconnects_seen = connection.reconnects();
+    if (reached) {
+      backoff.succeeded();
+    } else {
+      backoff.failed(keeping);
+    }
+  }
+  flush_acks(connection);
+}
+
+}  // namespace jobq::redis

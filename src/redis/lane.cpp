@@ -1,0 +1,337 @@
+// jobq::redis::Lane: dispatch into a queue's stream and the outcomes of its jobs.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include "jobq/registry.hpp"
+#include "redis/lane_state.hpp"
+
+namespace jobq::redis {
+namespace {
+
+std::string default_consumer() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::random_device entropy;
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(entropy() % 1000000);
+}
+
+/// A refusal from Redis, said as what it means for the job.
+Error explain(Error error) {
+  if (error.code() != Errc::store_refused) return error;
+  const std::string& detail = error.detail();
+  if (detail.starts_with("OOM")) return Error(Errc::store_refused, "Redis is out of memory (maxmemory): " + detail);
+  if (detail.starts_with("NOAUTH") || detail.starts_with("WRONGPASS")) {
+    return Error(Errc::store_refused, "Redis refused the credentials: " + detail);
+  }
+  return error;
+}
+
+std::int64_t integer(const redisReply* reply) {
+  if (reply == nullptr) return 0;
+  if (reply->type == REDIS_REPLY_INTEGER) return reply->integer;
+  if (reply->type == REDIS_REPLY_STRING) return std::strtoll(reply->str, nullptr, 10);
+  return 0;
+}
+
+}  // namespace
+
+std::int64_t script_ms(std::chrono::nanoseconds duration) {
+  if (duration == std::chrono::nanoseconds::max()) return -1;
+  if (duration <= std::chrono::nanoseconds::zero()) return 0;
+  return (duration.count() + 999999) / 1000000;
+}
+
+/// hiredis writes to its socket with write(): a server that went away raises SIGPIPE, whose
+/// default action ends the process. A lost connection must be an error the lane handles, so the
+/// default disposition becomes "ignore"; a handler the program installed is left alone.
+void ignore_sigpipe_by_default() {
+  struct sigaction current {};
+  if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, nullptr);
+  }
+}
+
+Lane::State::State(Options lane_options) : options(std::move(lane_options)) {
+  ignore_sigpipe_by_default();
+  consumer = options.consumer.empty() ? default_consumer() : options.consumer;
+  const std::size_t connections = std::max<std::size_t>(1, options.connections);
+  for (std::size_t index = 0; index < connections; ++index) pool.push_back(std::make_unique<Pooled>(options));
+}
+
+void Lane::State::hold(const std::string& entry) {
+  const std::lock_guard lock(held_mutex);
+  held.insert(entry);
+}
+
+void Lane::State::release(const std::string& entry) {
+  {
+    const std::lock_guard lock(held_mutex);
+    held.erase(entry);
+  }
+  room.notify_one();
+}
+
+std::size_t Lane::State::held_count() {
+  const std::lock_guard lock(held_mutex);
+  return held.size();
+}
+
+Lane::Lane(Options options) {
+  if (options.prefetch == 0) throw ConfigError("jobq::redis::Options::prefetch must be at least 1");
+  if (options.lease < std::chrono::milliseconds(30)) throw ConfigError("jobq::redis::Options::lease must be at least 30 ms");
+  if (options.poll_every <= std::chrono::milliseconds::zero()) {
+    throw ConfigError("jobq::redis::Options::poll_every must be positive");
+  }
+  if (options.prefix.empty() || options.prefix.find_first_of("{}") != std::string::npos) {
+    throw ConfigError("jobq::redis::Options::prefix must be non-empty, without braces");
+  }
+  state_ = std::make_unique<State>(std::move(options));
+}
+
+Lane::~Lane() {
+  try {
+    stop_fetching();
+    stop();
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw
+  }
+}
+
+void Lane::attach(std::string_view queue) {
+  State& state = *state_;
+  if (!state.queue.empty()) {
+    if (state.queue == queue) return;
+    throw ConfigError("a jobq::redis::Lane serves one queue: it serves '" + state.queue + "', not '" +
+                      std::string(queue) + "'");
+  }
+  if (std::string problem = queue_name_problem(queue); !problem.empty()) throw ConfigError(problem);
+  state.queue = queue;
+  state.base = state.options.prefix + ":{" + state.queue + "}";
+  state.stream = state.base + ":stream";
+  state.scheduled = state.base + ":scheduled";
+  state.ids = state.base + ":ids";
+  state.dead = state.base + ":dead";
+  state.dead_prefix = state.dead + ":";
+  state.key_prefix = state.base + ":key:";
+  state.paused_key = state.base + ":paused";
+}
+
+void Lane::start(LaneIntake& intake) {
+  State& state = *state_;
+  if (state.queue.empty()) throw ConfigError("a jobq::redis::Lane must be attached to a queue before start");
+  if (state.keeping.load()) throw ConfigError("a jobq::redis::Lane starts once");
+  state.intake = &intake;
+  // A queue paused before this process started stays paused: read the flag before fetching.
+  detail::Args get;
+  get.add("GET").add(state.paused_key);
+  Result<detail::Reply> flag = state.with_connection([&](detail::Connection& connection) { return connection.run(get); });
+  if (flag && detail::text(flag->get()) == "1") {
+    state.paused_seen.store(true);
+    intake.hold(true);
+  }
+  state.fetching.store(true);
+  state.keeping.store(true);
+  state.keeper = std::thread([&state] { state.run_keeper(); });
+  try {
+    state.fetcher = std::thread([&state] { state.run_fetcher(); });
+  } catch (...) {
+    state.keeping.store(false);
+    state.ack_ready.notify_all();
+    state.keeper.join();
+    throw;
+  }
+}
+
+Result<JobId> Lane::append(const LaneJob& job) {
+  State& state = *state_;
+  const std::string key = state.key_name(job.key);
+  detail::Args args;
+  args.add(job.type).add(job.payload).add(job.key).add(std::int64_t{job.max_attempts});
+  args.add(static_cast<std::int64_t>(job.timeout.count())).add(script_ms(job.delay));
+  const auto until = std::chrono::steady_clock::now() + state.options.dispatch_wait;
+  for (std::chrono::milliseconds pause(5);; pause = std::min(pause * 2, std::chrono::milliseconds(200))) {
+    Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) {
+      return connection.eval(detail::Script::append, {state.stream, state.scheduled, state.ids, key}, args);
+    });
+    if (!reply) {
+      if (reply.error().code() == Errc::unavailable && std::chrono::steady_clock::now() + pause < until) {
+        std::this_thread::sleep_for(pause);
+        continue;
+      }
+      state.append_failed.fetch_add(1, std::memory_order_relaxed);
+      return explain(reply.error());
+    }
+    const redisReply* result = reply->get();
+    if (result->type != REDIS_REPLY_ARRAY || result->elements != 2) {
+      state.append_failed.fetch_add(1, std::memory_order_relaxed);
+      return Error(Errc::store_refused, "unexpected reply to a dispatch");
+    }
+    const auto id = static_cast<JobId>(integer(result->element[1]));
+    if (integer(result->element[0]) == 0) {
+      return Error(Errc::duplicate, "key '" + std::string(job.key) + "' is held by job " + std::to_string(id), id);
+    }
+    state.appended.fetch_add(1, std::memory_order_relaxed);
+    return id;
+  }
+}
+
+Result<JobId> Lane::append_bulk(std::span<const LaneJob> jobs) {
+  State& state = *state_;
+  if (jobs.empty()) return JobId{0};
+  detail::Args args;
+  for (const LaneJob& job : jobs) args.add(job.type).add(job.payload);
+  Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) {
+    return connection.eval(detail::Script::append_bulk, {state.stream, state.ids}, args);
+  });
+  if (!reply) {
+    state.append_failed.fetch_add(jobs.size(), std::memory_order_relaxed);
+    return explain(reply.error());
+  }
+  state.appended.fetch_add(jobs.size(), std::memory_order_relaxed);
+  return static_cast<JobId>(integer(reply->get()));
+}
+
+void Lane::settle(const LaneSettlement& outcome) noexcept {
+  State& state = *state_;
+  try {
+    const std::string entry(outcome.ref);
+    if (outcome.kind == LaneSettlement::Kind::succeeded || outcome.kind == LaneSettlement::Kind::revoked) {
+      {
+        const std::lock_guard lock(state.ack_mutex);
+        state.acks.push_back({entry, state.key_name(outcome.key), outcome.id,
+                              outcome.kind == LaneSettlement::Kind::succeeded ? 'k' : 'r'});
+      }
+      state.ack_ready.notify_one();
+      return;
+    }
+    const std::string id = std::to_string(outcome.id);
+    const std::string attempt = std::to_string(outcome.attempt);
+    const std::string max = std::to_string(outcome.max_attempts);
+    const std::string timeout = std::to_string(outcome.timeout.count());
+    const std::string key = state.key_name(outcome.key);
+    auto run = [&](detail::Connection& connection) -> Result<detail::Reply> {
+      detail::Args args;
+      args.add(State::group).add(entry);
+      switch (outcome.kind) {
+        case LaneSettlement::Kind::later:
+          args.add(script_ms(outcome.delay)).add(id).add(outcome.type).add(outcome.payload).add(attempt).add(max);
+          args.add(timeout).add(outcome.key);
+          return connection.eval(detail::Script::later, {state.stream, state.scheduled}, args);
+        case LaneSettlement::Kind::give_back:
+          args.add(id).add(outcome.type).add(outcome.payload).add(attempt).add(max).add(timeout).add(outcome.key);
+          return connection.eval(detail::Script::give_back, {state.stream}, args);
+        default: {
+          const DeadLetter& letter = *outcome.letter;
+          const auto when = std::chrono::duration_cast<std::chrono::milliseconds>(letter.when.time_since_epoch()).count();
+          args.add(id).add(letter.type).add(letter.queue).add(letter.payload).add(std::int64_t{letter.attempts});
+          args.add(letter.last_error).add(std::int64_t{static_cast<int>(letter.reason)}).add(std::int64_t{when});
+          args.add(max).add(timeout).add(static_cast<std::int64_t>(state.options.dead_letter_capacity)).add(state.dead_prefix);
+          return connection.eval(detail::Script::dead, {state.stream, state.dead, state.dead_prefix + id, key}, args);
+        }
+      }
+    };
+    // One more try on a fresh connection: a lost connection is remade on the next use.
+    Result<detail::Reply> reply = state.with_connection(run);
+    if (!reply && reply.error().code() == Errc::unavailable) reply = state.with_connection(run);
+    if (!reply || integer(reply->get()) == 0) {
+      // Not stored, or the entry had been claimed by another process after this one's lease
+      // lapsed: it stays in Redis and runs again there (at least once).
+      state.settle_lost.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      state.acknowledged.fetch_add(1, std::memory_order_relaxed);
+    }
+    state.release(entry);
+  } catch (...) {  // a failed allocation: the entry stays leased here until the lease lapses
+    state.settle_lost.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Lane::set_paused(bool paused) {
+  State& state = *state_;
+  detail::Args args;
+  if (paused) {
+    args.add("SET").add(state.paused_key).add("1");
+  } else {
+    args.add("DEL").add(state.paused_key);
+  }
+  Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) { return connection.run(args); });
+  if (!reply) {
+    throw std::runtime_error("cannot " + std::string(paused ? "pause" : "resume") + " durable queue '" + state.queue +
+                             "': " + std::string(describe(reply.error().code())) + ": " + reply.error().detail());
+  }
+}
+
+void Lane::stop_fetching() {
+  State& state = *state_;
+  state.fetching.store(false);
+  state.room.notify_all();
+  if (state.fetcher.joinable()) state.fetcher.join();
+}
+
+void Lane::stop() {
+  State& state = *state_;
+  state.keeping.store(false);
+  state.ack_ready.notify_all();
+  if (state.keeper.joinable()) state.keeper.join();
+  // What the keeper could not send goes now, once; what still fails runs again elsewhere later.
+  state.with_connection([&](detail::Connection& connection) { return state.flush_acks(connection); });
+}
+
+bool Lane::idle() {
+  State& state = *state_;
+  {
+    const std::lock_guard lock(state.ack_mutex);
+    if (!state.acks.empty()) return false;
+  }
+  std::vector<detail::Args> commands(3);
+  commands[0].add("XLEN").add(state.stream);
+  commands[1].add("ZCARD").add(state.scheduled);
+  commands[2].add("XPENDING").add(state.stream).add(State::group);
+  Result<std::vector<detail::Reply>> replies =
+      state.with_connection([&](detail::Connection& connection) { return connection.pipeline(commands); });
+  if (!replies) return false;
+  const std::int64_t pending =
+      (*replies)[2]->type == REDIS_REPLY_ARRAY && (*replies)[2]->elements > 0 ? integer((*replies)[2]->element[0]) : 0;
+  return integer((*replies)[0].get()) == 0 && integer((*replies)[1].get()) == 0 && pending == 0;
+}
+
+LaneStats Lane::stats() {
+  State& state = *state_;
+  LaneStats stats;
+  stats.appended = state.appended.load(std::memory_order_relaxed);
+  stats.append_failed = state.append_failed.load(std::memory_order_relaxed);
+  stats.delivered = state.delivered.load(std::memory_order_relaxed);
+  stats.acknowledged = state.acknowledged.load(std::memory_order_relaxed);
+  stats.recovered = state.recovered.load(std::memory_order_relaxed);
+  stats.promoted = state.promoted.load(std::memory_order_relaxed);
+  stats.settle_lost = state.settle_lost.load(std::memory_order_relaxed);
+  stats.reconnects = state.fetch_reconnects.load(std::memory_order_relaxed);
+  for (auto& pooled : state.pool) {
+    const std::lock_guard lock(pooled->mutex);
+    stats.reconnects += pooled->connection.reconnects();
+  }
+  std::vector<detail::Args> commands(4);
+  commands[0].add("XLEN").add(state.stream);
+  commands[1].add("XPENDING").add(state.stream).add(State::group);
+  commands[2].add("ZCARD").add(state.scheduled);
+  commands[3].add("ZCARD").add(state.dead);
+  Result<std::vector<detail::Reply>> replies =
+      state.with_connection([&](detail::Connection& connection) { return connection.pipeline(commands); });
+  if (replies) {
+    stats.stream_length = integer((*replies)[0].get());
+    stats.pending = (*replies)[1]->type == REDIS_REPLY_ARRAY && (*replies)[1]->elements > 0
+                        ? integer((*replies)[1]->element[0])
+                        : 0;
+    stats.scheduled = integer((*replies)[2].get());
+    stats.dead = integer((*replies)[3].get());
+  }
+  return stats;
+}
+
+}  // namespace jobq::redis

@@ -1,0 +1,94 @@
+// The state behind jobq::redis::Lane, shared by its files: dispatch and outcomes (lane.cpp), the
+// fetching and housekeeping threads (fetch.cpp), dead letters (dead_letters.cpp).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "jobq/redis.hpp"
+#include "redis/connection.hpp"
+
+namespace jobq::redis {
+
+struct Lane::State {
+  explicit State(Options lane_options);
+
+  Options options;
+  std::string queue;
+  // Key names (see scripts.hpp).
+  std::string base, stream, scheduled, ids, dead, dead_prefix, key_prefix, paused_key;
+  std::string consumer;
+  static constexpr std::string_view group = "workers";
+
+  /// Connections for dispatch, outcomes and the dead-letter calls: any thread takes the next.
+  struct Pooled {
+    explicit Pooled(const Options& options) : connection(options) {}
+    std::mutex mutex;
+    detail::Connection connection;
+  };
+  std::vector<std::unique_ptr<Pooled>> pool;
+  std::atomic<std::size_t> next_pooled{0};
+  template <class F>
+  auto with_connection(F f) {
+    Pooled& pooled = *pool[next_pooled.fetch_add(1, std::memory_order_relaxed) % pool.size()];
+    const std::lock_guard lock(pooled.mutex);
+    return f(pooled.connection);
+  }
+
+  LaneIntake* intake = nullptr;
+  std::thread fetcher;  // XREADGROUP into the intake
+  std::thread keeper;   // acknowledgements, promotion, leases, recovery, the pause flag
+  std::atomic<bool> fetching{false};
+  std::atomic<bool> keeping{false};
+
+  /// Entries this process fetched and has not settled: renewed by the keeper, bounded by prefetch.
+  std::mutex held_mutex;
+  std::condition_variable room;  // the fetcher waits here when `held` is full
+  std::unordered_set<std::string> held;
+  void hold(const std::string& entry);
+  void release(const std::string& entry);
+  std::size_t held_count();
+
+  /// Successes and revokes, acknowledged in batches by the keeper.
+  struct Ack {
+    std::string entry;
+    std::string key;  // the key's full name, or empty
+    JobId id;
+    char mode;  // 'k' keep the key for its TTL, 'r' release it
+  };
+  std::mutex ack_mutex;
+  std::condition_variable ack_ready;
+  std::vector<Ack> acks;
+  /// Sends every waiting acknowledgement over `connection`; false if Redis could not be reached
+  /// (they are kept, to be sent again).
+  bool flush_acks(detail::Connection& connection);
+
+  std::atomic<bool> paused_seen{false};  // the fleet-wide pause flag, as the keeper last read it
+  std::mutex deliver_mutex;  // the intake takes one thread at a time: the fetcher, or the keeper's claims
+
+  std::atomic<std::uint64_t> appended{0}, append_failed{0}, delivered{0}, acknowledged{0}, recovered{0},
+      promoted{0}, settle_lost{0}, fetch_reconnects{0};
+
+  /// Builds the delivery of a stream entry: its fields (an array of name, value); false when a
+  /// field is missing or unreadable (`problem` says which).
+  static bool read_entry(const redisReply* fields, LaneDelivery& job, std::string& problem);
+  /// Stores a job that could not be read, or not run here, as a dead letter of the queue.
+  void dead_letter_entry(const std::string& entry, const LaneDelivery& job, const std::string& problem);
+  /// Hands fetched entries (XREADGROUP's or XAUTOCLAIM's) to the intake; `deliveries` (XAUTOCLAIM)
+  /// count the runs lost with dead processes.
+  void deliver(const redisReply* entries, bool claimed);
+
+  void run_fetcher();
+  void run_keeper();
+  std::string key_name(std::string_view key) const { return key.empty() ? std::string() : key_prefix + std::string(key); }
+};
+
+/// A duration as whole milliseconds for the scripts, rounded up; -1 for max() ("forever").
+std::int64_t script_ms(std::chrono::nanoseconds duration);
+
+}  // namespace jobq::redis

@@ -1,0 +1,179 @@
+// The Lua scripts of a durable lane. Each runs atomically on the server, so that every move of a
+// job (stored, delayed, acknowledged, scheduled again, dead-lettered, promoted, claimed) happens
+// whole or not at all, whatever other processes do meanwhile.
+//
+// Keys of queue Q under prefix P share the hash tag {P:Q}: <base>:stream (ready jobs; consumer
+// group "workers"), <base>:scheduled (sorted by due time, ms), <base>:ids (the id counter),
+// <base>:dead (letter ids by time) and <base>:dead:<id> (a letter), <base>:key:<k> (an
+// idempotency key: the id of the job holding it), <base>:paused. A stream entry's fields: id,
+// type, payload, attempt, max (0: the type's), timeout (ns; 0: the type's), key, at (ms).
+// Times come from the server's clock (TIME), so that every process agrees on what is due.
+#pragma once
+
+namespace jobq::redis::detail {
+
+// The server's time in milliseconds, as a local `now`.
+#define JOBQ_LUA_NOW "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
+
+/// KEYS: stream, scheduled, ids, key ('' for none). ARGV: type, payload, key, max, timeout,
+/// delay ms (0 now, -1 forever). Returns {1, id}, or {0, holder} when the key is held.
+inline constexpr const char* append_script = JOBQ_LUA_NOW R"lua(
+local id = tostring(redis.call('INCR', KEYS[3]))
+if ARGV[3] ~= '' then
+  if not redis.call('SET', KEYS[4], id, 'NX') then return {0, redis.call('GET', KEYS[4])} end
+end
+local delay = tonumber(ARGV[6])
+if delay ~= 0 then
+  local due = '+inf'
+  if delay > 0 then due = now + delay end
+  redis.call('ZADD', KEYS[2], due, cjson.encode({id = id, type = ARGV[1], payload = ARGV[2], attempt = '1',
+    max = ARGV[4], timeout = ARGV[5], key = ARGV[3], at = tostring(now)}))
+else
+  redis.call('XADD', KEYS[1], '*', 'id', id, 'type', ARGV[1], 'payload', ARGV[2], 'attempt', '1', 'max', ARGV[4],
+    'timeout', ARGV[5], 'key', ARGV[3], 'at', now)
+end
+return {1, id}
+)lua";
+
+/// KEYS: stream, ids. ARGV: pairs of type, payload. Stores all; returns the first id.
+inline constexpr const char* append_bulk_script = JOBQ_LUA_NOW R"lua(
+local n = #ARGV / 2
+local last = redis.call('INCRBY', KEYS[2], n)
+local first = last - n + 1
+for i = 1, n do
+  redis.call('XADD', KEYS[1], '*', 'id', tostring(first + i - 1), 'type', ARGV[2 * i - 1], 'payload', ARGV[2 * i],
+    'attempt', '1', 'max', '0', 'timeout', '0', 'key', '', 'at', now)
+end
+return first
+)lua";
+
+/// KEYS: stream. ARGV: group, key TTL ms (-1: forever), then per job: entry, key name ('' none),
+/// id, 'k' (keep the key for the TTL: success) or 'r' (release it: revoke). Returns how many
+/// were still this process's to acknowledge.
+inline constexpr const char* ack_script = R"lua(
+local acked = 0
+for i = 3, #ARGV, 4 do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    acked = acked + 1
+    local k = ARGV[i + 1]
+    if k ~= '' and redis.call('GET', k) == ARGV[i + 2] then
+      if ARGV[i + 3] == 'r' then redis.call('DEL', k)
+      elseif tonumber(ARGV[2]) < 0 then redis.call('PERSIST', k)
+      else redis.call('PEXPIRE', k, ARGV[2]) end
+    end
+  end
+end
+return acked
+)lua";
+
+/// A retry or a snooze. KEYS: stream, scheduled. ARGV: group, entry, delay ms (-1 forever), id,
+/// type, payload, attempt, max, timeout, key. 0 when the entry is no longer this process's.
+inline constexpr const char* later_script = JOBQ_LUA_NOW R"lua(
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+local delay = tonumber(ARGV[3])
+local due = '+inf'
+if delay >= 0 then due = now + delay end
+redis.call('ZADD', KEYS[2], due, cjson.encode({id = ARGV[4], type = ARGV[5], payload = ARGV[6], attempt = ARGV[7],
+  max = ARGV[8], timeout = ARGV[9], key = ARGV[10], at = tostring(now)}))
+return 1
+)lua";
+
+/// KEYS: stream, dead, the letter's hash, key ('' none). ARGV: group, entry ('' for a job never
+/// acknowledged), id, type, queue, payload, attempts, error, reason, when ms, max, timeout,
+/// capacity, letter hash prefix. 0 when the entry is no longer this process's.
+inline constexpr const char* dead_script = R"lua(
+if ARGV[2] ~= '' then
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+  redis.call('XDEL', KEYS[1], ARGV[2])
+end
+redis.call('HSET', KEYS[3], 'id', ARGV[3], 'type', ARGV[4], 'queue', ARGV[5], 'payload', ARGV[6],
+  'attempts', ARGV[7], 'error', ARGV[8], 'reason', ARGV[9], 'when', ARGV[10], 'max', ARGV[11], 'timeout', ARGV[12])
+redis.call('ZADD', KEYS[2], ARGV[10], ARGV[3])
+if KEYS[4] ~= '' and redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[13])
+if over > 0 then
+  for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, over - 1)) do redis.call('DEL', ARGV[14] .. old) end
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, over - 1)
+end
+return 1
+)lua";
+
+/// A job not run at shutdown goes back on the stream. KEYS: stream. ARGV: group, entry, id,
+/// type, payload, attempt, max, timeout, key.
+inline constexpr const char* give_back_script = JOBQ_LUA_NOW R"lua(
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[1], '*', 'id', ARGV[3], 'type', ARGV[4], 'payload', ARGV[5], 'attempt', ARGV[6], 'max', ARGV[7],
+  'timeout', ARGV[8], 'key', ARGV[9], 'at', now)
+return 1
+)lua";
+
+/// Moves due jobs from the scheduled set onto the stream, each exactly once whoever runs it.
+/// KEYS: stream, scheduled. ARGV: the most to move. Returns how many moved.
+inline constexpr const char* promote_script = JOBQ_LUA_NOW R"lua(
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, member in ipairs(due) do
+  redis.call('ZREM', KEYS[2], member)
+  local ok, job = pcall(cjson.decode, member)
+  if ok and type(job) == 'table' then
+    local function s(v, default) if v == nil then return default end return tostring(v) end
+    redis.call('XADD', KEYS[1], '*', 'id', s(job.id, ''), 'type', s(job.type, ''), 'payload', s(job.payload, ''),
+      'attempt', s(job.attempt, '1'), 'max', s(job.max, '0'), 'timeout', s(job.timeout, '0'), 'key', s(job.key, ''),
+      'at', s(job.at, tostring(now)))
+  else
+    redis.call('XADD', KEYS[1], '*', 'malformed', member)
+  end
+end
+return #due
+)lua";
+
+/// Claims jobs of dead processes: idle (unrenewed) past the lease. KEYS: stream. ARGV: group,
+/// consumer, lease ms, start id, count. Returns {next start, {{entry, fields, deliveries}...}}.
+inline constexpr const char* reclaim_script = R"lua(
+local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local out = {}
+for _, e in ipairs(r[2]) do
+  if e and e[1] then
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+    local deliveries = 1
+    if p[1] then deliveries = p[1][4] end
+    out[#out + 1] = {e[1], e[2], deliveries}
+  end
+end
+return {r[1], out}
+)lua";
+
+/// Renews the leases of jobs this process still holds (resets their idle time without counting
+/// a delivery); never takes a job another process has claimed. KEYS: stream. ARGV: group,
+/// consumer, entries. Returns the entries that are no longer this process's.
+inline constexpr const char* renew_script = R"lua(
+local lost = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
+end
+return lost
+)lua";
+
+/// A dead letter back on the stream as attempt 1. KEYS: stream, dead, the letter's hash. ARGV: id.
+inline constexpr const char* requeue_script = JOBQ_LUA_NOW R"lua(
+local f = redis.call('HGETALL', KEYS[3])
+if #f == 0 then return 0 end
+local h = {}
+for i = 1, #f, 2 do h[f[i]] = f[i + 1] end
+redis.call('XADD', KEYS[1], '*', 'id', h.id or ARGV[1], 'type', h.type or '', 'payload', h.payload or '',
+  'attempt', '1', 'max', h.max or '0', 'timeout', h.timeout or '0', 'key', '', 'at', now)
+redis.call('DEL', KEYS[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+)lua";
+
+#undef JOBQ_LUA_NOW
+
+}  // namespace jobq::redis::detail
