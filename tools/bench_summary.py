@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 
 IMPLEMENTATIONS = [
     "jobq", "condvar", "mutex", "asio", "tbb", "moodycamel", "atomic_queue", "unordered_map",
-    "handwritten", "nlohmann", "boost", "folly", "rigtorp", "std",
+    "handwritten", "nlohmann", "boost", "folly", "rigtorp", "std", "hiredis", "bullmq",
 ]
 LATENCY_PREFIXES = ("handoff", "pingpong")
 FRAMEWORK_ARG = re.compile(r"^(iterations|repeats|min_time|min_warmup_time):|^(real_time|manual_time|process_time)$")

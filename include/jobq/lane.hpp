@@ -83,7 +83,7 @@ struct LaneStats {
   std::uint64_t promoted = 0;        ///< delayed jobs, retries and snoozes this process moved to ready
   std::uint64_t reconnects = 0;      ///< connections re-established after a loss
   std::uint64_t settle_lost = 0;     ///< outcomes that could not be stored (the job runs again later)
-  std::int64_t stream_length = -1;   ///< jobs ready in the store (-1: unknown)
+  std::int64_t stream_length = -1;   ///< jobs ready in the store, not yet fetched by any process (-1: unknown)
   std::int64_t pending = -1;         ///< jobs fetched by some process and not yet settled
   std::int64_t scheduled = -1;       ///< jobs waiting for their time (delayed, retries, snoozes)
   std::int64_t dead = -1;            ///< dead letters stored

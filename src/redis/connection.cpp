@@ -28,6 +28,7 @@ constexpr const char* script_text(Script script) {
     case Script::reclaim: return reclaim_script;
     case Script::renew: return renew_script;
     case Script::requeue: return requeue_script;
+    case Script::trim: return trim_script;
     case Script::count: break;
   }
   return "";

@@ -47,7 +47,9 @@ class Args {
 };
 
 /// The lane's Lua scripts, loaded on every connection.
-enum class Script : std::uint8_t { append, append_bulk, ack, later, dead, give_back, promote, reclaim, renew, requeue, count };
+enum class Script : std::uint8_t {
+  append, append_bulk, ack, later, dead, give_back, promote, reclaim, renew, requeue, trim, count
+};
 
 class Connection {
  public:

@@ -118,7 +118,6 @@ void Lane::State::dead_letter_entry(const std::string& entry, const LaneDelivery
     letter.id = millis;
     outcome.id = millis;
   }
-  hold(entry);
   // Lane::settle, without the Lane: the same script on a pooled connection.
   const std::string id = std::to_string(letter.id);
   const auto when = std::chrono::duration_cast<std::chrono::milliseconds>(letter.when.time_since_epoch()).count();
@@ -136,6 +135,16 @@ void Lane::State::dead_letter_entry(const std::string& entry, const LaneDelivery
 
 void Lane::State::deliver(const redisReply* entries, bool claimed) {
   if (entries == nullptr || entries->type != REDIS_REPLY_ARRAY) return;
+  {
+    // Held (leased by this process) from now: one lock for the whole batch.
+    const std::lock_guard lock(held_mutex);
+    for (std::size_t index = 0; index < entries->elements; ++index) {
+      const redisReply* item = entries->element[index];
+      if (item != nullptr && item->type == REDIS_REPLY_ARRAY && item->elements >= 2) {
+        held.emplace(detail::text(item->element[0]));
+      }
+    }
+  }
   for (std::size_t index = 0; index < entries->elements; ++index) {
     const redisReply* item = entries->element[index];
     if (item == nullptr || item->type != REDIS_REPLY_ARRAY || item->elements < 2) continue;
@@ -153,7 +162,6 @@ void Lane::State::deliver(const redisReply* entries, bool claimed) {
       recovered.fetch_add(1, std::memory_order_relaxed);
     }
     job.ref = entry;
-    hold(entry);
     delivered.fetch_add(1, std::memory_order_relaxed);
     bool taken = false;
     try {
@@ -221,7 +229,16 @@ bool Lane::State::flush_acks(detail::Connection& connection) {
   {
     const std::lock_guard lock(ack_mutex);
     batch.swap(acks);
+    acks_in_flight = batch.size();
   }
+  // Counted as settled only once the counters below have moved: idle() waits for both.
+  struct Landed {
+    State& state;
+    ~Landed() {
+      const std::lock_guard lock(state.ack_mutex);
+      state.acks_in_flight = 0;
+    }
+  } landed{*this};
   if (batch.empty()) return true;
   const std::int64_t ttl = options.idempotency_ttl == std::chrono::milliseconds::max()
                                ? -1
@@ -247,7 +264,13 @@ bool Lane::State::flush_acks(detail::Connection& connection) {
     acknowledged.fetch_add(static_cast<std::uint64_t>(acked), std::memory_order_relaxed);
     settle_lost.fetch_add(static_cast<std::uint64_t>(static_cast<std::int64_t>(last - first) - acked),
                           std::memory_order_relaxed);
-    for (std::size_t index = first; index < last; ++index) release(batch[index].entry);
+    bool was_full = false;
+    {
+      const std::lock_guard lock(held_mutex);
+      was_full = held.size() >= options.prefetch;
+      for (std::size_t index = first; index < last; ++index) held.erase(batch[index].entry);
+    }
+    if (was_full) room.notify_one();
   }
   return true;
 }
@@ -305,6 +328,9 @@ void Lane::State::run_keeper() {
         promoted.fetch_add(static_cast<std::uint64_t>(moved->get()->integer), std::memory_order_relaxed);
         if (moved->get()->integer < 256) break;
       }
+      detail::Args trim;  // settled entries below the oldest one still pending or undelivered
+      trim.add(group);
+      if (reached) reached = static_cast<bool>(connection.eval(detail::Script::trim, {stream}, trim));
       detail::Args get;
       get.add("GET").add(paused_key);
       if (reached) {

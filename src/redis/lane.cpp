@@ -71,11 +71,13 @@ void Lane::State::hold(const std::string& entry) {
 }
 
 void Lane::State::release(const std::string& entry) {
+  bool was_full = false;
   {
     const std::lock_guard lock(held_mutex);
+    was_full = held.size() >= options.prefetch;
     held.erase(entry);
   }
-  room.notify_one();
+  if (was_full) room.notify_one();  // the fetcher waits only when the prefetch is used up
 }
 
 std::size_t Lane::State::held_count() {
@@ -202,12 +204,15 @@ void Lane::settle(const LaneSettlement& outcome) noexcept {
   try {
     const std::string entry(outcome.ref);
     if (outcome.kind == LaneSettlement::Kind::succeeded || outcome.kind == LaneSettlement::Kind::revoked) {
+      bool first = false;
       {
         const std::lock_guard lock(state.ack_mutex);
+        first = state.acks.empty();
         state.acks.push_back({entry, state.key_name(outcome.key), outcome.id,
                               outcome.kind == LaneSettlement::Kind::succeeded ? 'k' : 'r'});
       }
-      state.ack_ready.notify_one();
+      // Only the first of a batch wakes the keeper (a system call); the rest ride along.
+      if (first) state.ack_ready.notify_one();
       return;
     }
     const std::string id = std::to_string(outcome.id);
@@ -283,22 +288,50 @@ void Lane::stop() {
   state.with_connection([&](detail::Connection& connection) { return state.flush_acks(connection); });
 }
 
+Result<Lane::State::Counts> Lane::State::counts() {
+  std::vector<detail::Args> commands(4);
+  commands[0].add("XLEN").add(stream);
+  commands[1].add("XINFO").add("GROUPS").add(stream);
+  commands[2].add("ZCARD").add(scheduled);
+  commands[3].add("ZCARD").add(dead);
+  Result<std::vector<detail::Reply>> replies =
+      with_connection([&](detail::Connection& connection) { return connection.pipeline(commands); });
+  if (!replies) return replies.error();
+  Counts counts;
+  // Ready: the group's lag (entries not yet delivered); the whole stream when there is no group
+  // yet, or when Redis cannot tell the lag.
+  counts.ready = integer((*replies)[0].get());
+  const redisReply* groups = (*replies)[1].get();
+  if (groups->type == REDIS_REPLY_ARRAY) {
+    for (std::size_t index = 0; index < groups->elements; ++index) {
+      const redisReply* fields = groups->element[index];
+      std::optional<std::int64_t> lag, pending;
+      bool ours = false;
+      for (std::size_t field = 0; field + 1 < fields->elements; field += 2) {
+        const std::string_view name = detail::text(fields->element[field]);
+        const redisReply* value = fields->element[field + 1];
+        if (name == "name") ours = detail::text(value) == group;
+        if (name == "pending") pending = integer(value);
+        if (name == "lag" && value->type == REDIS_REPLY_INTEGER) lag = value->integer;
+      }
+      if (!ours) continue;
+      counts.pending = pending.value_or(0);
+      if (lag) counts.ready = *lag;
+    }
+  }
+  counts.scheduled = integer((*replies)[2].get());
+  counts.dead = integer((*replies)[3].get());
+  return counts;
+}
+
 bool Lane::idle() {
   State& state = *state_;
   {
     const std::lock_guard lock(state.ack_mutex);
-    if (!state.acks.empty()) return false;
+    if (!state.acks.empty() || state.acks_in_flight != 0) return false;
   }
-  std::vector<detail::Args> commands(3);
-  commands[0].add("XLEN").add(state.stream);
-  commands[1].add("ZCARD").add(state.scheduled);
-  commands[2].add("XPENDING").add(state.stream).add(State::group);
-  Result<std::vector<detail::Reply>> replies =
-      state.with_connection([&](detail::Connection& connection) { return connection.pipeline(commands); });
-  if (!replies) return false;
-  const std::int64_t pending =
-      (*replies)[2]->type == REDIS_REPLY_ARRAY && (*replies)[2]->elements > 0 ? integer((*replies)[2]->element[0]) : 0;
-  return integer((*replies)[0].get()) == 0 && integer((*replies)[1].get()) == 0 && pending == 0;
+  Result<State::Counts> counts = state.counts();
+  return counts && counts->ready == 0 && counts->pending == 0 && counts->scheduled == 0;
 }
 
 LaneStats Lane::stats() {
@@ -316,20 +349,11 @@ LaneStats Lane::stats() {
     const std::lock_guard lock(pooled->mutex);
     stats.reconnects += pooled->connection.reconnects();
   }
-  std::vector<detail::Args> commands(4);
-  commands[0].add("XLEN").add(state.stream);
-  commands[1].add("XPENDING").add(state.stream).add(State::group);
-  commands[2].add("ZCARD").add(state.scheduled);
-  commands[3].add("ZCARD").add(state.dead);
-  Result<std::vector<detail::Reply>> replies =
-      state.with_connection([&](detail::Connection& connection) { return connection.pipeline(commands); });
-  if (replies) {
-    stats.stream_length = integer((*replies)[0].get());
-    stats.pending = (*replies)[1]->type == REDIS_REPLY_ARRAY && (*replies)[1]->elements > 0
-                        ? integer((*replies)[1]->element[0])
-                        : 0;
-    stats.scheduled = integer((*replies)[2].get());
-    stats.dead = integer((*replies)[3].get());
+  if (Result<State::Counts> counts = state.counts()) {
+    stats.stream_length = counts->ready;
+    stats.pending = counts->pending;
+    stats.scheduled = counts->scheduled;
+    stats.dead = counts->dead;
   }
   return stats;
 }

@@ -64,6 +64,7 @@ struct Lane::State {
   std::mutex ack_mutex;
   std::condition_variable ack_ready;
   std::vector<Ack> acks;
+  std::size_t acks_in_flight = 0;  // taken by a flush that has not finished (guarded by ack_mutex)
   /// Sends every waiting acknowledgement over `connection`; false if Redis could not be reached
   /// (they are kept, to be sent again).
   bool flush_acks(detail::Connection& connection);
@@ -82,6 +83,13 @@ struct Lane::State {
   /// Hands fetched entries (XREADGROUP's or XAUTOCLAIM's) to the intake; `deliveries` (XAUTOCLAIM)
   /// count the runs lost with dead processes.
   void deliver(const redisReply* entries, bool claimed);
+
+  /// What Redis holds for the queue now: jobs ready (not yet delivered to any process), pending
+  /// (delivered, not settled), scheduled, dead.
+  struct Counts {
+    std::int64_t ready = 0, pending = 0, scheduled = 0, dead = 0;
+  };
+  Result<Counts> counts();
 
   void run_fetcher();
   void run_keeper();

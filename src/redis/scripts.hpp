@@ -6,18 +6,33 @@
 // group "workers"), <base>:scheduled (sorted by due time, ms), <base>:ids (the id counter),
 // <base>:dead (letter ids by time) and <base>:dead:<id> (a letter), <base>:key:<k> (an
 // idempotency key: the id of the job holding it), <base>:paused. A stream entry's fields: id,
-// type, payload, attempt, max (0: the type's), timeout (ns; 0: the type's), key, at (ms).
-// Times come from the server's clock (TIME), so that every process agrees on what is due.
+// type, payload, at (ms), and only where they differ from their defaults: attempt (1), max (0:
+// the type's), timeout (ns; 0: the type's), key (none). Times come from the server's clock
+// (TIME), so that every process agrees on what is due.
+//
+// Settled entries are acknowledged, never deleted one by one (XDEL costs about 1.7 us an entry):
+// the keeper trims the stream below the oldest entry still pending or undelivered
+// (trim_script), so that the group's lag stays exact.
 #pragma once
 
 namespace jobq::redis::detail {
 
+// Appends a job to the stream with only its non-default fields.
+#define JOBQ_LUA_XADD \
+  "local function xadd(stream, id, jobtype, payload, attempt, max, timeout, key, at) " \
+  "  local f = {'id', id, 'type', jobtype, 'payload', payload, 'at', at} " \
+  "  if attempt ~= '1' then f[#f + 1] = 'attempt' f[#f + 1] = attempt end " \
+  "  if max ~= '0' and max ~= '' then f[#f + 1] = 'max' f[#f + 1] = max end " \
+  "  if timeout ~= '0' and timeout ~= '' then f[#f + 1] = 'timeout' f[#f + 1] = timeout end " \
+  "  if key ~= '' then f[#f + 1] = 'key' f[#f + 1] = key end " \
+  "  return redis.call('XADD', stream, '*', unpack(f)) " \
+  "end "
 // The server's time in milliseconds, as a local `now`.
 #define JOBQ_LUA_NOW "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 
 /// KEYS: stream, scheduled, ids, key ('' for none). ARGV: type, payload, key, max, timeout,
 /// delay ms (0 now, -1 forever). Returns {1, id}, or {0, holder} when the key is held.
-inline constexpr const char* append_script = JOBQ_LUA_NOW R"lua(
+inline constexpr const char* append_script = JOBQ_LUA_NOW JOBQ_LUA_XADD R"lua(
 local id = tostring(redis.call('INCR', KEYS[3]))
 if ARGV[3] ~= '' then
   if not redis.call('SET', KEYS[4], id, 'NX') then return {0, redis.call('GET', KEYS[4])} end
@@ -29,8 +44,7 @@ if delay ~= 0 then
   redis.call('ZADD', KEYS[2], due, cjson.encode({id = id, type = ARGV[1], payload = ARGV[2], attempt = '1',
     max = ARGV[4], timeout = ARGV[5], key = ARGV[3], at = tostring(now)}))
 else
-  redis.call('XADD', KEYS[1], '*', 'id', id, 'type', ARGV[1], 'payload', ARGV[2], 'attempt', '1', 'max', ARGV[4],
-    'timeout', ARGV[5], 'key', ARGV[3], 'at', now)
+  xadd(KEYS[1], id, ARGV[1], ARGV[2], '1', ARGV[4], ARGV[5], ARGV[3], tostring(now))
 end
 return {1, id}
 )lua";
@@ -42,7 +56,7 @@ local last = redis.call('INCRBY', KEYS[2], n)
 local first = last - n + 1
 for i = 1, n do
   redis.call('XADD', KEYS[1], '*', 'id', tostring(first + i - 1), 'type', ARGV[2 * i - 1], 'payload', ARGV[2 * i],
-    'attempt', '1', 'max', '0', 'timeout', '0', 'key', '', 'at', now)
+    'at', now)
 end
 return first
 )lua";
@@ -52,18 +66,22 @@ return first
 /// were still this process's to acknowledge.
 inline constexpr const char* ack_script = R"lua(
 local acked = 0
+local plain = {}
 for i = 3, #ARGV, 4 do
-  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
-    redis.call('XDEL', KEYS[1], ARGV[i])
+  local k = ARGV[i + 1]
+  if k == '' then
+    plain[#plain + 1] = ARGV[i]
+  elseif redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
     acked = acked + 1
-    local k = ARGV[i + 1]
-    if k ~= '' and redis.call('GET', k) == ARGV[i + 2] then
+    if redis.call('GET', k) == ARGV[i + 2] then
       if ARGV[i + 3] == 'r' then redis.call('DEL', k)
       elseif tonumber(ARGV[2]) < 0 then redis.call('PERSIST', k)
       else redis.call('PEXPIRE', k, ARGV[2]) end
     end
   end
 end
+-- Jobs without a key: one XACK for the batch (at most 512, within unpack's limit).
+if #plain > 0 then acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(plain)) end
 return acked
 )lua";
 
@@ -71,7 +89,6 @@ return acked
 /// type, payload, attempt, max, timeout, key. 0 when the entry is no longer this process's.
 inline constexpr const char* later_script = JOBQ_LUA_NOW R"lua(
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('XDEL', KEYS[1], ARGV[2])
 local delay = tonumber(ARGV[3])
 local due = '+inf'
 if delay >= 0 then due = now + delay end
@@ -86,7 +103,6 @@ return 1
 inline constexpr const char* dead_script = R"lua(
 if ARGV[2] ~= '' then
   if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-  redis.call('XDEL', KEYS[1], ARGV[2])
 end
 redis.call('HSET', KEYS[3], 'id', ARGV[3], 'type', ARGV[4], 'queue', ARGV[5], 'payload', ARGV[6],
   'attempts', ARGV[7], 'error', ARGV[8], 'reason', ARGV[9], 'when', ARGV[10], 'max', ARGV[11], 'timeout', ARGV[12])
@@ -102,26 +118,23 @@ return 1
 
 /// A job not run at shutdown goes back on the stream. KEYS: stream. ARGV: group, entry, id,
 /// type, payload, attempt, max, timeout, key.
-inline constexpr const char* give_back_script = JOBQ_LUA_NOW R"lua(
+inline constexpr const char* give_back_script = JOBQ_LUA_NOW JOBQ_LUA_XADD R"lua(
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[1], '*', 'id', ARGV[3], 'type', ARGV[4], 'payload', ARGV[5], 'attempt', ARGV[6], 'max', ARGV[7],
-  'timeout', ARGV[8], 'key', ARGV[9], 'at', now)
+xadd(KEYS[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], tostring(now))
 return 1
 )lua";
 
 /// Moves due jobs from the scheduled set onto the stream, each exactly once whoever runs it.
 /// KEYS: stream, scheduled. ARGV: the most to move. Returns how many moved.
-inline constexpr const char* promote_script = JOBQ_LUA_NOW R"lua(
+inline constexpr const char* promote_script = JOBQ_LUA_NOW JOBQ_LUA_XADD R"lua(
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 for _, member in ipairs(due) do
   redis.call('ZREM', KEYS[2], member)
   local ok, job = pcall(cjson.decode, member)
   if ok and type(job) == 'table' then
     local function s(v, default) if v == nil then return default end return tostring(v) end
-    redis.call('XADD', KEYS[1], '*', 'id', s(job.id, ''), 'type', s(job.type, ''), 'payload', s(job.payload, ''),
-      'attempt', s(job.attempt, '1'), 'max', s(job.max, '0'), 'timeout', s(job.timeout, '0'), 'key', s(job.key, ''),
-      'at', s(job.at, tostring(now)))
+    xadd(KEYS[1], s(job.id, ''), s(job.type, ''), s(job.payload, ''), s(job.attempt, '1'), s(job.max, '0'),
+      s(job.timeout, '0'), s(job.key, ''), s(job.at, tostring(now)))
   else
     redis.call('XADD', KEYS[1], '*', 'malformed', member)
   end
@@ -162,18 +175,40 @@ return lost
 )lua";
 
 /// A dead letter back on the stream as attempt 1. KEYS: stream, dead, the letter's hash. ARGV: id.
-inline constexpr const char* requeue_script = JOBQ_LUA_NOW R"lua(
+inline constexpr const char* requeue_script = JOBQ_LUA_NOW JOBQ_LUA_XADD R"lua(
 local f = redis.call('HGETALL', KEYS[3])
 if #f == 0 then return 0 end
 local h = {}
 for i = 1, #f, 2 do h[f[i]] = f[i + 1] end
-redis.call('XADD', KEYS[1], '*', 'id', h.id or ARGV[1], 'type', h.type or '', 'payload', h.payload or '',
-  'attempt', '1', 'max', h.max or '0', 'timeout', h.timeout or '0', 'key', '', 'at', now)
+xadd(KEYS[1], h.id or ARGV[1], h.type or '', h.payload or '', '1', h.max or '0', h.timeout or '0', '', tostring(now))
 redis.call('DEL', KEYS[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 )lua";
 
+/// Trims the stream below its oldest entry that is still pending or not yet delivered: what is
+/// below is settled. KEYS: stream. ARGV: group. Returns how many entries went.
+inline constexpr const char* trim_script = R"lua(
+local last
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local h = {}
+  for i = 1, #g, 2 do h[g[i]] = g[i + 1] end
+  if h['name'] == ARGV[1] then last = h['last-delivered-id'] end
+end
+if not last then return 0 end
+local summary = redis.call('XPENDING', KEYS[1], ARGV[1])
+local floor
+if summary[1] > 0 then
+  floor = summary[2]
+else
+  local ms, seq = string.match(last, '^(%d+)-(%d+)$')
+  if not ms then return 0 end
+  floor = ms .. '-' .. tostring(tonumber(seq) + 1)
+end
+return redis.call('XTRIM', KEYS[1], 'MINID', floor)
+)lua";
+
 #undef JOBQ_LUA_NOW
+#undef JOBQ_LUA_XADD
 
 }  // namespace jobq::redis::detail
