@@ -27,6 +27,11 @@ MetricsSnapshot internal::Engine::metrics() const {
     out.name = queue->config.name;
     out.workers = queue->config.workers;
     out.paused = queue->paused.load(std::memory_order_relaxed);
+    if (queue->lane != nullptr) {
+      out.durable = true;
+      out.lane = queue->lane->stats();
+      out.handed_back = queue->handed_back.load(std::memory_order_acquire);
+    }
     out.wait = Latency(seconds_per_tick);
     out.run = Latency(seconds_per_tick);
     std::uint64_t taken = 0;

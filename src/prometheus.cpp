@@ -123,6 +123,58 @@ void write_counters(Writer& writer, std::string_view prefix, std::string_view la
 
 }  // namespace
 
+/// Durable queues' families; none when no queue is durable. A figure Redis could not give (it
+/// was unreachable) is left out.
+void write_durable(Writer& writer, const std::vector<QueueMetrics>& queues) {
+  struct Figure {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::function<double(const QueueMetrics&)> value;
+  };
+  const Figure figures[] = {
+      {"jobq_durable_ready", "gauge", "Jobs in Redis not yet fetched by any process.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.stream_length); }},
+      {"jobq_durable_pending", "gauge", "Jobs fetched by some process and not yet settled (leased).",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.pending); }},
+      {"jobq_durable_scheduled", "gauge", "Jobs in Redis waiting for their time (delayed, retries, snoozes).",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.scheduled); }},
+      {"jobq_durable_dead_letters", "gauge", "Dead letters kept in Redis.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.dead); }},
+      {"jobq_durable_appended_total", "counter", "Jobs this process stored in Redis.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.appended); }},
+      {"jobq_durable_append_failed_total", "counter", "Dispatches Redis refused or could not be reached for.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.append_failed); }},
+      {"jobq_durable_delivered_total", "counter", "Jobs fetched into this process.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.delivered); }},
+      {"jobq_durable_acknowledged_total", "counter", "Outcomes of this process's jobs stored in Redis.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.acknowledged); }},
+      {"jobq_durable_recovered_total", "counter", "Jobs of dead processes this process claimed (leases lapsed).",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.recovered); }},
+      {"jobq_durable_promoted_total", "counter", "Due delayed jobs, retries and snoozes this process moved to ready.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.promoted); }},
+      {"jobq_durable_reconnects_total", "counter", "Connections to Redis re-established after a loss.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.reconnects); }},
+      {"jobq_durable_settle_lost_total", "counter",
+       "Outcomes that could not be stored (Redis unreachable, or the lease had lapsed): the job runs again.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.lane.settle_lost); }},
+      {"jobq_durable_handed_back_total", "counter", "Jobs this process put back in Redis (retries, snoozes, shutdown).",
+       [](const QueueMetrics& q) { return static_cast<double>(q.handed_back); }},
+  };
+  bool any = false;
+  for (const QueueMetrics& queue : queues) any |= queue.durable;
+  if (!any) return;
+  for (const Figure& figure : figures) {
+    writer.family(figure.name, figure.type, figure.help);
+    for (const QueueMetrics& queue : queues) {
+      if (!queue.durable) continue;
+      const double value = figure.value(queue);
+      if (value < 0) continue;
+      writer.sample(figure.name, "queue=\"" + escaped(queue.name) + "\"", number(value));
+    }
+  }
+}
+
 std::string prometheus_text(const MetricsSnapshot& snapshot) {
   Writer writer;
   write_counters<QueueMetrics>(writer, "jobq_queue", "queue", snapshot.queues,
@@ -157,6 +209,7 @@ std::string prometheus_text(const MetricsSnapshot& snapshot) {
   for (const QueueMetrics& queue : snapshot.queues) {
     writer.sample("jobq_queue_wakeups_total", "queue=\"" + escaped(queue.name) + "\"", std::to_string(queue.wakeups));
   }
+  write_durable(writer, snapshot.queues);
   write_counters<TypeMetrics>(writer, "jobq_type", "type", snapshot.types,
                               [](const TypeMetrics& type) { return type.type; }, snapshot.latency_sample_every);
   writer.family("jobq_unrouted_total", "counter", "Dispatches refused for an unknown job type or queue.");

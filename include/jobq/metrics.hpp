@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "jobq/ids.hpp"
+#include "jobq/lane.hpp"
 #include "jobq/latency.hpp"
 
 namespace jobq {
@@ -35,6 +36,11 @@ struct QueueMetrics {
   std::uint64_t timed_out = 0;
   std::uint64_t wakeups = 0;  ///< futex wakes issued to its parked workers
   bool paused = false;
+  /// A durable queue: its lane's counters and what Redis holds for it (read when the snapshot is
+  /// taken: one round trip per durable queue), and the jobs this process put back there.
+  bool durable = false;
+  LaneStats lane;
+  std::uint64_t handed_back = 0;
   JobCounters jobs;
   Latency wait;  ///< dispatch (or due time) → start
   Latency run;   ///< start → handler returned

@@ -72,6 +72,11 @@ TEST(Durable, EveryDispatchedJobRunsOnceAndIsAcknowledged) {
   EXPECT_EQ(stats.acknowledged, static_cast<std::uint64_t>(jobs));
   EXPECT_EQ(stats.stream_length, 0);
   EXPECT_EQ(stats.pending, 0);
+  const std::string scrape = jobq::prometheus_text(queues.metrics());
+  EXPECT_NE(scrape.find("jobq_durable_acknowledged_total{queue=\"payments\"} " + std::to_string(jobs)), std::string::npos)
+      << scrape;
+  EXPECT_NE(scrape.find("jobq_durable_ready{queue=\"payments\"} 0"), std::string::npos);
+  EXPECT_EQ(scrape.find("jobq_durable_ready{queue=\"default\"}"), std::string::npos);  // in memory
   const jobq::ShutdownReport report = queues.shutdown(5s);
   EXPECT_TRUE(report.balanced());
   EXPECT_EQ(report.succeeded, static_cast<std::uint64_t>(jobs));
