@@ -5,6 +5,8 @@
 //                                  worker; the lane fetches 256 at a time (prefetch 512) and
 //                                  acknowledges in batches. Every job: XADD with its 8 fields, a
 //                                  delivery, an XACK and an XDEL.
+//   BM_durable_e2e_jobq_async      dispatch_async(), one producer thread: the lane's sender pipelines
+//                                  what is in flight; the callback counts the acknowledgements.
 //   BM_durable_e2e_jobq_dispatch   dispatch(), one round trip per job, from 1 and from 8 producer
 //                                  threads (arg producers).
 //   BM_durable_e2e_hiredis_pipeline
@@ -181,6 +183,43 @@ void BM_durable_e2e_jobq_dispatch(benchmark::State& state) {
   state.counters["cpu_s_per_100k"] = cpu;
 }
 
+void BM_durable_e2e_jobq_async(benchmark::State& state) {
+  constexpr int jobs = batch * 391;
+  auto& redis = server(static_cast<int>(state.range(0)));
+  double cpu = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    flush(redis);
+    auto lane = jobq::redis::make_lane(lane_options(redis));
+    jobq::Manager queues(durable_config(lane));
+    std::atomic<int> ran{0};
+    std::atomic<int> stored{0};
+    std::atomic<int> failed{0};
+    queues.register_handler("orders:ship", [&](jobq::Context&, const jobq::Message&) {
+      ran.fetch_add(1, std::memory_order_relaxed);
+      return jobq::Status::success();
+    }, {.queue = "orders"});
+    queues.start();
+    const jobq::Job job = jobq::Job("orders:ship").payload(payload);
+    const CpuMeter meter(redis.pid());
+    state.ResumeTiming();
+    for (int sent = 0; sent < jobs; ++sent) {
+      queues.dispatch_async(job, [&](jobq::Result<jobq::JobId> result) {
+        (result.ok() ? stored : failed).fetch_add(1, std::memory_order_relaxed);
+      });
+    }
+    while (ran.load(std::memory_order_relaxed) < jobs) std::this_thread::sleep_for(100us);
+    wait_acknowledged(*lane, jobs);
+    state.PauseTiming();
+    if (failed.load() != 0 || stored.load() != jobs) state.SkipWithError("an asynchronous dispatch failed");
+    cpu = meter.per_100k(jobs);
+    queues.shutdown(5s);
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * jobs);
+  state.counters["cpu_s_per_100k"] = cpu;
+}
+
 redisContext* connect(jobq::testing::RedisServer& redis) { return redisConnectUnix(redis.socket().c_str()); }
 
 void BM_durable_e2e_hiredis_pipeline(benchmark::State& state) {
@@ -272,6 +311,7 @@ void BM_durable_e2e_bullmq(benchmark::State& state) {
 
 BENCHMARK(BM_durable_e2e_hiredis_pipeline)->ArgName("aof")->Arg(0)->Arg(1)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_durable_e2e_jobq_bulk)->ArgName("aof")->Arg(0)->Arg(1)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_durable_e2e_jobq_async)->ArgName("aof")->Arg(0)->Arg(1)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_durable_e2e_jobq_dispatch)->ArgNames({"aof", "producers"})->Args({0, 1})->Args({0, 8})->Args({1, 1})->Args({1, 8})
     ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_durable_e2e_bullmq)->ArgName("aof")->Arg(0)->Arg(1)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);

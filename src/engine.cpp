@@ -376,6 +376,7 @@ QueueStats internal::Engine::collect_stats(const internal::QueueRuntime& queue) 
   stats.handed_back = queue.handed_back.load(std::memory_order_acquire);
   stats.accepted += queue.requeued.load(std::memory_order_acquire);
   stats.accepted += queue.delivered.load(std::memory_order_acquire);
+  stats.rejected += queue.async_rejected.load(std::memory_order_relaxed);
   stats.paused = queue.paused.load(std::memory_order_relaxed);
   stats.wakeups = queue.notifier.wakes();
   {

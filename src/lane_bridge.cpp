@@ -78,17 +78,49 @@ Result<JobId> internal::Engine::dispatch_to_lane(ProducerState& state, Route tar
   stored.key = job.key();
   stored.max_attempts = job.max_attempts_value();
   stored.timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
-  if (job.at_value() != Job::steady_time{}) {
-    const Clock::time_point now_ = now();
-    stored.delay = job.at_value() > now_ ? std::chrono::duration_cast<std::chrono::nanoseconds>(job.at_value() - now_)
-                                         : std::chrono::nanoseconds::zero();
-    if (job.at_value() == Clock::time_point::max()) stored.delay = std::chrono::nanoseconds::max();
-  } else {
-    stored.delay = std::max(job.delay_value(), std::chrono::nanoseconds::zero());
-  }
+  stored.delay = lane_delay(job);
   Result<JobId> appended = queues_[target.queue]->lane->append(stored);
   if (!appended) count_rejected(state, target);
   return appended;
+}
+
+void internal::Engine::dispatch_async(const Job& job, Manager::DispatchCallback done) {
+  auto report = [&](Result<JobId> result) { call_hook(done, "dispatch callback", std::move(result)); };
+  Result<Admitted> admitted = admit(job);
+  if (!admitted) return report(admitted.error());
+  const Route routed = admitted->route;
+  QueueRuntime& queue = *queues_[routed.queue];
+  if (queue.lane == nullptr) return report(dispatch(job));
+  ProducerState& state = *admitted->producer;
+  if (job.retry_policy() != nullptr) return report(dispatch_to_lane(state, routed, job, job.payload()));
+  const bool validate = config_.validate_payloads && !job.is_trusted();
+  Envelope envelope;
+  if (std::optional<Error> refused = fill(state, routed, job.payload(), validate, envelope)) {
+    return report(std::move(*refused));
+  }
+  LaneJob stored;
+  stored.type = registry_[routed.type].name;
+  stored.payload = job.payload();
+  stored.key = job.key();
+  stored.max_attempts = job.max_attempts_value();
+  stored.timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
+  stored.delay = lane_delay(job);
+  // Counted on the queue (not the thread's counters, which only this thread may write): the
+  // answer comes on the lane's thread.
+  queue.lane->append_async(stored, [this, &queue, done = std::move(done)](Result<JobId> result) {
+    if (!result) queue.async_rejected.fetch_add(1, std::memory_order_relaxed);
+    call_hook(done, "dispatch callback", std::move(result));
+  });
+}
+
+std::chrono::nanoseconds internal::Engine::lane_delay(const Job& job) const {
+  if (job.at_value() != Job::steady_time{}) {
+    if (job.at_value() == Clock::time_point::max()) return std::chrono::nanoseconds::max();
+    const Clock::time_point now_ = now();
+    return job.at_value() > now_ ? std::chrono::duration_cast<std::chrono::nanoseconds>(job.at_value() - now_)
+                                 : std::chrono::nanoseconds::zero();
+  }
+  return std::max(job.delay_value(), std::chrono::nanoseconds::zero());
 }
 
 Result<JobId> internal::Engine::dispatch_raw_to_lane(ProducerState& state, Route target, const Job& job) {

@@ -34,6 +34,13 @@ Result<JobId> Manager::dispatch_object(const Job& job, const internal::ObjectTyp
   return engine_->dispatch_object(job, type, object, move);
 }
 Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) { return engine_->dispatch_bulk(jobs); }
+void Manager::dispatch_async(const Job& job, DispatchCallback done) { engine_->dispatch_async(job, std::move(done)); }
+std::future<Result<JobId>> Manager::dispatch_async(const Job& job) {
+  auto promise = std::make_shared<std::promise<Result<JobId>>>();
+  std::future<Result<JobId>> result = promise->get_future();
+  engine_->dispatch_async(job, [promise](Result<JobId> outcome) { promise->set_value(std::move(outcome)); });
+  return result;
+}
 
 ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode) {
   return engine_->shutdown(deadline, mode);

@@ -2,17 +2,19 @@
 // at a time) and runs them with one Worker at concurrency 50, removing each on completion (as
 // jobq deletes acknowledged entries). Prints "<elapsed seconds> <node CPU seconds>".
 import { Queue, Worker } from 'bullmq';
+import IORedis from 'ioredis';
 
 const socket = process.argv[2];
 const count = Number(process.argv[3]);
-const connection = { path: socket, maxRetriesPerRequest: null };
+// BullMQ 6 takes ready-made ioredis clients in an ES module: one for the queue, one for the worker.
+const client = () => new IORedis({ path: socket, maxRetriesPerRequest: null });
 const payload = { order: 12345, sku: 'A-100', quantity: 2 };
 
-const queue = new Queue('orders', { connection });
+const queue = new Queue('orders', { connection: client() });
 let done = 0;
 let finish;
 const finished = new Promise((resolve) => { finish = resolve; });
-const worker = new Worker('orders', async () => {}, { connection, concurrency: 50 });
+const worker = new Worker('orders', async () => {}, { connection: client(), concurrency: 50 });
 worker.on('completed', () => { if (++done === count) finish(); });
 await worker.waitUntilReady();
 
@@ -29,3 +31,4 @@ const cpu = process.cpuUsage(cpuStart);
 console.log(`${elapsed.toFixed(4)} ${((cpu.user + cpu.system) / 1e6).toFixed(4)}`);
 await worker.close();
 await queue.close();
+process.exit(0);

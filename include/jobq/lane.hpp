@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -103,6 +104,10 @@ class Lane {
   virtual Result<JobId> append(const LaneJob& job) = 0;
   /// Stores every job or none; returns the first id (the batch's ids need not be consecutive).
   virtual Result<JobId> append_bulk(std::span<const LaneJob> jobs) = 0;
+  /// Stores one job and calls `done` with append()'s result once the store has answered, on a
+  /// thread of the lane's (or on the caller's). `job`'s views need not outlive the call. A lane
+  /// may batch the jobs in flight; by default it is append() and then `done`.
+  virtual void append_async(const LaneJob& job, std::function<void(Result<JobId>)> done) { done(append(job)); }
   /// Records a job's outcome. Never throws: an outcome that cannot be stored leaves the job
   /// where it was, to run again once its lease lapses (at least once).
   virtual void settle(const LaneSettlement& outcome) noexcept = 0;

@@ -5,6 +5,7 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <span>
@@ -156,6 +157,17 @@ class Manager {
   /// go in with one bulk enqueue. An empty batch returns 0. Jobs with options (delay, key,
   /// timeout, retry) are refused with Errc::unsupported: dispatch those one by one.
   Result<JobId> dispatch_bulk(std::span<const Job> jobs);
+
+  /// Dispatches a raw job and reports the result to `done`, exactly once. On a durable queue
+  /// the job is sent without waiting: `done` runs on the lane's sending thread once Redis has
+  /// acknowledged the job (or refused it), and jobs in flight at once share round trips, while a
+  /// lone job goes at once. On an in-memory queue, and for a refusal before the job is sent (not
+  /// running, unknown type, invalid payload), `done` runs before dispatch_async returns. `done`
+  /// must not block for long; an exception from it is logged and swallowed.
+  using DispatchCallback = std::function<void(Result<JobId>)>;
+  void dispatch_async(const Job& job, DispatchCallback done);
+  /// The same, with the result in a future.
+  std::future<Result<JobId>> dispatch_async(const Job& job);
 
   /// Stops intake at once (dispatch returns Errc::shutting_down) and freezes the timer. With
   /// ShutdownMode::drain the workers run what is on the queues until `deadline`; with

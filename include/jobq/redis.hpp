@@ -79,6 +79,8 @@ class Lane final : public jobq::Lane {
   void start(LaneIntake& intake) override;
   Result<JobId> append(const LaneJob& job) override;
   Result<JobId> append_bulk(std::span<const LaneJob> jobs) override;
+  /// Pipelined on a connection of its own: the jobs waiting when a round trip ends go in the next.
+  void append_async(const LaneJob& job, std::function<void(Result<JobId>)> done) override;
   void settle(const LaneSettlement& outcome) noexcept override;
   void set_paused(bool paused) override;
   void stop_fetching() override;

@@ -138,6 +138,15 @@ Result<Reply> Connection::eval(Script script, std::initializer_list<std::string_
   return Error(Errc::store_refused, "Redis keeps forgetting the lane's scripts");
 }
 
+Args Connection::eval_args(Script script, std::initializer_list<std::string_view> keys, Args& argv) {
+  (void)ensure();  // for the sha; a failure shows in pipeline()
+  Args args;
+  args.add("EVALSHA").add(shas_[static_cast<std::size_t>(script)]).add(static_cast<std::int64_t>(keys.size()));
+  for (std::string_view key : keys) args.add(key);
+  for (int index = 0; index < argv.count(); ++index) args.add(std::string_view(argv.data()[index], argv.sizes()[index]));
+  return args;
+}
+
 Result<std::vector<Reply>> Connection::pipeline(std::vector<Args>& commands) {
   if (auto error = ensure()) return std::move(*error);
   for (Args& args : commands) {

@@ -64,6 +64,9 @@ class Connection {
   Result<Reply> run(Args& args);
   /// Runs a loaded script (EVALSHA, loading it again if the server forgot it).
   Result<Reply> eval(Script script, std::initializer_list<std::string_view> keys, Args& argv);
+  /// The EVALSHA command of a loaded script, to send in a pipeline. The script's sha is known once
+  /// the connection is made: ensure() first (pipeline() does).
+  Args eval_args(Script script, std::initializer_list<std::string_view> keys, Args& argv);
   /// Several commands in one round trip; the replies in order (an error reply is a reply).
   Result<std::vector<Reply>> pipeline(std::vector<Args>& commands);
 

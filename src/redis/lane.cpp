@@ -150,12 +150,32 @@ void Lane::start(LaneIntake& intake) {
   }
 }
 
+detail::Args Lane::State::append_args(std::string_view type, std::string_view payload, std::string_view key,
+                                      std::uint32_t max_attempts, std::chrono::nanoseconds timeout,
+                                      std::chrono::nanoseconds delay) {
+  detail::Args args;
+  args.add(type).add(payload).add(key).add(std::int64_t{max_attempts});
+  args.add(static_cast<std::int64_t>(timeout.count())).add(script_ms(delay));
+  return args;
+}
+
+Result<JobId> Lane::State::append_result(const redisReply* result, std::string_view key) {
+  if (result->type != REDIS_REPLY_ARRAY || result->elements != 2) {
+    append_failed.fetch_add(1, std::memory_order_relaxed);
+    return Error(Errc::store_refused, "unexpected reply to a dispatch");
+  }
+  const auto id = static_cast<JobId>(integer(result->element[1]));
+  if (integer(result->element[0]) == 0) {
+    return Error(Errc::duplicate, "key '" + std::string(key) + "' is held by job " + std::to_string(id), id);
+  }
+  appended.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
+
 Result<JobId> Lane::append(const LaneJob& job) {
   State& state = *state_;
   const std::string key = state.key_name(job.key);
-  detail::Args args;
-  args.add(job.type).add(job.payload).add(job.key).add(std::int64_t{job.max_attempts});
-  args.add(static_cast<std::int64_t>(job.timeout.count())).add(script_ms(job.delay));
+  detail::Args args = State::append_args(job.type, job.payload, job.key, job.max_attempts, job.timeout, job.delay);
   const auto until = std::chrono::steady_clock::now() + state.options.dispatch_wait;
   for (std::chrono::milliseconds pause(5);; pause = std::min(pause * 2, std::chrono::milliseconds(200))) {
     Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) {
@@ -169,18 +189,28 @@ Result<JobId> Lane::append(const LaneJob& job) {
       state.append_failed.fetch_add(1, std::memory_order_relaxed);
       return explain(reply.error());
     }
-    const redisReply* result = reply->get();
-    if (result->type != REDIS_REPLY_ARRAY || result->elements != 2) {
-      state.append_failed.fetch_add(1, std::memory_order_relaxed);
-      return Error(Errc::store_refused, "unexpected reply to a dispatch");
-    }
-    const auto id = static_cast<JobId>(integer(result->element[1]));
-    if (integer(result->element[0]) == 0) {
-      return Error(Errc::duplicate, "key '" + std::string(job.key) + "' is held by job " + std::to_string(id), id);
-    }
-    state.appended.fetch_add(1, std::memory_order_relaxed);
-    return id;
+    return state.append_result(reply->get(), job.key);
   }
+}
+
+void Lane::append_async(const LaneJob& job, std::function<void(Result<JobId>)> done) {
+  State& state = *state_;
+  State::Outgoing item{std::string(job.type), std::string(job.payload), std::string(job.key), job.max_attempts,
+                       job.timeout, job.delay, std::move(done)};
+  std::unique_lock lock(state.outgoing_mutex);
+  if (state.sender_stopping) {
+    lock.unlock();
+    item.done(Error(Errc::shutting_down));
+    return;
+  }
+  if (!state.sender_started) {
+    state.sender = std::thread([&state] { state.run_sender(); });
+    state.sender_started = true;
+  }
+  const bool first = state.outgoing.empty();
+  state.outgoing.push_back(std::move(item));
+  lock.unlock();
+  if (first) state.outgoing_ready.notify_one();  // the rest ride along with it
 }
 
 Result<JobId> Lane::append_bulk(std::span<const LaneJob> jobs) {
@@ -281,6 +311,7 @@ void Lane::stop_fetching() {
 
 void Lane::stop() {
   State& state = *state_;
+  state.stop_sender();
   state.keeping.store(false);
   state.ack_ready.notify_all();
   if (state.keeper.joinable()) state.keeper.join();

@@ -91,6 +91,28 @@ struct Lane::State {
   };
   Result<Counts> counts();
 
+  /// Asynchronous dispatches, sent by the sender thread in pipelined batches.
+  struct Outgoing {
+    std::string type, payload, key;
+    std::uint32_t max_attempts;
+    std::chrono::nanoseconds timeout, delay;
+    std::function<void(Result<JobId>)> done;
+  };
+  std::mutex outgoing_mutex;
+  std::condition_variable outgoing_ready;
+  std::vector<Outgoing> outgoing;
+  std::thread sender;
+  bool sender_started = false;   // guarded by outgoing_mutex
+  bool sender_stopping = false;  // guarded by outgoing_mutex
+  void run_sender();
+  void stop_sender();
+  /// The arguments of the append script for one job.
+  static detail::Args append_args(std::string_view type, std::string_view payload, std::string_view key,
+                                  std::uint32_t max_attempts, std::chrono::nanoseconds timeout,
+                                  std::chrono::nanoseconds delay);
+  /// The append script's reply as a dispatch's result.
+  Result<JobId> append_result(const redisReply* reply, std::string_view key);
+
   void run_fetcher();
   void run_keeper();
   std::string key_name(std::string_view key) const { return key.empty() ? std::string() : key_prefix + std::string(key); }

@@ -383,3 +383,62 @@ TEST(Durable, RedisOutOfMemoryRefusesDispatchesAndTheBooksBalance) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DurableAsync, EveryAsynchronousDispatchIsReportedOnceAndRuns) {
+  RedisServer redis;
+  auto lane = jobq::redis::make_lane(fast(redis.options()));
+  jobq::Manager queues(durable_config(lane));
+  std::atomic<int> runs{0};
+  queues.register_handler("payments:charge", [&](Context&, const Message&) {
+    runs.fetch_add(1);
+    return Status::success();
+  }, {.queue = "payments"});
+  queues.register_handler("local:note", [&](Context&, const Message&) { return Status::success(); });
+  queues.start();
+  constexpr int jobs = 5000;
+  std::mutex mutex;
+  std::set<jobq::JobId> ids;
+  std::atomic<int> reported{0};
+  for (int index = 0; index < jobs; ++index) {
+    queues.dispatch_async(jobq::Job("payments:charge").payload("{}"), [&](jobq::Result<jobq::JobId> result) {
+      ASSERT_TRUE(result.ok()) << result.error().message();
+      const std::lock_guard lock(mutex);
+      ids.insert(*result);
+      reported.fetch_add(1);
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return reported.load() == jobs; }));
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(jobs));  // distinct ids, each reported once
+  // The future form, a refusal before sending, and an in-memory queue (answered inline).
+  auto future = queues.dispatch_async(jobq::Job("payments:charge").payload("{}"));
+  ASSERT_TRUE(future.get().ok());
+  auto invalid = queues.dispatch_async(jobq::Job("payments:charge").payload("{not json"));
+  ASSERT_EQ(invalid.wait_for(0s), std::future_status::ready);
+  EXPECT_EQ(invalid.get().error().code(), jobq::Errc::invalid_payload);
+  auto local = queues.dispatch_async(jobq::Job("local:note").payload("{}"));
+  ASSERT_EQ(local.wait_for(0s), std::future_status::ready);
+  EXPECT_TRUE(local.get().ok());
+  ASSERT_TRUE(queues.wait_idle(30s));
+  EXPECT_EQ(runs.load(), jobs + 1);
+  EXPECT_EQ(lane->stats().appended, static_cast<std::uint64_t>(jobs + 1));
+}
+
+TEST(DurableAsync, AnAsynchronousDispatchWithRedisGoneIsReportedAsUnavailable) {
+  RedisServer redis;
+  auto lane = jobq::redis::make_lane(fast(redis.options()));
+  jobq::Manager queues(durable_config(lane));
+  queues.register_handler("payments:charge", [](Context&, const Message&) { return Status::success(); },
+                          {.queue = "payments"});
+  queues.start();
+  redis.stop(SIGKILL);
+  auto refused = queues.dispatch_async(jobq::Job("payments:charge").payload("{}"));
+  ASSERT_EQ(refused.wait_for(10s), std::future_status::ready);
+  const jobq::Result<jobq::JobId> result = refused.get();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code(), jobq::Errc::unavailable);
+  EXPECT_EQ(queues.stats("payments").rejected, 1u);
+}
+
+}  // namespace

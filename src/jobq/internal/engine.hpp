@@ -47,6 +47,8 @@ class Engine {
 
   Result<JobId> dispatch_bulk(std::span<const Job> jobs);
 
+  void dispatch_async(const Job& job, Manager::DispatchCallback done);
+
   ShutdownReport shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode = ShutdownMode::drain);
 
   bool wait_idle(std::chrono::nanoseconds timeout);
@@ -212,6 +214,8 @@ class Engine {
   }
   /// Stores a dispatch in its queue's lane; `payload` is JSON that passed validation.
   Result<JobId> dispatch_to_lane(ProducerState& producer, Route route, const Job& job, std::string_view payload);
+  /// A durable job's delay from its delay() or at(); max() for forever.
+  std::chrono::nanoseconds lane_delay(const Job& job) const;
   Result<JobId> dispatch_raw_to_lane(ProducerState& producer, Route route, const Job& job);
   Result<JobId> dispatch_object_to_lane(ProducerState& producer, Route route, const Job& job, const ObjectType& type,
                                         void* object);

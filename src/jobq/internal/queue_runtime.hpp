@@ -165,6 +165,7 @@ struct QueueRuntime {
   std::atomic<std::uint64_t> timed_out{0};                      // counted by the timer thread
   std::atomic<std::uint64_t> delivered{0};    // durable: jobs fetched into this process
   std::atomic<std::uint64_t> handed_back{0};  // durable: jobs put back in the store (retry, snooze, shutdown)
+  std::atomic<std::uint64_t> async_rejected{0};  // durable: asynchronous dispatches the store refused
 };
 
 /// Where a job goes: its interned type and its queue.
