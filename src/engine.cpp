@@ -33,7 +33,9 @@ void validate_queue(const QueueConfig& queue, const cpu_set_t& allowed) {
   if (std::string problem = queue_name_problem(queue.name); !problem.empty()) {
     throw ConfigError("invalid " + quoted + ": " + problem);
   }
-  if (queue.workers == 0) throw ConfigError(quoted + ": workers must be at least 1");
+  // A durable queue may have no workers here: this process only dispatches to it (a web
+  // process), and worker processes elsewhere run its jobs.
+  if (queue.workers == 0 && !queue.lane) throw ConfigError(quoted + ": workers must be at least 1 (0 only for a durable queue)");
   if (queue.capacity == 0) throw ConfigError(quoted + ": capacity must be at least 1");
   if (queue.capacity > (std::size_t{1} << 40)) throw ConfigError(quoted + ": capacity must be at most 2^40");
   if (queue.max_scheduled == 0) throw ConfigError(quoted + ": max_scheduled must be at least 1");

@@ -207,7 +207,7 @@ void internal::Engine::start_lanes() {
   const std::lock_guard call(lifecycle_calls_);  // not while a shutdown runs
   if (state_.load() != running) return;
   for (auto& queue : queues_) {
-    if (queue->lane == nullptr) continue;
+    if (queue->lane == nullptr || queue->workers.empty()) continue;  // dispatch-only: nothing to fetch for
     bridges_[queue->index] = std::make_unique<LaneBridge>(*this, *queue);
     queue->lane->start(*bridges_[queue->index]);
   }
@@ -226,7 +226,8 @@ void internal::Engine::stop_lane_fetching() noexcept {
 
 void internal::Engine::stop_lanes() noexcept {
   for (auto& queue : queues_) {
-    if (!bridges_[queue->index]) continue;
+    // Every lane, fetching or not: asynchronous dispatches still in flight are sent first.
+    if (queue->lane == nullptr) continue;
     try {
       queue->lane->stop();
     } catch (const std::exception& error) {

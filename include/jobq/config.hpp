@@ -36,7 +36,8 @@ enum class WhenFull : std::uint8_t {
 struct QueueConfig {
   /// Lower-case letters, digits, '_' and '-'; unique within the Manager.
   std::string name;
-  /// Worker threads serving this queue (at least 1).
+  /// Worker threads serving this queue: at least 1, or 0 for a durable queue that this process
+  /// only dispatches to (its lane then fetches nothing here; other processes run the jobs).
   unsigned workers = 1;
   /// CPUs to pin the workers to: worker i runs on cpus[i % cpus.size()]. Empty: not pinned.
   /// Every CPU must be one that the process's main thread or the constructing thread may run on
