@@ -442,3 +442,57 @@ TEST(DurableAsync, AnAsynchronousDispatchWithRedisGoneIsReportedAsUnavailable) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DurableLease, AHandlerSlowerThanItsLeaseIsNotRunTwiceWhileItLives) {
+  RedisServer redis;
+  jobq::redis::Options options = fast(redis.options());
+  options.lease = 150ms;  // renewed every 50 ms while the job is held
+  auto lane_a = jobq::redis::make_lane(options);
+  auto lane_b = jobq::redis::make_lane(options);
+  jobq::Manager a(durable_config(lane_a));
+  jobq::Manager b(durable_config(lane_b));
+  std::atomic<int> runs{0};
+  for (jobq::Manager* manager : {&a, &b}) {
+    manager->register_handler("payments:audit", [&](Context&, const Message&) {
+      runs.fetch_add(1);
+      std::this_thread::sleep_for(800ms);  // five leases long
+      return Status::success();
+    }, {.queue = "payments"});
+    manager->start();
+  }
+  ASSERT_TRUE(a.dispatch(jobq::Job("payments:audit").payload("{}")).ok());
+  ASSERT_TRUE(eventually([&] { return runs.load() == 1; }));
+  ASSERT_TRUE(a.wait_idle(30s));
+  EXPECT_EQ(runs.load(), 1);
+  EXPECT_EQ(lane_a->stats().recovered + lane_b->stats().recovered, 0u);
+}
+
+TEST(DurableFaults, RedisGoingAwayBeforeTheAcknowledgementLosesNothing) {
+  RedisServer redis({"--appendfsync", "always"});
+  auto lane = jobq::redis::make_lane(fast(redis.options()));
+  jobq::Manager queues(durable_config(lane));
+  std::atomic<bool> release{false};
+  std::atomic<int> runs{0};
+  queues.register_handler("payments:charge", [&](Context&, const Message&) {
+    runs.fetch_add(1);
+    while (!release.load()) std::this_thread::sleep_for(1ms);
+    return Status::success();
+  }, {.queue = "payments"});
+  queues.start();
+  ASSERT_TRUE(queues.dispatch(jobq::Job("payments:charge").payload("{}")).ok());
+  ASSERT_TRUE(eventually([&] { return runs.load() == 1; }));
+  redis.stop(SIGKILL);  // the job is running; its acknowledgement cannot be sent
+  release.store(true);
+  std::this_thread::sleep_for(100ms);
+  redis.start();  // from its AOF: the job is still pending, leased to this process
+  ASSERT_TRUE(queues.wait_idle(30s));
+  EXPECT_EQ(runs.load(), 1);  // acknowledged once Redis was back, not run again
+  const jobq::LaneStats stats = lane->stats();
+  EXPECT_EQ(stats.acknowledged, 1u);
+  EXPECT_GE(stats.reconnects, 1u);
+  EXPECT_EQ(stats.pending, 0);
+}
+
+}  // namespace
