@@ -97,127 +97,101 @@ jobq::Config durable_config(std::shared_ptr<jobq::redis::Lane> lane) {
   return config;
 }
 
-jobq::redis::Options lane_options(jobq::testing::RedisServer& redis) {
-  jobq::redis::Options options = redis.options();
-  options.prefetch = 512;
-  return options;
-}
+/// One Manager whose durable "orders" queue (one worker) counts the jobs it runs: what each jobq
+/// benchmark sets up outside its timed region.
+struct DurableRun {
+  DurableRun(jobq::testing::RedisServer& redis, std::size_t connections)
+      : lane(jobq::redis::make_lane([&] {
+          jobq::redis::Options options = redis.options();
+          options.prefetch = 512;
+          options.connections = connections;
+          return options;
+        }())),
+        queues(durable_config(lane)) {
+    queues.register_handler("orders:ship", [this](jobq::Context&, const jobq::Message&) {
+      ran.fetch_add(1, std::memory_order_relaxed);
+      return jobq::Status::success();
+    }, {.queue = "orders"});
+    queues.start();
+  }
+  /// Waits until `jobs` jobs ran and the lane has acknowledged them all.
+  void wait_done(int jobs) {
+    while (ran.load(std::memory_order_relaxed) < jobs) std::this_thread::sleep_for(100us);
+    while (lane->stats().acknowledged < static_cast<std::uint64_t>(jobs)) std::this_thread::sleep_for(200us);
+  }
 
-/// Waits until the lane has acknowledged `jobs` jobs (the handler ran them all before).
-void wait_acknowledged(jobq::redis::Lane& lane, std::uint64_t jobs) {
-  while (lane.stats().acknowledged < jobs) std::this_thread::sleep_for(200us);
-}
+  std::shared_ptr<jobq::redis::Lane> lane;
+  jobq::Manager queues;
+  std::atomic<int> ran{0};
+};
 
-void BM_durable_e2e_jobq_bulk(benchmark::State& state) {
-  constexpr int jobs = batch * 391;  // about 100k, whole batches
+/// Runs `produce(queues)` for `jobs` jobs as the timed region of each iteration, through its
+/// acknowledgement, and reports items/s and CPU per 100k jobs.
+template <class Produce>
+void run_jobq(benchmark::State& state, int jobs, std::size_t connections, Produce produce) {
   auto& redis = server(static_cast<int>(state.range(0)));
   double cpu = 0;
   for (auto _ : state) {
     state.PauseTiming();
     flush(redis);
-    auto lane = jobq::redis::make_lane(lane_options(redis));
-    jobq::Manager queues(durable_config(lane));
-    std::atomic<int> ran{0};
-    queues.register_handler("orders:ship", [&](jobq::Context&, const jobq::Message&) {
-      ran.fetch_add(1, std::memory_order_relaxed);
-      return jobq::Status::success();
-    }, {.queue = "orders"});
-    queues.start();
-    std::vector<jobq::Job> group(batch, jobq::Job("orders:ship").payload(payload));
-    const CpuMeter meter(redis.pid());
-    state.ResumeTiming();
-    for (int sent = 0; sent < jobs; sent += batch) {
-      if (!queues.dispatch_bulk(group).ok()) state.SkipWithError("dispatch_bulk failed");
+    {
+      DurableRun run(redis, connections);
+      const CpuMeter meter(redis.pid());
+      state.ResumeTiming();
+      if (!produce(run.queues)) state.SkipWithError("a dispatch failed");
+      run.wait_done(jobs);
+      state.PauseTiming();
+      cpu = meter.per_100k(jobs);
+      run.queues.shutdown(5s);
     }
-    while (ran.load(std::memory_order_relaxed) < jobs) std::this_thread::sleep_for(100us);
-    wait_acknowledged(*lane, static_cast<std::uint64_t>(ran.load()));
-    state.PauseTiming();
-    cpu = meter.per_100k(jobs);
-    queues.shutdown(5s);
     state.ResumeTiming();
   }
   state.SetItemsProcessed(state.iterations() * jobs);
   state.counters["cpu_s_per_100k"] = cpu;
 }
 
+void BM_durable_e2e_jobq_bulk(benchmark::State& state) {
+  constexpr int jobs = batch * 391;  // about 100k, whole batches
+  const std::vector<jobq::Job> group(batch, jobq::Job("orders:ship").payload(payload));
+  run_jobq(state, jobs, 4, [&](jobq::Manager& queues) {
+    bool ok = true;
+    for (int sent = 0; sent < jobs; sent += batch) ok &= queues.dispatch_bulk(group).ok();
+    return ok;
+  });
+}
+
+void BM_durable_e2e_jobq_async(benchmark::State& state) {
+  constexpr int jobs = batch * 391;
+  const jobq::Job job = jobq::Job("orders:ship").payload(payload);
+  std::atomic<int> failed{0};
+  run_jobq(state, jobs, 4, [&](jobq::Manager& queues) {
+    for (int sent = 0; sent < jobs; ++sent) {
+      queues.dispatch_async(job, [&](jobq::Result<jobq::JobId> result) {
+        if (!result.ok()) failed.fetch_add(1, std::memory_order_relaxed);
+      });
+    }
+    return true;
+  });
+  if (failed.load() != 0) state.SkipWithError("an asynchronous dispatch failed");
+}
+
 void BM_durable_e2e_jobq_dispatch(benchmark::State& state) {
   const int producers = static_cast<int>(state.range(1));
   const int jobs = 20000;
-  auto& redis = server(static_cast<int>(state.range(0)));
-  double cpu = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    flush(redis);
-    jobq::redis::Options options = lane_options(redis);
-    options.connections = static_cast<std::size_t>(producers);
-    auto lane = jobq::redis::make_lane(options);
-    jobq::Manager queues(durable_config(lane));
-    std::atomic<int> ran{0};
-    queues.register_handler("orders:ship", [&](jobq::Context&, const jobq::Message&) {
-      ran.fetch_add(1, std::memory_order_relaxed);
-      return jobq::Status::success();
-    }, {.queue = "orders"});
-    queues.start();
-    const CpuMeter meter(redis.pid());
-    state.ResumeTiming();
-    std::vector<std::thread> threads;
+  const jobq::Job job = jobq::Job("orders:ship").payload(payload);
+  run_jobq(state, jobs, static_cast<std::size_t>(producers), [&](jobq::Manager& queues) {
     std::atomic<int> failed{0};
+    std::vector<std::thread> threads;
     for (int producer = 0; producer < producers; ++producer) {
       threads.emplace_back([&, producer] {
-        const jobq::Job job = jobq::Job("orders:ship").payload(payload);
         for (int index = producer; index < jobs; index += producers) {
           if (!queues.dispatch(job).ok()) failed.fetch_add(1);
         }
       });
     }
     for (std::thread& thread : threads) thread.join();
-    while (ran.load(std::memory_order_relaxed) < jobs) std::this_thread::sleep_for(100us);
-    wait_acknowledged(*lane, jobs);
-    state.PauseTiming();
-    if (failed.load() != 0) state.SkipWithError("a dispatch failed");
-    cpu = meter.per_100k(jobs);
-    queues.shutdown(5s);
-    state.ResumeTiming();
-  }
-  state.SetItemsProcessed(state.iterations() * jobs);
-  state.counters["cpu_s_per_100k"] = cpu;
-}
-
-void BM_durable_e2e_jobq_async(benchmark::State& state) {
-  constexpr int jobs = batch * 391;
-  auto& redis = server(static_cast<int>(state.range(0)));
-  double cpu = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    flush(redis);
-    auto lane = jobq::redis::make_lane(lane_options(redis));
-    jobq::Manager queues(durable_config(lane));
-    std::atomic<int> ran{0};
-    std::atomic<int> stored{0};
-    std::atomic<int> failed{0};
-    queues.register_handler("orders:ship", [&](jobq::Context&, const jobq::Message&) {
-      ran.fetch_add(1, std::memory_order_relaxed);
-      return jobq::Status::success();
-    }, {.queue = "orders"});
-    queues.start();
-    const jobq::Job job = jobq::Job("orders:ship").payload(payload);
-    const CpuMeter meter(redis.pid());
-    state.ResumeTiming();
-    for (int sent = 0; sent < jobs; ++sent) {
-      queues.dispatch_async(job, [&](jobq::Result<jobq::JobId> result) {
-        (result.ok() ? stored : failed).fetch_add(1, std::memory_order_relaxed);
-      });
-    }
-    while (ran.load(std::memory_order_relaxed) < jobs) std::this_thread::sleep_for(100us);
-    wait_acknowledged(*lane, jobs);
-    state.PauseTiming();
-    if (failed.load() != 0 || stored.load() != jobs) state.SkipWithError("an asynchronous dispatch failed");
-    cpu = meter.per_100k(jobs);
-    queues.shutdown(5s);
-    state.ResumeTiming();
-  }
-  state.SetItemsProcessed(state.iterations() * jobs);
-  state.counters["cpu_s_per_100k"] = cpu;
+    return failed.load() == 0;
+  });
 }
 
 redisContext* connect(jobq::testing::RedisServer& redis) { return redisConnectUnix(redis.socket().c_str()); }

@@ -19,6 +19,7 @@
 
 #include "jobq/jobq.hpp"
 #include "jobq/redis.hpp"
+#include "durable_support.hpp"
 #include "redis_server.hpp"
 #include "test_support.hpp"
 
@@ -34,17 +35,10 @@ using namespace std::chrono_literals;
 bool stress() { return std::getenv("JOBQ_STRESS") != nullptr; }
 
 jobq::Config durable_config(std::shared_ptr<jobq::redis::Lane> lane, unsigned workers = 2) {
-  jobq::Config config;
-  config.queues = {jobq::QueueConfig{.name = "default"},
-                   jobq::QueueConfig{.name = "orders", .workers = workers, .lane = std::move(lane)}};
-  return config;
+  return jobq::testing::durable_config(std::move(lane), "orders", workers);
 }
 
-jobq::redis::Options fast(jobq::redis::Options options) {
-  options.lease = 500ms;
-  options.poll_every = 10ms;
-  return options;
-}
+jobq::redis::Options fast(jobq::redis::Options options) { return jobq::testing::fast(std::move(options), 500ms); }
 
 /// One worker process: runs the "orders" queue until `stop_file` appears, writing "S <id>" when
 /// a job starts and making its effect idempotent with the job's key (SADD: 1 only the first

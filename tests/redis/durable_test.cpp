@@ -10,6 +10,7 @@
 
 #include "jobq/jobq.hpp"
 #include "jobq/redis.hpp"
+#include "durable_support.hpp"
 #include "redis_server.hpp"
 #include "test_support.hpp"
 
@@ -20,6 +21,8 @@ using jobq::Message;
 using jobq::Status;
 using jobq::testing::eventually;
 using jobq::testing::RedisServer;
+using jobq::testing::counting;
+using jobq::testing::fast;
 using namespace std::chrono_literals;
 
 struct Order {
@@ -29,17 +32,7 @@ struct Order {
 JOBQ_PAYLOAD(Order, id, sku);
 
 jobq::Config durable_config(std::shared_ptr<jobq::redis::Lane> lane, unsigned workers = 2) {
-  jobq::Config config;
-  config.queues = {jobq::QueueConfig{.name = "default"},
-                   jobq::QueueConfig{.name = "payments", .workers = workers, .lane = std::move(lane)}};
-  config.retry.backoff = [](std::uint32_t, const Status&, const Message&) -> std::chrono::nanoseconds { return 5ms; };
-  return config;
-}
-
-jobq::redis::Options fast(jobq::redis::Options options) {
-  options.lease = 300ms;
-  options.poll_every = 10ms;
-  return options;
+  return jobq::testing::durable_config(std::move(lane), "payments", workers);
 }
 
 TEST(Durable, EveryDispatchedJobRunsOnceAndIsAcknowledged) {
@@ -147,10 +140,7 @@ TEST(Durable, ADelayedJobWaitsInTheScheduledSet) {
   auto lane = jobq::redis::make_lane(fast(redis.options()));
   jobq::Manager queues(durable_config(lane));
   std::atomic<int> runs{0};
-  queues.register_handler("payments:remind", [&](Context&, const Message&) {
-    runs.fetch_add(1);
-    return Status::success();
-  }, {.queue = "payments"});
+  queues.register_handler("payments:remind", counting(runs), {.queue = "payments"});
   queues.start();
   ASSERT_TRUE(queues.dispatch(jobq::Job("payments:remind").payload("{}").delay(1h)).ok());
   ASSERT_TRUE(queues.dispatch(jobq::Job("payments:remind").payload("{}").delay(50ms)).ok());
@@ -166,10 +156,7 @@ TEST(Durable, AnIdempotencyKeyIsHeldInRedisWhilePendingAndAfterSuccess) {
   auto lane = jobq::redis::make_lane(fast(redis.options()));
   jobq::Manager queues(durable_config(lane));
   std::atomic<int> runs{0};
-  queues.register_handler("payments:capture", [&](Context&, const Message&) {
-    runs.fetch_add(1);
-    return Status::success();
-  }, {.queue = "payments"});
+  queues.register_handler("payments:capture", counting(runs), {.queue = "payments"});
   queues.start();
   const auto first = queues.dispatch(jobq::Job("payments:capture").payload("{}").idempotency_key("order-7"));
   ASSERT_TRUE(first.ok());
@@ -274,10 +261,7 @@ TEST(Durable, AMalformedEntryIsDeadLetteredWithItsReason) {
   auto lane = jobq::redis::make_lane(fast(redis.options()));
   jobq::Manager queues(durable_config(lane));
   std::atomic<int> runs{0};
-  queues.register_handler("payments:charge", [&](Context&, const Message&) {
-    runs.fetch_add(1);
-    return Status::success();
-  }, {.queue = "payments"});
+  queues.register_handler("payments:charge", counting(runs), {.queue = "payments"});
   queues.start();
   freeReplyObject(redis.command({"XADD", "jobq:{payments}:stream", "*", "id", "77", "payload", "{}"}));
   freeReplyObject(redis.command({"XADD", "jobq:{payments}:stream", "*", "id", "78", "type", "nobody:registered",
@@ -300,10 +284,7 @@ TEST(Durable, PauseHoldsEveryProcessSharingTheQueue) {
   jobq::Manager b(durable_config(lane_b));
   std::atomic<int> runs{0};
   for (jobq::Manager* manager : {&a, &b}) {
-    manager->register_handler("payments:charge", [&](Context&, const Message&) {
-      runs.fetch_add(1);
-      return Status::success();
-    }, {.queue = "payments"});
+    manager->register_handler("payments:charge", counting(runs), {.queue = "payments"});
     manager->start();
   }
   a.pause("payments");
@@ -391,10 +372,7 @@ TEST(DurableAsync, EveryAsynchronousDispatchIsReportedOnceAndRuns) {
   auto lane = jobq::redis::make_lane(fast(redis.options()));
   jobq::Manager queues(durable_config(lane));
   std::atomic<int> runs{0};
-  queues.register_handler("payments:charge", [&](Context&, const Message&) {
-    runs.fetch_add(1);
-    return Status::success();
-  }, {.queue = "payments"});
+  queues.register_handler("payments:charge", counting(runs), {.queue = "payments"});
   queues.register_handler("local:note", [&](Context&, const Message&) { return Status::success(); });
   queues.start();
   constexpr int jobs = 5000;
