@@ -474,3 +474,31 @@ TEST(DurableFaults, RedisGoingAwayBeforeTheAcknowledgementLosesNothing) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DurableFaults, ADispatchWithAWaitRidesOutAShortOutage) {
+  RedisServer redis;
+  jobq::redis::Options options = fast(redis.options());
+  options.dispatch_wait = 5s;
+  auto lane = jobq::redis::make_lane(options);
+  jobq::Manager queues(durable_config(lane));
+  std::atomic<int> runs{0};
+  queues.register_handler("payments:charge", counting(runs), {.queue = "payments"});
+  queues.start();
+  redis.stop(SIGKILL);
+  std::thread restart([&] {
+    std::this_thread::sleep_for(300ms);
+    redis.start();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const auto id = queues.dispatch(jobq::Job("payments:charge").payload("{}"));
+  const auto waited = std::chrono::steady_clock::now() - started;
+  restart.join();
+  ASSERT_TRUE(id.ok()) << id.error().message();
+  EXPECT_GE(waited, 250ms);  // it waited for Redis instead of failing
+  ASSERT_TRUE(queues.wait_idle(30s));
+  EXPECT_EQ(runs.load(), 1);
+}
+
+}  // namespace
