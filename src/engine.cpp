@@ -255,12 +255,13 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
     state_.store(stopped, std::memory_order_seq_cst);
     shut_down_ = true;
   } else if (!shut_down_) {
-    // Intake closes here; the timer stops moving jobs onto the queues (it checks the state).
-    state_.store(mode == ShutdownMode::drain ? draining : stopping, std::memory_order_seq_cst);
-    // Durable queues stop fetching: what they hold is run (drain) or handed back below.
+    // Durable queues stop fetching first, while intake is still open, so that no fetched job
+    // meets a closed ring: what they hold is then run (drain) or handed back below.
     lock.unlock();
     stop_lane_fetching();
     lock.lock();
+    // Intake closes here; the timer stops moving jobs onto the queues (it checks the state).
+    state_.store(mode == ShutdownMode::drain ? draining : stopping, std::memory_order_seq_cst);
     for (auto& queue : queues_) queue->wake_everyone();
     drained = lifecycle_changed_.wait_until(lock, until, [&] { return workers_live_ == 0; });
     if (!drained) {

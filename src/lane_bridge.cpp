@@ -57,7 +57,11 @@ bool internal::LaneBridge::deliver(LaneDelivery&& job) {
   const Engine::Readmitted admitted = engine_.readmit(
       queue_, token_, envelope, [&] { queue_.delivered.fetch_add(1, std::memory_order_release); },
       [&] { queue_.delivered.fetch_sub(1, std::memory_order_relaxed); });
-  return admitted == Engine::Readmitted::yes;
+  if (admitted == Engine::Readmitted::yes) return true;
+  // Intake closed, or no ring memory: the job goes back on the stream for any process, rather
+  // than waiting out its lease and losing an attempt. It was never counted here.
+  engine_.settle_in_lane(queue_, envelope, LaneSettlement::Kind::give_back, {}, nullptr, false);
+  return true;
 }
 
 void internal::LaneBridge::hold(bool paused) {
@@ -179,7 +183,7 @@ Result<JobId> internal::Engine::dispatch_bulk_to_lane(ProducerState& state, std:
 }
 
 void internal::Engine::settle_in_lane(QueueRuntime& queue, const Envelope& envelope, LaneSettlement::Kind kind,
-                                      std::chrono::nanoseconds delay, const DeadLetter* letter) {
+                                      std::chrono::nanoseconds delay, const DeadLetter* letter, bool counted) {
   const JobExtras& extras = *envelope.extras;
   std::string json;
   LaneSettlement outcome;
@@ -198,7 +202,7 @@ void internal::Engine::settle_in_lane(QueueRuntime& queue, const Envelope& envel
   outcome.delay = delay;
   outcome.letter = letter;
   queue.lane->settle(outcome);
-  if (kind == LaneSettlement::Kind::later || kind == LaneSettlement::Kind::give_back) {
+  if (counted && (kind == LaneSettlement::Kind::later || kind == LaneSettlement::Kind::give_back)) {
     queue.handed_back.fetch_add(1, std::memory_order_release);
   }
 }

@@ -6,7 +6,9 @@
 
 namespace jobq {
 
-/// A job's id, unique within one Manager. Ids from one producing thread increase.
+/// A job's id, unique within one Manager's in-memory queues; ids from one producing thread
+/// increase. A durable queue's ids come from a counter in Redis: unique within that queue across
+/// every process that shares it, and independent of the in-memory ids.
 using JobId = std::uint64_t;
 /// A registered job type's interned id: dense, from 0, in registration order.
 using TypeId = std::uint32_t;

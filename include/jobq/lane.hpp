@@ -63,9 +63,10 @@ struct LaneSettlement {
 /// What the engine offers a lane: a way to hand fetched jobs to the queue's workers.
 class LaneIntake {
  public:
-  /// Puts a fetched job on the queue's ring. False if the engine no longer takes jobs (the lane
-  /// keeps the job: it stays stored). A job whose type is not registered here, or that cannot be
-  /// read, the engine dead-letters through the lane.
+  /// Puts a fetched job on the queue's ring. If the engine no longer takes jobs, it hands the job
+  /// back through the lane (LaneSettlement::Kind::give_back); a job whose type is not registered
+  /// here, or past its attempts, it dead-letters through the lane. False only when it could do
+  /// none of these (out of memory): the job then stays leased here until its lease lapses.
   virtual bool deliver(LaneDelivery&& job) = 0;
   /// Holds or frees this process's workers of the queue: the lane saw a fleet-wide pause.
   virtual void hold(bool paused) = 0;

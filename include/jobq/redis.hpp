@@ -38,7 +38,7 @@ struct Options {
   std::chrono::milliseconds lease = std::chrono::seconds(30);
   /// How often each process looks for due delayed jobs, retries and snoozes (and moves them onto
   /// the stream, each exactly once), and for the leases of dead processes.
-  std::chrono::milliseconds poll_every = std::chrono::milliseconds(50);
+  std::chrono::milliseconds poll_every = std::chrono::milliseconds(50);  ///< below command_timeout
   /// Connections for dispatch and outcomes, shared by all threads (one command at a time each).
   std::size_t connections = 4;
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(1);
@@ -64,7 +64,8 @@ class Lane final : public jobq::Lane {
   Lane& operator=(const Lane&) = delete;
 
   /// The queue the lane serves: set by the Manager it is configured in, or here for a lane used
-  /// only for its dead-letter calls. Throws ConfigError when already attached to another queue.
+  /// only for its dead-letter calls. Once: throws ConfigError when the lane is attached already
+  /// (a lane serves one queue of one Manager).
   void attach(std::string_view queue) override;
 
   /// Dead letters of the queue, oldest first, from every process. Errors as values: Redis may

@@ -1,7 +1,9 @@
 #include "redis/connection.hpp"
 
+#include <hiredis/sds.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "redis/scripts.hpp"
@@ -47,7 +49,17 @@ void Connection::drop() noexcept {
 
 std::optional<Error> Connection::ensure() {
   if (context_ != nullptr) return std::nullopt;
-  return connect();
+  const auto now = std::chrono::steady_clock::now();
+  if (now < retry_at_) return Error(Errc::unavailable, last_error_ + " (trying again shortly)");
+  std::optional<Error> failed = connect();
+  if (failed) {
+    retry_pause_ = std::clamp(retry_pause_ * 2, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+    retry_at_ = now + retry_pause_;
+    last_error_ = failed->detail();
+  } else {
+    retry_pause_ = std::chrono::milliseconds(0);
+  }
+  return failed;
 }
 
 std::optional<Error> Connection::connect() {
@@ -103,15 +115,20 @@ std::optional<Error> Connection::connect() {
     }
     shas_[index] = std::string(text(reply.get()));
   }
-  if (ever_connected_) ++reconnects_;
+  if (ever_connected_) reconnects_.fetch_add(1, std::memory_order_relaxed);
   ever_connected_ = true;
   return std::nullopt;
 }
 
 Result<Reply> Connection::run(Args& args) {
+  last_sent_ = false;
   if (auto error = ensure()) return std::move(*error);
+  last_sent_ = true;
   Reply reply(static_cast<redisReply*>(redisCommandArgv(context_, args.count(), args.data(), args.sizes())));
   if (!reply) {
+    // Bytes still in the output buffer were never written: a command not fully written was not
+    // run (the server drops a partial command with the connection).
+    last_sent_ = context_->obuf == nullptr || sdslen(context_->obuf) == 0;
     Error error(Errc::unavailable, std::string("lost the connection to Redis: ") + context_->errstr);
     drop();
     return error;
@@ -124,7 +141,7 @@ Result<Reply> Connection::eval(Script script, std::initializer_list<std::string_
   if (auto error = ensure()) return std::move(*error);
   for (int round = 0; round < 2; ++round) {
     Args args;
-    args.add("EVALSHA").add(shas_[static_cast<std::size_t>(script)]).add(static_cast<std::int64_t>(keys.size()));
+    args.add("EVALSHA").add_copy(shas_[static_cast<std::size_t>(script)]).add(static_cast<std::int64_t>(keys.size()));
     for (std::string_view key : keys) args.add(key);
     for (int index = 0; index < argv.count(); ++index) args.add(std::string_view(argv.data()[index], argv.sizes()[index]));
     Result<Reply> reply = run(args);
@@ -139,9 +156,8 @@ Result<Reply> Connection::eval(Script script, std::initializer_list<std::string_
 }
 
 Args Connection::eval_args(Script script, std::initializer_list<std::string_view> keys, Args& argv) {
-  (void)ensure();  // for the sha; a failure shows in pipeline()
   Args args;
-  args.add("EVALSHA").add(shas_[static_cast<std::size_t>(script)]).add(static_cast<std::int64_t>(keys.size()));
+  args.add("EVALSHA").add_copy(shas_[static_cast<std::size_t>(script)]).add(static_cast<std::int64_t>(keys.size()));
   for (std::string_view key : keys) args.add(key);
   for (int index = 0; index < argv.count(); ++index) args.add(std::string_view(argv.data()[index], argv.sizes()[index]));
   return args;

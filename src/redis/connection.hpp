@@ -6,6 +6,8 @@
 #include <hiredis/hiredis.h>
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -31,6 +33,11 @@ class Args {
     sizes_.push_back(arg.size());
     return *this;
   }
+  /// A copy the Args own, for text whose owner may change before the command is sent.
+  Args& add_copy(std::string_view arg) {
+    owned_.push_back(std::make_unique<std::string>(arg));
+    return add(std::string_view(*owned_.back()));
+  }
   /// Numbers are formatted into storage the Args own.
   Args& add(std::int64_t number) {
     owned_.push_back(std::make_unique<std::string>(std::to_string(number)));
@@ -53,7 +60,9 @@ enum class Script : std::uint8_t {
 
 class Connection {
  public:
-  explicit Connection(const Options& options) : options_(options) {}
+  /// `reconnects` counts every connection re-established after a loss, for the lane's stats.
+  Connection(const Options& options, std::atomic<std::uint64_t>& reconnects)
+      : options_(options), reconnects_(reconnects) {}
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -64,25 +73,34 @@ class Connection {
   Result<Reply> run(Args& args);
   /// Runs a loaded script (EVALSHA, loading it again if the server forgot it).
   Result<Reply> eval(Script script, std::initializer_list<std::string_view> keys, Args& argv);
-  /// The EVALSHA command of a loaded script, to send in a pipeline. The script's sha is known once
-  /// the connection is made: ensure() first (pipeline() does).
+  /// The EVALSHA command of a loaded script, to send in a pipeline; ensure() first, so that the
+  /// script's sha is known (a sha from an older connection is refused with NOSCRIPT).
   Args eval_args(Script script, std::initializer_list<std::string_view> keys, Args& argv);
   /// Several commands in one round trip; the replies in order (an error reply is a reply).
   Result<std::vector<Reply>> pipeline(std::vector<Args>& commands);
 
-  /// Connections re-established after the first.
-  std::uint64_t reconnects() const noexcept { return reconnects_; }
+  /// Connects if not connected (and not waiting out a failed attempt); the error otherwise.
+  std::optional<Error> ensure();
+  /// Whether the last run() or eval() reached the point of sending its command: when it then
+  /// failed with Errc::unavailable, the command may have run. False: it certainly did not.
+  bool last_sent() const noexcept { return last_sent_; }
+
   bool connected() const noexcept { return context_ != nullptr; }
   void drop() noexcept;
 
  private:
-  std::optional<Error> ensure();
   std::optional<Error> connect();
 
   const Options& options_;
   redisContext* context_ = nullptr;
   bool ever_connected_ = false;
-  std::uint64_t reconnects_ = 0;
+  bool last_sent_ = false;
+  /// After a failed connection attempt, calls fail at once until `retry_at_` (50 ms, doubling to
+  /// 1 s): an unreachable host costs one connect timeout, not one per call.
+  std::chrono::steady_clock::time_point retry_at_{};
+  std::chrono::milliseconds retry_pause_{0};
+  std::string last_error_;
+  std::atomic<std::uint64_t>& reconnects_;
   std::array<std::string, static_cast<std::size_t>(Script::count)> shas_;
 };
 

@@ -111,11 +111,16 @@ void Lane::State::dead_letter_entry(const std::string& entry, const LaneDelivery
   outcome.id = job.id;
   outcome.ref = entry;
   outcome.letter = &letter;
-  // A malformed entry may lack an id: its letter is filed under the stream entry's own number.
+  // A malformed entry may lack an id: its letter is filed under the stream entry's own id,
+  // <ms>-<seq>, as ms * 1000 + seq.
   if (letter.id == 0) {
     std::uint64_t millis = 0;
-    (void)std::from_chars(entry.data(), entry.data() + entry.size(), millis);
-    letter.id = millis;
+    std::uint64_t sequence = 0;
+    const auto [dash, error] = std::from_chars(entry.data(), entry.data() + entry.size(), millis);
+    if (error == std::errc{} && dash != entry.data() + entry.size()) {
+      (void)std::from_chars(dash + 1, entry.data() + entry.size(), sequence);
+    }
+    letter.id = millis * 1000 + sequence % 1000;
     outcome.id = millis;
   }
   // Lane::settle, without the Lane: the same script on a pooled connection.
@@ -125,7 +130,7 @@ void Lane::State::dead_letter_entry(const std::string& entry, const LaneDelivery
   args.add(group).add(entry).add(id).add(letter.type).add(letter.queue).add(letter.payload);
   args.add(std::int64_t{letter.attempts}).add(letter.last_error).add(std::int64_t{static_cast<int>(letter.reason)});
   args.add(std::int64_t{when}).add("0").add("0").add(static_cast<std::int64_t>(options.dead_letter_capacity));
-  args.add(dead_prefix);
+  args.add(dead_prefix).add(consumer);
   Result<detail::Reply> reply = with_connection([&](detail::Connection& connection) {
     return connection.eval(detail::Script::dead, {stream, dead, dead_prefix + id, std::string()}, args);
   });
@@ -135,13 +140,15 @@ void Lane::State::dead_letter_entry(const std::string& entry, const LaneDelivery
 
 void Lane::State::deliver(const redisReply* entries, bool claimed) {
   if (entries == nullptr || entries->type != REDIS_REPLY_ARRAY) return;
+  std::vector<bool> newly_held(entries->elements, false);
   {
-    // Held (leased by this process) from now: one lock for the whole batch.
+    // Held (leased by this process) from now: one lock for the whole batch. A claim can return
+    // an entry this process holds already (its renewal was late): that one is not run again.
     const std::lock_guard lock(held_mutex);
     for (std::size_t index = 0; index < entries->elements; ++index) {
       const redisReply* item = entries->element[index];
       if (item != nullptr && item->type == REDIS_REPLY_ARRAY && item->elements >= 2) {
-        held.emplace(detail::text(item->element[0]));
+        newly_held[index] = held.emplace(detail::text(item->element[0])).second;
       }
     }
   }
@@ -155,6 +162,7 @@ void Lane::State::deliver(const redisReply* entries, bool claimed) {
       dead_letter_entry(entry, job, problem);
       continue;
     }
+    if (claimed && !newly_held[index]) continue;  // already held here: it runs once, from the first delivery
     if (claimed && item->elements >= 3) {
       // Each claim of a dead process's job counted a delivery: those runs were lost.
       const std::int64_t deliveries = item->element[2]->integer;
@@ -166,18 +174,35 @@ void Lane::State::deliver(const redisReply* entries, bool claimed) {
     bool taken = false;
     try {
       const std::lock_guard lock(deliver_mutex);
-      taken = intake->deliver(std::move(job));
-    } catch (...) {  // out of memory: the job stays in Redis and comes back after the lease
+      if (fetching.load()) {
+        taken = intake->deliver(std::move(job));
+      } else {
+        // Fetching stopped while this batch was on its way (a claim by the keeper): back on the
+        // stream for any process.
+        give_back_entry(job);
+        taken = true;
+      }
+    } catch (...) {  // out of memory: the job stays leased here and comes back after the lease
     }
-    if (!taken) release(entry);  // the Manager is closing: the entry stays pending, for another process
+    if (!taken) release(entry);
   }
 }
 
+void Lane::State::give_back_entry(const LaneDelivery& job) {
+  detail::Args args;
+  args.add(group).add(job.ref).add(static_cast<std::int64_t>(job.id)).add(job.type).add(job.payload);
+  args.add(std::int64_t{job.attempt}).add(std::int64_t{job.max_attempts}).add(static_cast<std::int64_t>(job.timeout.count()));
+  args.add(job.key).add(consumer);
+  Result<detail::Reply> reply =
+      with_connection([&](detail::Connection& connection) { return connection.eval(detail::Script::give_back, {stream}, args); });
+  if (!reply) settle_lost.fetch_add(1, std::memory_order_relaxed);
+  release(job.ref);
+}
+
 void Lane::State::run_fetcher() {
-  detail::Connection connection(options);
+  detail::Connection connection(options, reconnects);
   Backoff backoff;
   bool grouped = false;
-  std::uint64_t reconnects_seen = 0;
   while (fetching.load()) {
     std::size_t space = 0;
     {
@@ -204,13 +229,8 @@ void Lane::State::run_fetcher() {
     args.add("XREADGROUP").add("GROUP").add(group).add(consumer).add("COUNT").add(static_cast<std::int64_t>(space));
     args.add("BLOCK").add(static_cast<std::int64_t>(options.poll_every.count())).add("STREAMS").add(stream).add(">");
     Result<detail::Reply> reply = connection.run(args);
-    fetch_reconnects.fetch_add(connection.reconnects() - reconnects_seen, std::memory_order_relaxed);
-    reconnects_seen = connection.reconnects();
     if (!reply) {
-      if (reply.error().detail().starts_with("NOGROUP")) {
-        grouped = false;  // the stream was deleted under us
-        continue;
-      }
+      if (reply.error().detail().starts_with("NOGROUP")) grouped = false;  // the stream was deleted under us
       backoff.failed(fetching);
       continue;
     }
@@ -247,7 +267,7 @@ bool Lane::State::flush_acks(detail::Connection& connection) {
   for (std::size_t first = 0; first < batch.size(); first += chunk) {
     const std::size_t last = std::min(batch.size(), first + chunk);
     detail::Args args;
-    args.add(group).add(ttl);
+    args.add(group).add(ttl).add(consumer);
     for (std::size_t index = first; index < last; ++index) {
       args.add(batch[index].entry).add(batch[index].key).add(static_cast<std::int64_t>(batch[index].id));
       args.add(std::string_view(&batch[index].mode, 1));
@@ -276,7 +296,7 @@ bool Lane::State::flush_acks(detail::Connection& connection) {
 }
 
 void Lane::State::run_keeper() {
-  detail::Connection connection(options);
+  detail::Connection connection(options, reconnects);
   Backoff backoff;
   const auto renew_every = std::max(options.lease / 3, std::chrono::milliseconds(10));
   const auto reclaim_every = std::max(options.poll_every, options.lease / 4);
@@ -284,7 +304,6 @@ void Lane::State::run_keeper() {
   auto next_renew = Clock::now() + renew_every;
   auto next_reclaim = Clock::now();
   std::string reclaim_from = "0-0";
-  std::uint64_t reconnects_seen = 0;
   for (;;) {
     {
       std::unique_lock lock(ack_mutex);
@@ -317,7 +336,9 @@ void Lane::State::run_keeper() {
     }
     if (reached && now >= next_poll) {
       next_poll = now + options.poll_every;
-      for (;;) {  // every due job, 256 at a time
+      // Due jobs, 256 at a time, at most 1,024 a round: a large backlog must not hold up the
+      // renewals above for long.
+      for (int round = 0; round < 4; ++round) {
         detail::Args args;
         args.add(std::int64_t{256});
         Result<detail::Reply> moved = connection.eval(detail::Script::promote, {stream, scheduled}, args);
@@ -360,8 +381,6 @@ void Lane::State::run_keeper() {
         }
       }
     }
-    fetch_reconnects.fetch_add(connection.reconnects() - reconnects_seen, std::memory_order_relaxed);
-    reconnects_seen = connection.reconnects();
     if (reached) {
       backoff.succeeded();
     } else {

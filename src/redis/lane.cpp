@@ -62,7 +62,7 @@ Lane::State::State(Options lane_options) : options(std::move(lane_options)) {
   ignore_sigpipe_by_default();
   consumer = options.consumer.empty() ? default_consumer() : options.consumer;
   const std::size_t connections = std::max<std::size_t>(1, options.connections);
-  for (std::size_t index = 0; index < connections; ++index) pool.push_back(std::make_unique<Pooled>(options));
+  for (std::size_t index = 0; index < connections; ++index) pool.push_back(std::make_unique<Pooled>(options, reconnects));
 }
 
 void Lane::State::hold(const std::string& entry) {
@@ -91,6 +91,9 @@ Lane::Lane(Options options) {
   if (options.poll_every <= std::chrono::milliseconds::zero()) {
     throw ConfigError("jobq::redis::Options::poll_every must be positive");
   }
+  if (options.poll_every >= options.command_timeout) {
+    throw ConfigError("jobq::redis::Options::poll_every must be shorter than command_timeout (a fetch blocks that long)");
+  }
   if (options.prefix.empty() || options.prefix.find_first_of("{}") != std::string::npos) {
     throw ConfigError("jobq::redis::Options::prefix must be non-empty, without braces");
   }
@@ -108,9 +111,8 @@ Lane::~Lane() {
 void Lane::attach(std::string_view queue) {
   State& state = *state_;
   if (!state.queue.empty()) {
-    if (state.queue == queue) return;
-    throw ConfigError("a jobq::redis::Lane serves one queue: it serves '" + state.queue + "', not '" +
-                      std::string(queue) + "'");
+    throw ConfigError("a jobq::redis::Lane serves one queue of one Manager: it serves '" + state.queue +
+                      "' already (make one lane per queue and per Manager)");
   }
   if (std::string problem = queue_name_problem(queue); !problem.empty()) throw ConfigError(problem);
   state.queue = queue;
@@ -178,11 +180,17 @@ Result<JobId> Lane::append(const LaneJob& job) {
   detail::Args args = State::append_args(job.type, job.payload, job.key, job.max_attempts, job.timeout, job.delay);
   const auto until = std::chrono::steady_clock::now() + state.options.dispatch_wait;
   for (std::chrono::milliseconds pause(5);; pause = std::min(pause * 2, std::chrono::milliseconds(200))) {
+    bool sent = false;
     Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) {
-      return connection.eval(detail::Script::append, {state.stream, state.scheduled, state.ids, key}, args);
+      Result<detail::Reply> answer =
+          connection.eval(detail::Script::append, {state.stream, state.scheduled, state.ids, key}, args);
+      sent = connection.last_sent();
+      return answer;
     });
     if (!reply) {
-      if (reply.error().code() == Errc::unavailable && std::chrono::steady_clock::now() + pause < until) {
+      // Tried again only when the script certainly did not run (no connection to send it on):
+      // one that was sent and lost its answer may be stored, and would be stored twice.
+      if (reply.error().code() == Errc::unavailable && !sent && std::chrono::steady_clock::now() + pause < until) {
         std::this_thread::sleep_for(pause);
         continue;
       }
@@ -217,7 +225,12 @@ Result<JobId> Lane::append_bulk(std::span<const LaneJob> jobs) {
   State& state = *state_;
   if (jobs.empty()) return JobId{0};
   detail::Args args;
-  for (const LaneJob& job : jobs) args.add(job.type).add(job.payload);
+  for (const LaneJob& job : jobs) {
+    if (!job.key.empty() || job.max_attempts != 0 || job.timeout.count() != 0 || job.delay.count() != 0) {
+      return Error(Errc::unsupported, "a bulk append takes jobs without options (key, attempts, timeout, delay)");
+    }
+    args.add(job.type).add(job.payload);
+  }
   Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) {
     return connection.eval(detail::Script::append_bulk, {state.stream, state.ids}, args);
   });
@@ -256,10 +269,11 @@ void Lane::settle(const LaneSettlement& outcome) noexcept {
       switch (outcome.kind) {
         case LaneSettlement::Kind::later:
           args.add(script_ms(outcome.delay)).add(id).add(outcome.type).add(outcome.payload).add(attempt).add(max);
-          args.add(timeout).add(outcome.key);
+          args.add(timeout).add(outcome.key).add(state.consumer);
           return connection.eval(detail::Script::later, {state.stream, state.scheduled}, args);
         case LaneSettlement::Kind::give_back:
           args.add(id).add(outcome.type).add(outcome.payload).add(attempt).add(max).add(timeout).add(outcome.key);
+          args.add(state.consumer);
           return connection.eval(detail::Script::give_back, {state.stream}, args);
         default: {
           const DeadLetter& letter = *outcome.letter;
@@ -267,6 +281,7 @@ void Lane::settle(const LaneSettlement& outcome) noexcept {
           args.add(id).add(letter.type).add(letter.queue).add(letter.payload).add(std::int64_t{letter.attempts});
           args.add(letter.last_error).add(std::int64_t{static_cast<int>(letter.reason)}).add(std::int64_t{when});
           args.add(max).add(timeout).add(static_cast<std::int64_t>(state.options.dead_letter_capacity)).add(state.dead_prefix);
+          args.add(state.consumer);
           return connection.eval(detail::Script::dead, {state.stream, state.dead, state.dead_prefix + id, key}, args);
         }
       }
@@ -282,8 +297,12 @@ void Lane::settle(const LaneSettlement& outcome) noexcept {
       state.acknowledged.fetch_add(1, std::memory_order_relaxed);
     }
     state.release(entry);
-  } catch (...) {  // a failed allocation: the entry stays leased here until the lease lapses
+  } catch (...) {  // a failed allocation: released, so that its lease lapses and it runs again
     state.settle_lost.fetch_add(1, std::memory_order_relaxed);
+    try {
+      state.release(std::string(outcome.ref));
+    } catch (...) {  // NOLINT(bugprone-empty-catch): no memory for the key either; renewal keeps it
+    }
   }
 }
 
@@ -307,6 +326,8 @@ void Lane::stop_fetching() {
   state.fetching.store(false);
   state.room.notify_all();
   if (state.fetcher.joinable()) state.fetcher.join();
+  // A claim the keeper is delivering finishes first; later ones see `fetching` and give back.
+  const std::lock_guard wait_for_delivery(state.deliver_mutex);
 }
 
 void Lane::stop() {
@@ -361,6 +382,10 @@ bool Lane::idle() {
     const std::lock_guard lock(state.ack_mutex);
     if (!state.acks.empty() || state.acks_in_flight != 0) return false;
   }
+  {
+    const std::lock_guard lock(state.outgoing_mutex);  // asynchronous dispatches not yet stored
+    if (!state.outgoing.empty() || state.outgoing_in_flight != 0) return false;
+  }
   Result<State::Counts> counts = state.counts();
   return counts && counts->ready == 0 && counts->pending == 0 && counts->scheduled == 0;
 }
@@ -375,11 +400,7 @@ LaneStats Lane::stats() {
   stats.recovered = state.recovered.load(std::memory_order_relaxed);
   stats.promoted = state.promoted.load(std::memory_order_relaxed);
   stats.settle_lost = state.settle_lost.load(std::memory_order_relaxed);
-  stats.reconnects = state.fetch_reconnects.load(std::memory_order_relaxed);
-  for (auto& pooled : state.pool) {
-    const std::lock_guard lock(pooled->mutex);
-    stats.reconnects += pooled->connection.reconnects();
-  }
+  stats.reconnects = state.reconnects.load(std::memory_order_relaxed);
   if (Result<State::Counts> counts = state.counts()) {
     stats.stream_length = counts->ready;
     stats.pending = counts->pending;

@@ -27,7 +27,7 @@ struct Lane::State {
 
   /// Connections for dispatch, outcomes and the dead-letter calls: any thread takes the next.
   struct Pooled {
-    explicit Pooled(const Options& options) : connection(options) {}
+    Pooled(const Options& options, std::atomic<std::uint64_t>& reconnects) : connection(options, reconnects) {}
     std::mutex mutex;
     detail::Connection connection;
   };
@@ -73,7 +73,7 @@ struct Lane::State {
   std::mutex deliver_mutex;  // the intake takes one thread at a time: the fetcher, or the keeper's claims
 
   std::atomic<std::uint64_t> appended{0}, append_failed{0}, delivered{0}, acknowledged{0}, recovered{0},
-      promoted{0}, settle_lost{0}, fetch_reconnects{0};
+      promoted{0}, settle_lost{0}, reconnects{0};
 
   /// Builds the delivery of a stream entry: its fields (an array of name, value); false when a
   /// field is missing or unreadable (`problem` says which).
@@ -83,6 +83,8 @@ struct Lane::State {
   /// Hands fetched entries (XREADGROUP's or XAUTOCLAIM's) to the intake; `deliveries` (XAUTOCLAIM)
   /// count the runs lost with dead processes.
   void deliver(const redisReply* entries, bool claimed);
+  /// Puts a fetched job that will not run here back on the stream, and releases it.
+  void give_back_entry(const LaneDelivery& job);
 
   /// What Redis holds for the queue now: jobs ready (not yet delivered to any process), pending
   /// (delivered, not settled), scheduled, dead.
@@ -101,6 +103,7 @@ struct Lane::State {
   std::mutex outgoing_mutex;
   std::condition_variable outgoing_ready;
   std::vector<Outgoing> outgoing;
+  std::size_t outgoing_in_flight = 0;  // taken by the sender, callbacks not yet run
   std::thread sender;
   bool sender_started = false;   // guarded by outgoing_mutex
   bool sender_stopping = false;  // guarded by outgoing_mutex

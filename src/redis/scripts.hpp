@@ -27,13 +27,19 @@ namespace jobq::redis::detail {
   "  if key ~= '' then f[#f + 1] = 'key' f[#f + 1] = key end " \
   "  return redis.call('XADD', stream, '*', unpack(f)) " \
   "end "
+// True when entry `id` is pending for `consumer`: XACK alone would acknowledge an entry that
+// another process claimed after this one's lease lapsed, and lose or double its outcome.
+#define JOBQ_LUA_MINE \
+  "local function mine(stream, group, consumer, id) " \
+  "  return #redis.call('XPENDING', stream, group, id, id, 1, consumer) == 1 " \
+  "end "
 // The server's time in milliseconds, as a local `now`.
 #define JOBQ_LUA_NOW "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 
 /// KEYS: stream, scheduled, ids, key ('' for none). ARGV: type, payload, key, max, timeout,
 /// delay ms (0 now, -1 forever). Returns {1, id}, or {0, holder} when the key is held.
 inline constexpr const char* append_script = JOBQ_LUA_NOW JOBQ_LUA_XADD R"lua(
-local id = tostring(redis.call('INCR', KEYS[3]))
+local id = string.format('%d', redis.call('INCR', KEYS[3]))
 if ARGV[3] ~= '' then
   if not redis.call('SET', KEYS[4], id, 'NX') then return {0, redis.call('GET', KEYS[4])} end
 end
@@ -42,9 +48,9 @@ if delay ~= 0 then
   local due = '+inf'
   if delay > 0 then due = now + delay end
   redis.call('ZADD', KEYS[2], due, cjson.encode({id = id, type = ARGV[1], payload = ARGV[2], attempt = '1',
-    max = ARGV[4], timeout = ARGV[5], key = ARGV[3], at = tostring(now)}))
+    max = ARGV[4], timeout = ARGV[5], key = ARGV[3], at = string.format('%d', now)}))
 else
-  xadd(KEYS[1], id, ARGV[1], ARGV[2], '1', ARGV[4], ARGV[5], ARGV[3], tostring(now))
+  xadd(KEYS[1], id, ARGV[1], ARGV[2], '1', ARGV[4], ARGV[5], ARGV[3], string.format('%d', now))
 end
 return {1, id}
 )lua";
@@ -55,23 +61,24 @@ local n = #ARGV / 2
 local last = redis.call('INCRBY', KEYS[2], n)
 local first = last - n + 1
 for i = 1, n do
-  redis.call('XADD', KEYS[1], '*', 'id', tostring(first + i - 1), 'type', ARGV[2 * i - 1], 'payload', ARGV[2 * i],
-    'at', now)
+  redis.call('XADD', KEYS[1], '*', 'id', string.format('%d', first + i - 1), 'type', ARGV[2 * i - 1], 'payload', ARGV[2 * i],
+    'at', string.format('%d', now))
 end
 return first
 )lua";
 
-/// KEYS: stream. ARGV: group, key TTL ms (-1: forever), then per job: entry, key name ('' none),
-/// id, 'k' (keep the key for the TTL: success) or 'r' (release it: revoke). Returns how many
-/// were still this process's to acknowledge.
-inline constexpr const char* ack_script = R"lua(
+/// KEYS: stream. ARGV: group, key TTL ms (-1: forever), consumer, then per job: entry, key name
+/// ('' none), id, 'k' (keep the key for the TTL: success) or 'r' (release it: revoke). Only
+/// entries still pending for this consumer are acknowledged. Returns how many were.
+inline constexpr const char* ack_script = JOBQ_LUA_MINE R"lua(
 local acked = 0
 local plain = {}
-for i = 3, #ARGV, 4 do
+for i = 4, #ARGV, 4 do
   local k = ARGV[i + 1]
   if k == '' then
     plain[#plain + 1] = ARGV[i]
-  elseif redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
+  elseif mine(KEYS[1], ARGV[1], ARGV[3], ARGV[i]) then
+    redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
     acked = acked + 1
     if redis.call('GET', k) == ARGV[i + 2] then
       if ARGV[i + 3] == 'r' then redis.call('DEL', k)
@@ -80,30 +87,38 @@ for i = 3, #ARGV, 4 do
     end
   end
 end
--- Jobs without a key: one XACK for the batch (at most 512, within unpack's limit).
-if #plain > 0 then acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(plain)) end
+-- Jobs without a key: this consumer's pending entries (at most its prefetch) in one call, then
+-- one XACK for those of the batch among them (at most 512, within unpack's limit).
+if #plain > 0 then
+  local held = {}
+  for _, e in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 100000, ARGV[3])) do held[e[1]] = true end
+  local ours = {}
+  for _, id in ipairs(plain) do if held[id] then ours[#ours + 1] = id end end
+  if #ours > 0 then acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(ours)) end
+end
 return acked
 )lua";
 
 /// A retry or a snooze. KEYS: stream, scheduled. ARGV: group, entry, delay ms (-1 forever), id,
-/// type, payload, attempt, max, timeout, key. 0 when the entry is no longer this process's.
-inline constexpr const char* later_script = JOBQ_LUA_NOW R"lua(
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+/// type, payload, attempt, max, timeout, key, consumer. 0 when the entry is no longer this
+/// process's.
+inline constexpr const char* later_script = JOBQ_LUA_NOW JOBQ_LUA_MINE R"lua(
+if not mine(KEYS[1], ARGV[1], ARGV[11], ARGV[2]) then return 0 end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 local delay = tonumber(ARGV[3])
 local due = '+inf'
 if delay >= 0 then due = now + delay end
 redis.call('ZADD', KEYS[2], due, cjson.encode({id = ARGV[4], type = ARGV[5], payload = ARGV[6], attempt = ARGV[7],
-  max = ARGV[8], timeout = ARGV[9], key = ARGV[10], at = tostring(now)}))
+  max = ARGV[8], timeout = ARGV[9], key = ARGV[10], at = string.format('%d', now)}))
 return 1
 )lua";
 
-/// KEYS: stream, dead, the letter's hash, key ('' none). ARGV: group, entry ('' for a job never
-/// acknowledged), id, type, queue, payload, attempts, error, reason, when ms, max, timeout,
-/// capacity, letter hash prefix. 0 when the entry is no longer this process's.
-inline constexpr const char* dead_script = R"lua(
-if ARGV[2] ~= '' then
-  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-end
+/// KEYS: stream, dead, the letter's hash, key ('' none). ARGV: group, entry, id, type, queue,
+/// payload, attempts, error, reason, when ms, max, timeout, capacity, letter hash prefix,
+/// consumer. 0 when the entry is no longer this process's.
+inline constexpr const char* dead_script = JOBQ_LUA_MINE R"lua(
+if not mine(KEYS[1], ARGV[1], ARGV[15], ARGV[2]) then return 0 end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[3], 'id', ARGV[3], 'type', ARGV[4], 'queue', ARGV[5], 'payload', ARGV[6],
   'attempts', ARGV[7], 'error', ARGV[8], 'reason', ARGV[9], 'when', ARGV[10], 'max', ARGV[11], 'timeout', ARGV[12])
 redis.call('ZADD', KEYS[2], ARGV[10], ARGV[3])
@@ -116,11 +131,12 @@ end
 return 1
 )lua";
 
-/// A job not run at shutdown goes back on the stream. KEYS: stream. ARGV: group, entry, id,
-/// type, payload, attempt, max, timeout, key.
-inline constexpr const char* give_back_script = JOBQ_LUA_NOW JOBQ_LUA_XADD R"lua(
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-xadd(KEYS[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], tostring(now))
+/// A job not run here goes back on the stream. KEYS: stream. ARGV: group, entry, id, type,
+/// payload, attempt, max, timeout, key, consumer. 0 when the entry is no longer this process's.
+inline constexpr const char* give_back_script = JOBQ_LUA_NOW JOBQ_LUA_XADD JOBQ_LUA_MINE R"lua(
+if not mine(KEYS[1], ARGV[1], ARGV[10], ARGV[2]) then return 0 end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+xadd(KEYS[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], string.format('%d', now))
 return 1
 )lua";
 
@@ -134,7 +150,7 @@ for _, member in ipairs(due) do
   if ok and type(job) == 'table' then
     local function s(v, default) if v == nil then return default end return tostring(v) end
     xadd(KEYS[1], s(job.id, ''), s(job.type, ''), s(job.payload, ''), s(job.attempt, '1'), s(job.max, '0'),
-      s(job.timeout, '0'), s(job.key, ''), s(job.at, tostring(now)))
+      s(job.timeout, '0'), s(job.key, ''), s(job.at, string.format('%d', now)))
   else
     redis.call('XADD', KEYS[1], '*', 'malformed', member)
   end
@@ -180,7 +196,7 @@ local f = redis.call('HGETALL', KEYS[3])
 if #f == 0 then return 0 end
 local h = {}
 for i = 1, #f, 2 do h[f[i]] = f[i + 1] end
-xadd(KEYS[1], h.id or ARGV[1], h.type or '', h.payload or '', '1', h.max or '0', h.timeout or '0', '', tostring(now))
+xadd(KEYS[1], h.id or ARGV[1], h.type or '', h.payload or '', '1', h.max or '0', h.timeout or '0', '', string.format('%d', now))
 redis.call('DEL', KEYS[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
@@ -210,5 +226,6 @@ return redis.call('XTRIM', KEYS[1], 'MINID', floor)
 
 #undef JOBQ_LUA_NOW
 #undef JOBQ_LUA_XADD
+#undef JOBQ_LUA_MINE
 
 }  // namespace jobq::redis::detail

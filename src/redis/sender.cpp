@@ -5,19 +5,38 @@
 namespace jobq::redis {
 
 void Lane::State::run_sender() {
-  detail::Connection connection(options);
+  detail::Connection connection(options, reconnects);
   std::vector<Outgoing> batch;
+  // Done with the batch: idle() counts it until its callbacks have run.
+  auto finish_batch = [&] {
+    batch.clear();
+    const std::lock_guard lock(outgoing_mutex);
+    outgoing_in_flight = 0;
+  };
   for (;;) {
     {
       std::unique_lock lock(outgoing_mutex);
       outgoing_ready.wait(lock, [&] { return !outgoing.empty() || sender_stopping; });
       if (outgoing.empty()) return;  // stopping, and everything sent
       batch.swap(outgoing);
+      outgoing_in_flight = batch.size();
     }
     // Plain jobs (no key, delay or overrides) go 512 to a bulk script, which stores them with
     // consecutive ids; the others one script each. All in one pipelined round trip. The commands
     // view the jobs' strings, the keys' names and the formatted numbers (argvs), which live until
     // the replies are in.
+    if (std::optional<Error> down = connection.ensure()) {
+      // Redis cannot be reached: the whole batch fails at once, none of it sent.
+      for (Outgoing& job : batch) {
+        append_failed.fetch_add(1, std::memory_order_relaxed);
+        try {
+          job.done(*down);
+        } catch (...) {  // NOLINT(bugprone-empty-catch): the engine's callback wrapper logs
+        }
+      }
+      finish_batch();
+      continue;
+    }
     std::vector<detail::Args> commands;
     std::vector<detail::Args> argvs;
     std::vector<std::string> keys(batch.size());
@@ -95,7 +114,7 @@ void Lane::State::run_sender() {
         }
       }
     }
-    batch.clear();
+    finish_batch();
   }
 }
 

@@ -502,3 +502,42 @@ TEST(DurableFaults, ADispatchWithAWaitRidesOutAShortOutage) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DurableLease, AProcessWhoseJobWasClaimedElsewhereStoresNoOutcomeForIt) {
+  RedisServer redis;
+  auto lane = jobq::redis::make_lane(fast(redis.options(), 30s));  // no claims of its own meanwhile
+  jobq::Config config = durable_config(lane);
+  config.queues[1].dequeue_batch = 1;  // one job per worker: both run at once
+  jobq::Manager queues(std::move(config));
+  std::atomic<int> running{0};
+  std::atomic<bool> release{false};
+  queues.register_handler("payments:charge", [&](Context&, const Message& message) {
+    running.fetch_add(1);
+    while (!release.load()) std::this_thread::sleep_for(1ms);
+    return message.payload() == "\"fail\"" ? Status::error("declined") : Status::success();
+  }, {.queue = "payments"});
+  queues.start();
+  ASSERT_TRUE(queues.dispatch(jobq::Job("payments:charge").payload("\"ok\"")).ok());
+  ASSERT_TRUE(queues.dispatch(jobq::Job("payments:charge").payload("\"fail\"")).ok());
+  ASSERT_TRUE(eventually([&] { return running.load() == 2; }));
+  // Another process claims both, as if this one's leases had lapsed (a partition).
+  redisReply* pending = redis.command({"XPENDING", "jobq:{payments}:stream", "workers", "-", "+", "10"});
+  ASSERT_TRUE(pending != nullptr && pending->elements == 2);
+  std::vector<std::string> claim = {"XCLAIM", "jobq:{payments}:stream", "workers", "thief", "0"};
+  for (std::size_t index = 0; index < 2; ++index) claim.emplace_back(pending->element[index]->element[0]->str);
+  freeReplyObject(pending);
+  freeReplyObject(redis.command(claim));
+  release.store(true);
+  // Neither the success nor the retry is stored: both jobs stay with the thief, none is scheduled.
+  ASSERT_TRUE(eventually([&] { return lane->stats().settle_lost == 2; }));
+  redisReply* after = redis.command({"XPENDING", "jobq:{payments}:stream", "workers", "-", "+", "10", "thief"});
+  ASSERT_NE(after, nullptr);
+  EXPECT_EQ(after->elements, 2u);
+  freeReplyObject(after);
+  EXPECT_EQ(redis.integer({"ZCARD", "jobq:{payments}:scheduled"}), 0);
+  EXPECT_EQ(lane->stats().acknowledged, 0u);
+}
+
+}  // namespace

@@ -221,9 +221,10 @@ class Engine {
                                         void* object);
   /// dispatch_bulk() once every job is routed (producer.routes) and the first goes to a lane.
   Result<JobId> dispatch_bulk_to_lane(ProducerState& producer, std::span<const Job> jobs);
-  /// Hands a fetched job's outcome to its lane; `delay` for later, `letter` for dead.
+  /// Hands a fetched job's outcome to its lane; `delay` for later, `letter` for dead. `counted`:
+  /// the job was delivered here (in the books), so a job leaving is counted as handed back.
   void settle_in_lane(QueueRuntime& queue, const Envelope& envelope, LaneSettlement::Kind kind,
-                      std::chrono::nanoseconds delay = {}, const DeadLetter* letter = nullptr);
+                      std::chrono::nanoseconds delay = {}, const DeadLetter* letter = nullptr, bool counted = true);
   void start_lanes();
   void stop_lane_fetching() noexcept;
   void stop_lanes() noexcept;
