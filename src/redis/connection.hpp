@@ -38,6 +38,12 @@ class Args {
     owned_.push_back(std::make_unique<std::string>(arg));
     return add(std::string_view(*owned_.back()));
   }
+  /// A temporary string is kept by the Args: `add(prefix + id)` must not view a dead buffer.
+  Args& add(std::string&& arg) {
+    owned_.push_back(std::make_unique<std::string>(std::move(arg)));
+    return add(std::string_view(*owned_.back()));
+  }
+  Args& add(const char* literal) { return add(std::string_view(literal)); }
   /// Numbers are formatted into storage the Args own.
   Args& add(std::int64_t number) {
     owned_.push_back(std::make_unique<std::string>(std::to_string(number)));
