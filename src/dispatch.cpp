@@ -224,6 +224,7 @@ Errc internal::Engine::reserve_slow(internal::ProducerState& state, QueueId queu
 
 Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& state, Route target, internal::Envelope&& envelope,
                                             const Job& job) {
+  if (queues_[target.queue]->lane != nullptr) return dispatch_envelope_to_lane(state, target, job, envelope.payload);
   const JobId id = take_ids(state, 1);
   envelope.id = id;
   if (!job.key().empty() || job.timeout_value().count() > 0 || job.retry_policy() != nullptr ||

@@ -127,21 +127,10 @@ std::chrono::nanoseconds internal::Engine::lane_delay(const Job& job) const {
   return std::max(job.delay_value(), std::chrono::nanoseconds::zero());
 }
 
-Result<JobId> internal::Engine::dispatch_raw_to_lane(ProducerState& state, Route target, const Job& job) {
-  const bool validate = config_.validate_payloads && !job.is_trusted();
-  Envelope envelope;
-  if (std::optional<Error> refused = fill(state, target, job.payload(), validate, envelope)) return std::move(*refused);
-  return dispatch_to_lane(state, target, job, job.payload());
-}
-
-Result<JobId> internal::Engine::dispatch_object_to_lane(ProducerState& state, Route target, const Job& job,
-                                                        const ObjectType& type, void* object) {
-  Envelope envelope;
-  if (!envelope.payload.emplace_object(type, object, false)) {
-    count_rejected(state, target);
-    return Error(Errc::payload_too_large, "could not allocate the payload buffer");
-  }
-  const std::string json = payload_json(envelope.payload);
+Result<JobId> internal::Engine::dispatch_envelope_to_lane(ProducerState& state, Route target, const Job& job,
+                                                          const PayloadBuffer& payload) {
+  if (payload.object_type() == nullptr) return dispatch_to_lane(state, target, job, payload.view());
+  const std::string json = payload_json(payload);
   if (json.size() > config_.max_payload_bytes) {
     count_rejected(state, target);
     return Error(Errc::payload_too_large, std::to_string(json.size()) + " bytes as JSON, the limit is " +

@@ -39,11 +39,7 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
     case Status::Kind::ok:
       return;  // handled by run_job
     case Status::Kind::revoke:
-      if (from_lane(envelope)) {
-        settle_in_lane(queue, envelope, LaneSettlement::Kind::revoked);
-      } else {
-        end_key(envelope, false);
-      }
+      end_key(queue, envelope, KeyEnd::revoked);
       cell.revoked.add();
       return;
     case Status::Kind::snooze:
@@ -116,7 +112,7 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
 
 void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Envelope& envelope, std::string error,
                                    DeadReason reason, SettleProgress& progress) {
-  end_key(envelope, false);
+  end_key(queue, envelope, KeyEnd::dead);
   internal::DeadLetterStore::Record record;
   record.letter.id = envelope.id;
   record.letter.type = registry_[envelope.type].name;
@@ -152,10 +148,18 @@ void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Enve
   }
 }
 
-void internal::Engine::end_key(const internal::Envelope& envelope, bool succeeded) {
-  // A durable job's key is held in its lane, which ends it with the job's outcome.
-  if (!envelope.extras || envelope.extras->key.empty() || !envelope.extras->lane_ref.empty()) return;
-  if (succeeded) {
+void internal::Engine::end_key(internal::QueueRuntime& queue, const internal::Envelope& envelope, KeyEnd end) {
+  if (!envelope.extras) return;
+  if (!envelope.extras->lane_ref.empty()) {
+    // A durable job's outcome, and its key, go to its lane; a dead one's with its letter.
+    if (end != KeyEnd::dead) {
+      settle_in_lane(queue, envelope, end == KeyEnd::succeeded ? LaneSettlement::Kind::succeeded
+                                                               : LaneSettlement::Kind::revoked);
+    }
+    return;
+  }
+  if (envelope.extras->key.empty()) return;
+  if (end == KeyEnd::succeeded) {
     keys_.keep(envelope.extras->key, envelope.id, now());
   } else {
     keys_.release(envelope.extras->key, envelope.id);

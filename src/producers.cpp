@@ -88,6 +88,7 @@ internal::ProducerState& internal::Engine::producer_slow() {
     if (!state->tokens.back().valid()) throw std::bad_alloc();  // the ring could not add a producer
   }
   state->counters = std::make_unique<internal::ProducerState::QueueCounters[]>(queues_.size());
+  for (const auto& queue : queues_) state->counters[queue->index].durable = queue->lane != nullptr;
   ready_for_dispatch(*state);
   internal::ProducerState* raw = state.get();
   {

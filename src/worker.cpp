@@ -242,11 +242,7 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
   internal::until_allocated(
       [&] {
         if (status.ok()) {
-          if (from_lane(envelope)) [[unlikely]] {
-            settle_in_lane(queue, envelope, LaneSettlement::Kind::succeeded);
-          } else {
-            end_key(envelope, true);
-          }
+          end_key(queue, envelope, KeyEnd::succeeded);
           cell.succeeded.add();
         } else {
           settle(queue, cell, envelope, message, status, progress);

@@ -52,8 +52,6 @@ inline Result<Engine::Admitted> Engine::admit(const Job& job) {
   Result<Route> routed = route(job);
   if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
   ProducerState& state = producer();
-  // A durable queue's ring holds only what its lane fetched: the store is the bound.
-  if (queues_[routed->queue]->lane != nullptr) [[unlikely]] return Admitted{*routed, &state};
   if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
     return Error(refused);
   }
@@ -65,9 +63,10 @@ inline Result<JobId> Engine::dispatch(const Job& job) {
   if (!admitted) [[unlikely]] return admitted.error();
   ProducerState& state = *admitted->producer;
   const Route routed = admitted->route;
-  if (queues_[routed.queue]->lane != nullptr) [[unlikely]] return dispatch_raw_to_lane(state, routed, job);
   const bool validate = config_.validate_payloads && !job.is_trusted();
-  if (job.has_options()) [[unlikely]] {
+  // Options and durable queues share one unlikely branch, out of line, so that the plain path
+  // keeps its shape: a durable job leaves for its lane in enqueue_with_options().
+  if (job.has_options() || state.counters[routed.queue].durable) [[unlikely]] {
     Envelope envelope;
     if (std::optional<Error> refused = fill(state, routed, job.payload(), validate, envelope)) return std::move(*refused);
     return enqueue_with_options(state, routed, std::move(envelope), job);
@@ -93,9 +92,6 @@ inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& t
                                                 std::to_string(config_.max_payload_bytes));
     }
   }
-  if (queues_[routed.queue]->lane != nullptr) [[unlikely]] {
-    return dispatch_object_to_lane(state, routed, job, type, object);
-  }
   Envelope envelope;
   envelope.type = routed.type;
   envelope.attempt = 1;
@@ -103,7 +99,9 @@ inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& t
     count_rejected(state, routed);
     return Error(Errc::payload_too_large, "could not allocate the payload buffer");
   }
-  if (job.has_options()) [[unlikely]] return enqueue_with_options(state, routed, std::move(envelope), job);
+  if (job.has_options() || state.counters[routed.queue].durable) [[unlikely]] {
+    return enqueue_with_options(state, routed, std::move(envelope), job);
+  }
   envelope.id = take_ids(state, 1);
   return commit(state, routed, std::move(envelope));
 }

@@ -103,7 +103,7 @@ class Engine {
   /// Copies, validates, reserves and enqueues one job that passed admission().
   Result<JobId> enqueue(ProducerState& producer, Route route, std::string_view payload, bool validate);
   /// Puts a filled envelope (without its id) with options on its ring or into the timer:
-  /// delay, idempotency key, timeout, retry.
+  /// delay, idempotency key, timeout, retry; or hands it to its durable queue's lane.
   Result<JobId> enqueue_with_options(ProducerState& producer, Route route, Envelope&& envelope, const Job& job);
   /// Fills `envelope` with a copy of `payload`, validated if asked; the refusal otherwise, counted.
   std::optional<Error> fill(ProducerState& producer, Route route, std::string_view payload, bool validate,
@@ -187,8 +187,12 @@ class Engine {
   static void publish_idle(Worker& worker);
   void dead_letter(QueueRuntime& queue, Envelope& envelope, std::string error, DeadReason reason,
                    SettleProgress& progress);
-  /// Ends a keyed job's hold on its key: kept for the TTL after success, released otherwise.
-  void end_key(const Envelope& envelope, bool succeeded);
+  /// How a job ended, for its key (and, for a durable job, its lane).
+  enum class KeyEnd { succeeded, revoked, dead };
+  /// Ends a keyed job's hold on its key: kept for the TTL after success, released otherwise. A
+  /// durable job's success or revoke is stored by its lane here (its dead letter by
+  /// dead_letter()).
+  void end_key(QueueRuntime& queue, const Envelope& envelope, KeyEnd end);
   /// Puts a job into the timer from a worker (retry, snooze); false, with `envelope` untouched,
   /// when its queue already has max_scheduled jobs waiting there.
   bool schedule(QueueId queue, Envelope& envelope, Clock::time_point due);
@@ -216,9 +220,9 @@ class Engine {
   Result<JobId> dispatch_to_lane(ProducerState& producer, Route route, const Job& job, std::string_view payload);
   /// A durable job's delay from its delay() or at(); max() for forever.
   std::chrono::nanoseconds lane_delay(const Job& job) const;
-  Result<JobId> dispatch_raw_to_lane(ProducerState& producer, Route route, const Job& job);
-  Result<JobId> dispatch_object_to_lane(ProducerState& producer, Route route, const Job& job, const ObjectType& type,
-                                        void* object);
+  /// A durable dispatch whose payload is in `payload` (JSON, validated; or a checked object).
+  Result<JobId> dispatch_envelope_to_lane(ProducerState& producer, Route route, const Job& job,
+                                          const PayloadBuffer& payload);
   /// dispatch_bulk() once every job is routed (producer.routes) and the first goes to a lane.
   Result<JobId> dispatch_bulk_to_lane(ProducerState& producer, std::span<const Job> jobs);
   /// Hands a fetched job's outcome to its lane; `delay` for later, `letter` for dead. `counted`:

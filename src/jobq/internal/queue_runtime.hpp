@@ -181,6 +181,8 @@ struct ProducerState {
     SingleWriterCounter accepted;
     SingleWriterCounter rejected;
     std::int64_t dequeued_seen = 0;  // this thread's cached lower bound of QueueRuntime::dequeued
+    /// The queue has a lane: a copy of QueueRuntime::lane's test on the line dispatch touches anyway.
+    bool durable = false;
   };
   struct TypeCounters {
     SingleWriterCounter accepted;
