@@ -1,4 +1,5 @@
 // Operating a running Manager: pausing queues and working with dead letters.
+#include <limits>
 #include <thread>
 
 #include "jobq/internal/deadline.hpp"
@@ -58,6 +59,54 @@ std::optional<DeadLetter> internal::Engine::dead_letter(JobId id) const { return
 bool internal::Engine::purge_dead(JobId id) { return dead_letters_.purge(id); }
 
 std::size_t internal::Engine::purge_all_dead() { return dead_letters_.purge_all(); }
+
+Result<DeadLetterPage> internal::Engine::dead_letters(std::string_view queue, std::size_t offset,
+                                                      std::size_t limit) const {
+  const internal::QueueRuntime& runtime = queue_named(queue);
+  if (runtime.lane != nullptr) return runtime.lane->dead_letters(offset, limit);
+  // The store keeps every queue's letters in one order: this queue's are picked from a copy of
+  // all of them (an admin call, not a hot path).
+  const DeadLetterPage all = dead_letters_.page(0, std::numeric_limits<std::size_t>::max());
+  DeadLetterPage page;
+  page.dropped = all.dropped;
+  for (const DeadLetter& letter : all.letters) {
+    if (letter.queue != queue) continue;
+    if (page.total >= offset && page.letters.size() < limit) page.letters.push_back(letter);
+    ++page.total;
+  }
+  return page;
+}
+
+Result<std::optional<DeadLetter>> internal::Engine::dead_letter(std::string_view queue, JobId id) const {
+  const internal::QueueRuntime& runtime = queue_named(queue);
+  if (runtime.lane != nullptr) return runtime.lane->dead_letter(id);
+  std::optional<DeadLetter> letter = dead_letters_.find(id);
+  if (letter && letter->queue != queue) letter.reset();
+  return letter;
+}
+
+Result<JobId> internal::Engine::requeue_dead(std::string_view queue, JobId id) {
+  const internal::QueueRuntime& runtime = queue_named(queue);
+  if (runtime.lane != nullptr) {
+    Result<bool> requeued = runtime.lane->requeue_dead(id);
+    if (!requeued) return requeued.error();
+    if (!*requeued) return Error(Errc::not_found, "queue '" + std::string(queue) + "' has no dead letter " + std::to_string(id));
+    return id;
+  }
+  const std::optional<DeadLetter> letter = dead_letters_.find(id);
+  if (!letter || letter->queue != queue) {
+    return Error(Errc::not_found, "queue '" + std::string(queue) + "' has no dead letter " + std::to_string(id));
+  }
+  return requeue_dead(id);
+}
+
+Result<bool> internal::Engine::purge_dead(std::string_view queue, JobId id) {
+  const internal::QueueRuntime& runtime = queue_named(queue);
+  if (runtime.lane != nullptr) return runtime.lane->purge_dead(id);
+  const std::optional<DeadLetter> letter = dead_letters_.find(id);
+  if (!letter || letter->queue != queue) return false;
+  return purge_dead(id);
+}
 
 Result<JobId> internal::Engine::requeue_dead(JobId id) {
   if (const int lifecycle = state_.load(std::memory_order_acquire); lifecycle != running) {

@@ -34,6 +34,14 @@ Result<JobId> Manager::dispatch_object(const Job& job, const internal::ObjectTyp
   return engine_->dispatch_object(job, type, object, move);
 }
 Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) { return engine_->dispatch_bulk(jobs); }
+Result<DeadLetterPage> Manager::dead_letters(std::string_view queue, std::size_t offset, std::size_t limit) const {
+  return engine_->dead_letters(queue, offset, limit);
+}
+Result<std::optional<DeadLetter>> Manager::dead_letter(std::string_view queue, JobId id) const {
+  return engine_->dead_letter(queue, id);
+}
+Result<JobId> Manager::requeue_dead(std::string_view queue, JobId id) { return engine_->requeue_dead(queue, id); }
+Result<bool> Manager::purge_dead(std::string_view queue, JobId id) { return engine_->purge_dead(queue, id); }
 void Manager::dispatch_async(const Job& job, DispatchCallback done) { engine_->dispatch_async(job, std::move(done)); }
 std::future<Result<JobId>> Manager::dispatch_async(const Job& job) {
   auto promise = std::make_shared<std::promise<Result<JobId>>>();

@@ -82,6 +82,30 @@ TEST(DeadLetters, PagesAreOldestFirstWithOffsetLimitAndTotal) {
   EXPECT_TRUE(report.balanced());
 }
 
+TEST(DeadLetters, QueueScopedCallsSeeOnlyThatQueuesLetters) {
+  jobq::Manager queues(jobq::Config{.queues = {{.name = "default"}, {.name = "mail"}}});
+  queues.register_handler("work:fail", [](Context&, const Message&) { return Status::skip_retry("no"); });
+  queues.start();
+  const std::vector<jobq::JobId> defaults = dispatch_numbered(queues, "work:fail", 3, "default");
+  const std::vector<jobq::JobId> mail = dispatch_numbered(queues, "work:fail", 4, "mail");
+  ASSERT_TRUE(queues.wait_idle(10s));
+  // Page 2 of mail's letters, 2 to a page.
+  const auto page = queues.dead_letters("mail", 2, 2);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->total, 4u);
+  EXPECT_EQ(ids_of(*page), (std::vector<jobq::JobId>{mail[2], mail[3]}));
+  EXPECT_EQ(queues.dead_letters("default")->total, 3u);
+  EXPECT_FALSE(queues.dead_letter("mail", defaults[0])->has_value());  // another queue's letter
+  EXPECT_TRUE(queues.dead_letter("default", defaults[0])->has_value());
+  const auto wrong_queue = queues.requeue_dead("mail", defaults[0]);
+  ASSERT_FALSE(wrong_queue.ok());
+  EXPECT_EQ(wrong_queue.error().code(), jobq::Errc::not_found);
+  EXPECT_FALSE(*queues.purge_dead("mail", defaults[1]));
+  EXPECT_TRUE(*queues.purge_dead("default", defaults[1]));
+  EXPECT_EQ(queues.dead_letters("default")->total, 2u);
+  EXPECT_THROW((void)queues.dead_letters("nowhere"), jobq::ConfigError);
+}
+
 TEST(DeadLetters, OneLetterCanBeInspectedById) {
   jobq::Manager queues(jobq::Config{.queues = {{.name = "default"}, {.name = "mail"}},
                                     .retry = {.max_attempts = 3, .backoff = jobq::testing::no_wait}});

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -120,6 +121,12 @@ class Lane {
   virtual void stop() = 0;
   /// True when the store holds no job of this queue that is ready, scheduled or fetched.
   virtual bool idle() = 0;
+  /// The queue's dead letters kept in the store, oldest first, from every process.
+  virtual Result<DeadLetterPage> dead_letters(std::size_t offset, std::size_t limit) = 0;
+  virtual Result<std::optional<DeadLetter>> dead_letter(JobId id) = 0;
+  /// Puts a dead letter back as attempt 1; false when there is none with that id.
+  virtual Result<bool> requeue_dead(JobId id) = 0;
+  virtual Result<bool> purge_dead(JobId id) = 0;
   virtual LaneStats stats() = 0;
 };
 

@@ -205,6 +205,19 @@ class Manager {
   bool purge_dead(JobId id);
   /// Forgets every dead letter; returns how many.
   std::size_t purge_all_dead();
+  // The calls above cover the in-memory queues' dead letters, which this Manager keeps. Those
+  // below take a queue and work for either kind: a durable queue's letters live in Redis, shared
+  // by every process (their errors are Redis's: Errc::unavailable, store_refused). Each throws
+  // ConfigError for an unknown queue name.
+
+  /// One queue's dead letters, oldest first (for an in-memory queue, `dropped` is the store's).
+  Result<DeadLetterPage> dead_letters(std::string_view queue, std::size_t offset = 0, std::size_t limit = 100) const;
+  Result<std::optional<DeadLetter>> dead_letter(std::string_view queue, JobId id) const;
+  /// Puts one queue's dead letter back, as requeue_dead(id) does. A durable queue's goes back
+  /// into Redis whether or not this Manager runs.
+  Result<JobId> requeue_dead(std::string_view queue, JobId id);
+  /// Forgets one queue's dead letter; false if it has none with that id.
+  Result<bool> purge_dead(std::string_view queue, JobId id);
 
   /// The Manager's clock (Config::clock, else steady_clock).
   Clock::time_point now() const noexcept;

@@ -70,11 +70,11 @@ class Lane final : public jobq::Lane {
 
   /// Dead letters of the queue, oldest first, from every process. Errors as values: Redis may
   /// be unreachable.
-  Result<DeadLetterPage> dead_letters(std::size_t offset = 0, std::size_t limit = 100);
-  Result<std::optional<DeadLetter>> dead_letter(JobId id);
+  Result<DeadLetterPage> dead_letters(std::size_t offset = 0, std::size_t limit = 100) override;
+  Result<std::optional<DeadLetter>> dead_letter(JobId id) override;
   /// Puts a dead letter back on the stream, as attempt 1 (its key is not claimed again).
-  Result<bool> requeue_dead(JobId id);
-  Result<bool> purge_dead(JobId id);
+  Result<bool> requeue_dead(JobId id) override;
+  Result<bool> purge_dead(JobId id) override;
 
   // jobq::Lane, called by the Manager.
   void start(LaneIntake& intake) override;

@@ -135,6 +135,57 @@ TEST(Durable, DeadLettersLiveInRedisAndCanBeRequeuedFromAnotherLane) {
   EXPECT_FALSE(*purged);
 }
 
+TEST(Durable, TheManagersQueueScopedDeadLetterCallsReachRedis) {
+  RedisServer redis;
+  auto lane = jobq::redis::make_lane(fast(redis.options()));
+  jobq::Config config = durable_config(lane);
+  config.retry.max_attempts = 1;
+  jobq::Manager queues(std::move(config));
+  std::atomic<bool> healthy{false};
+  std::atomic<int> successes{0};
+  queues.register_handler("payments:refund", [&](Context&, const Message&) {
+    if (!healthy.load()) return Status::error("bank offline");
+    successes.fetch_add(1);
+    return Status::success();
+  }, {.queue = "payments"});
+  queues.register_handler("local:fail", [](Context&, const Message&) { return Status::skip_retry("no"); });
+  queues.start();
+  const auto first = queues.dispatch(jobq::Job("payments:refund").payload("1"));
+  const auto second = queues.dispatch(jobq::Job("payments:refund").payload("2"));
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_TRUE(queues.dispatch(jobq::Job("local:fail").payload("3")).ok());
+  ASSERT_TRUE(queues.wait_idle(30s));
+  // Another process, dispatch-only (no workers), sees the durable queue's letters through its Manager.
+  auto other_lane = jobq::redis::make_lane(redis.options());
+  jobq::Manager other(durable_config(other_lane, 0));
+  other.start();
+  auto page = other.dead_letters("payments");
+  ASSERT_TRUE(page.ok()) << page.error().message();
+  ASSERT_EQ(page->total, 2u);
+  EXPECT_EQ(page->letters.at(0).last_error, "bank offline");
+  auto one = other.dead_letter("payments", *second);
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ((*one)->payload, "2");
+  healthy.store(true);
+  auto requeued = other.requeue_dead("payments", *first);
+  ASSERT_TRUE(requeued.ok()) << requeued.error().message();
+  EXPECT_EQ(*requeued, *first);
+  ASSERT_TRUE(eventually([&] { return successes.load() == 1; }));
+  auto purged = other.purge_dead("payments", *second);
+  ASSERT_TRUE(purged.ok() && *purged);
+  EXPECT_EQ(other.dead_letters("payments")->total, 0u);
+  auto missing = other.requeue_dead("payments", *second);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code(), jobq::Errc::not_found);
+  // The in-memory queue's letter is in the first Manager's own store, by queue.
+  auto local = queues.dead_letters("default");
+  ASSERT_TRUE(local.ok());
+  ASSERT_EQ(local->total, 1u);
+  EXPECT_EQ(local->letters.at(0).payload, "3");
+  EXPECT_EQ(queues.dead_letters("payments")->total, 0u);
+  EXPECT_THROW((void)queues.dead_letters("nowhere"), jobq::ConfigError);
+}
+
 TEST(Durable, ADelayedJobWaitsInTheScheduledSet) {
   RedisServer redis;
   auto lane = jobq::redis::make_lane(fast(redis.options()));

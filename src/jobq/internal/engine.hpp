@@ -63,6 +63,10 @@ class Engine {
   Result<std::size_t> requeue_all_dead();
   bool purge_dead(JobId id);
   std::size_t purge_all_dead();
+  Result<DeadLetterPage> dead_letters(std::string_view queue, std::size_t offset, std::size_t limit) const;
+  Result<std::optional<DeadLetter>> dead_letter(std::string_view queue, JobId id) const;
+  Result<JobId> requeue_dead(std::string_view queue, JobId id);
+  Result<bool> purge_dead(std::string_view queue, JobId id);
 
   Clock::time_point now() const noexcept { return clock_ ? clock_->now() : std::chrono::steady_clock::now(); }
 
