@@ -102,9 +102,46 @@ void internal::Engine::dispatch_async(const Job& job, Manager::DispatchCallback 
   if (std::optional<Error> refused = fill(state, routed, job.payload(), validate, envelope)) {
     return report(std::move(*refused));
   }
+  send_async(queue, routed, job, job.payload(), std::move(done));
+}
+
+void internal::Engine::dispatch_object_async(const Job& job, const ObjectType& type, void* object, bool move,
+                                             Manager::DispatchCallback done) {
+  auto report = [&](Result<JobId> result) { call_hook(done, "dispatch callback", std::move(result)); };
+  Result<Admitted> admitted = admit(job);
+  if (!admitted) return report(admitted.error());
+  const Route routed = admitted->route;
+  QueueRuntime& queue = *queues_[routed.queue];
+  if (queue.lane == nullptr) return report(dispatch_object(job, type, object, move));
+  ProducerState& state = *admitted->producer;
+  if (job.retry_policy() != nullptr) return report(dispatch_object(job, type, object, move));  // refused there
+  if (config_.validate_payloads && !job.is_trusted()) {
+    WriteFailure failure;
+    std::size_t size = 0;
+    if (!check_object(type, object, size, failure)) {
+      count_rejected(state, routed);
+      return report(Error(Errc::invalid_payload, describe_write_failure(failure)));
+    }
+  }
+  Envelope envelope;
+  if (!envelope.payload.emplace_object(type, object, false)) {
+    count_rejected(state, routed);
+    return report(Error(Errc::payload_too_large, "could not allocate the payload buffer"));
+  }
+  const std::string json = payload_json(envelope.payload);
+  if (json.size() > config_.max_payload_bytes) {
+    count_rejected(state, routed);
+    return report(Error(Errc::payload_too_large, std::to_string(json.size()) + " bytes as JSON, the limit is " +
+                                                     std::to_string(config_.max_payload_bytes)));
+  }
+  send_async(queue, routed, job, json, std::move(done));
+}
+
+void internal::Engine::send_async(QueueRuntime& queue, Route routed, const Job& job, std::string_view payload,
+                                  Manager::DispatchCallback done) {
   LaneJob stored;
   stored.type = registry_[routed.type].name;
-  stored.payload = job.payload();
+  stored.payload = payload;
   stored.key = job.key();
   stored.max_attempts = job.max_attempts_value();
   stored.timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());

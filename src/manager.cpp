@@ -43,6 +43,10 @@ Result<std::optional<DeadLetter>> Manager::dead_letter(std::string_view queue, J
 Result<JobId> Manager::requeue_dead(std::string_view queue, JobId id) { return engine_->requeue_dead(queue, id); }
 Result<bool> Manager::purge_dead(std::string_view queue, JobId id) { return engine_->purge_dead(queue, id); }
 void Manager::dispatch_async(const Job& job, DispatchCallback done) { engine_->dispatch_async(job, std::move(done)); }
+void Manager::dispatch_object_async(const Job& job, const internal::ObjectType& type, void* object, bool move,
+                                    DispatchCallback done) {
+  engine_->dispatch_object_async(job, type, object, move, std::move(done));
+}
 std::future<Result<JobId>> Manager::dispatch_async(const Job& job) {
   auto promise = std::make_shared<std::promise<Result<JobId>>>();
   std::future<Result<JobId>> result = promise->get_future();

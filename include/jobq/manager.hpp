@@ -168,6 +168,14 @@ class Manager {
   void dispatch_async(const Job& job, DispatchCallback done);
   /// The same, with the result in a future.
   std::future<Result<JobId>> dispatch_async(const Job& job);
+  /// dispatch_async() of a typed payload: on a durable queue it is checked and made JSON on the
+  /// calling thread, then sent as above; on an in-memory queue it is dispatch(job, payload).
+  template <class P>
+    requires Payload<std::remove_cvref_t<P>>
+  void dispatch_async(const Job& job, P&& payload, DispatchCallback done);
+  template <class P>
+    requires Payload<std::remove_cvref_t<P>>
+  std::future<Result<JobId>> dispatch_async(const Job& job, P&& payload);
 
   /// Stops intake at once (dispatch returns Errc::shutting_down) and freezes the timer. With
   /// ShutdownMode::drain the workers run what is on the queues until `deadline`; with
@@ -242,6 +250,8 @@ class Manager {
   TypeId add_type(std::string_view name, HandlerEntry::Invoke invoke, void* target, std::shared_ptr<void> owned,
                   RegisterOptions options);
   Result<JobId> dispatch_object(const Job& job, const internal::ObjectType& type, void* object, bool move);
+  void dispatch_object_async(const Job& job, const internal::ObjectType& type, void* object, bool move,
+                             DispatchCallback done);
 
   std::unique_ptr<internal::Engine> engine_;
 };
@@ -314,6 +324,24 @@ Result<JobId> Manager::dispatch(const Job& job, P&& payload) {
   using T = std::remove_cvref_t<P>;
   constexpr bool move = std::is_rvalue_reference_v<P&&> && !std::is_const_v<std::remove_reference_t<P>>;
   return dispatch_object(job, *internal::payload_type_of<T>, const_cast<T*>(&payload), move);
+}
+
+template <class P>
+  requires Payload<std::remove_cvref_t<P>>
+void Manager::dispatch_async(const Job& job, P&& payload, DispatchCallback done) {
+  using T = std::remove_cvref_t<P>;
+  constexpr bool move = std::is_rvalue_reference_v<P&&> && !std::is_const_v<std::remove_reference_t<P>>;
+  dispatch_object_async(job, *internal::payload_type_of<T>, const_cast<T*>(&payload), move, std::move(done));
+}
+
+template <class P>
+  requires Payload<std::remove_cvref_t<P>>
+std::future<Result<JobId>> Manager::dispatch_async(const Job& job, P&& payload) {
+  auto promise = std::make_shared<std::promise<Result<JobId>>>();
+  std::future<Result<JobId>> result = promise->get_future();
+  dispatch_async(job, std::forward<P>(payload),
+                 [promise](Result<JobId> outcome) { promise->set_value(std::move(outcome)); });
+  return result;
 }
 
 }  // namespace jobq

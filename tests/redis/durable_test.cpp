@@ -1,6 +1,7 @@
 // Durable queues through the Manager's own API, against a real redis-server of the test's own.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -452,6 +453,40 @@ TEST(DurableAsync, EveryAsynchronousDispatchIsReportedOnceAndRuns) {
   ASSERT_TRUE(queues.wait_idle(30s));
   EXPECT_EQ(runs.load(), jobs + 1);
   EXPECT_EQ(lane->stats().appended, static_cast<std::uint64_t>(jobs + 1));
+}
+
+TEST(DurableAsync, ATypedPayloadCanBeDispatchedAsynchronously) {
+  RedisServer redis;
+  auto lane = jobq::redis::make_lane(fast(redis.options()));
+  jobq::Manager queues(durable_config(lane));
+  std::mutex mutex;
+  std::vector<std::string> skus;
+  auto record = [&](Context&, const Message& message) {
+    Order order;
+    if (const Status bound = message.bind(order); !bound) return bound;
+    const std::lock_guard lock(mutex);
+    skus.push_back(order.sku);
+    return Status::success();
+  };
+  queues.register_handler("payments:charge", record, {.queue = "payments"});
+  queues.register_handler("local:charge", record);
+  queues.start();
+  std::atomic<int> stored{0};
+  queues.dispatch_async(jobq::Job("payments:charge"), Order{1, "durable"}, [&](jobq::Result<jobq::JobId> result) {
+    if (result.ok()) stored.fetch_add(1);
+  });
+  const Order local{2, "in memory"};
+  auto in_memory = queues.dispatch_async(jobq::Job("local:charge"), local);  // copied, answered at once
+  ASSERT_EQ(in_memory.wait_for(0s), std::future_status::ready);
+  EXPECT_TRUE(in_memory.get().ok());
+  auto refused = queues.dispatch_async(jobq::Job("payments:charge"), Order{3, std::string("\xff")});
+  ASSERT_EQ(refused.wait_for(0s), std::future_status::ready);  // checked before it is sent
+  EXPECT_EQ(refused.get().error().code(), jobq::Errc::invalid_payload);
+  ASSERT_TRUE(eventually([&] { return stored.load() == 1; }));
+  ASSERT_TRUE(queues.wait_idle(30s));
+  const std::lock_guard lock(mutex);
+  std::sort(skus.begin(), skus.end());
+  EXPECT_EQ(skus, (std::vector<std::string>{"durable", "in memory"}));
 }
 
 TEST(DurableAsync, AnAsynchronousDispatchWithRedisGoneIsReportedAsUnavailable) {

@@ -48,6 +48,11 @@ class Engine {
   Result<JobId> dispatch_bulk(std::span<const Job> jobs);
 
   void dispatch_async(const Job& job, Manager::DispatchCallback done);
+  void dispatch_object_async(const Job& job, const ObjectType& type, void* object, bool move,
+                             Manager::DispatchCallback done);
+  /// Hands a checked durable dispatch to its lane without waiting; `payload` is JSON.
+  void send_async(QueueRuntime& queue, Route route, const Job& job, std::string_view payload,
+                  Manager::DispatchCallback done);
 
   ShutdownReport shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode = ShutdownMode::drain);
 
