@@ -76,14 +76,7 @@ Result<JobId> internal::Engine::dispatch_to_lane(ProducerState& state, Route tar
     return Error(Errc::unsupported, "a durable job cannot carry a retry policy object (its backoff is code): set "
                                     "max_attempts on the job, or a policy on its type");
   }
-  LaneJob stored;
-  stored.type = registry_[target.type].name;
-  stored.payload = payload;
-  stored.key = job.key();
-  stored.max_attempts = job.max_attempts_value();
-  stored.timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
-  stored.delay = lane_delay(job);
-  Result<JobId> appended = queues_[target.queue]->lane->append(stored);
+  Result<JobId> appended = queues_[target.queue]->lane->append(lane_job(target, job, payload));
   if (!appended) count_rejected(state, target);
   return appended;
 }
@@ -128,30 +121,41 @@ void internal::Engine::dispatch_object_async(const Job& job, const ObjectType& t
     count_rejected(state, routed);
     return report(Error(Errc::payload_too_large, "could not allocate the payload buffer"));
   }
-  const std::string json = payload_json(envelope.payload);
-  if (json.size() > config_.max_payload_bytes) {
-    count_rejected(state, routed);
-    return report(Error(Errc::payload_too_large, std::to_string(json.size()) + " bytes as JSON, the limit is " +
-                                                     std::to_string(config_.max_payload_bytes)));
-  }
-  send_async(queue, routed, job, json, std::move(done));
+  Result<std::string> json = lane_json(state, routed, envelope.payload);
+  if (!json) return report(json.error());
+  send_async(queue, routed, job, *json, std::move(done));
 }
 
 void internal::Engine::send_async(QueueRuntime& queue, Route routed, const Job& job, std::string_view payload,
                                   Manager::DispatchCallback done) {
-  LaneJob stored;
-  stored.type = registry_[routed.type].name;
-  stored.payload = payload;
-  stored.key = job.key();
-  stored.max_attempts = job.max_attempts_value();
-  stored.timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
-  stored.delay = lane_delay(job);
+  const LaneJob stored = lane_job(routed, job, payload);
   // Counted on the queue (not the thread's counters, which only this thread may write): the
   // answer comes on the lane's thread.
   queue.lane->append_async(stored, [this, &queue, done = std::move(done)](Result<JobId> result) {
     if (!result) queue.async_rejected.fetch_add(1, std::memory_order_relaxed);
     call_hook(done, "dispatch callback", std::move(result));
   });
+}
+
+LaneJob internal::Engine::lane_job(Route route, const Job& job, std::string_view payload) const {
+  LaneJob stored;
+  stored.type = registry_[route.type].name;
+  stored.payload = payload;
+  stored.key = job.key();
+  stored.max_attempts = job.max_attempts_value();
+  stored.timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
+  stored.delay = lane_delay(job);
+  return stored;
+}
+
+Result<std::string> internal::Engine::lane_json(ProducerState& state, Route route, const PayloadBuffer& payload) {
+  std::string json = payload_json(payload);
+  if (json.size() > config_.max_payload_bytes) {
+    count_rejected(state, route);
+    return Error(Errc::payload_too_large, std::to_string(json.size()) + " bytes as JSON, the limit is " +
+                                              std::to_string(config_.max_payload_bytes));
+  }
+  return json;
 }
 
 std::chrono::nanoseconds internal::Engine::lane_delay(const Job& job) const {
@@ -167,13 +171,9 @@ std::chrono::nanoseconds internal::Engine::lane_delay(const Job& job) const {
 Result<JobId> internal::Engine::dispatch_envelope_to_lane(ProducerState& state, Route target, const Job& job,
                                                           const PayloadBuffer& payload) {
   if (payload.object_type() == nullptr) return dispatch_to_lane(state, target, job, payload.view());
-  const std::string json = payload_json(payload);
-  if (json.size() > config_.max_payload_bytes) {
-    count_rejected(state, target);
-    return Error(Errc::payload_too_large, std::to_string(json.size()) + " bytes as JSON, the limit is " +
-                                              std::to_string(config_.max_payload_bytes));
-  }
-  return dispatch_to_lane(state, target, job, json);
+  Result<std::string> json = lane_json(state, target, payload);
+  if (!json) return json.error();
+  return dispatch_to_lane(state, target, job, *json);
 }
 
 Result<JobId> internal::Engine::dispatch_bulk_to_lane(ProducerState& state, std::span<const Job> jobs) {

@@ -229,6 +229,10 @@ class Engine {
   Result<JobId> dispatch_to_lane(ProducerState& producer, Route route, const Job& job, std::string_view payload);
   /// A durable job's delay from its delay() or at(); max() for forever.
   std::chrono::nanoseconds lane_delay(const Job& job) const;
+  /// What a lane stores for `job`, viewing `payload` (JSON).
+  LaneJob lane_job(Route route, const Job& job, std::string_view payload) const;
+  /// A typed payload as JSON for a lane; payload_too_large (counted) past max_payload_bytes.
+  Result<std::string> lane_json(ProducerState& producer, Route route, const PayloadBuffer& payload);
   /// A durable dispatch whose payload is in `payload` (JSON, validated; or a checked object).
   Result<JobId> dispatch_envelope_to_lane(ProducerState& producer, Route route, const Job& job,
                                           const PayloadBuffer& payload);
