@@ -472,9 +472,8 @@ TEST(DurableAsync, ATypedPayloadCanBeDispatchedAsynchronously) {
   queues.register_handler("local:charge", record);
   queues.start();
   std::atomic<int> stored{0};
-  queues.dispatch_async(jobq::Job("payments:charge"), Order{1, "durable"}, [&](jobq::Result<jobq::JobId> result) {
-    if (result.ok()) stored.fetch_add(1);
-  });
+  queues.dispatch_async(jobq::Job("payments:charge"), Order{1, "durable"},
+                        [&](const jobq::Result<jobq::JobId>& result) { stored.fetch_add(result.ok() ? 1 : 0); });
   const Order local{2, "in memory"};
   auto in_memory = queues.dispatch_async(jobq::Job("local:charge"), local);  // copied, answered at once
   ASSERT_EQ(in_memory.wait_for(0s), std::future_status::ready);
