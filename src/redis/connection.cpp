@@ -38,6 +38,13 @@ constexpr const char* script_text(Script script) {
 
 bool is_error(const redisReply* reply) { return reply->type == REDIS_REPLY_ERROR; }
 
+/// An error that says "not now" rather than "no": a server replaying its AOF after a restart
+/// (LOADING), a replica without its master (MASTERDOWN), a script running too long (BUSY).
+bool transient(const redisReply* reply) {
+  const std::string_view said = text(reply);
+  return said.starts_with("LOADING") || said.starts_with("MASTERDOWN") || said.starts_with("BUSY ");
+}
+
 }  // namespace
 
 Connection::~Connection() { drop(); }
@@ -84,7 +91,8 @@ std::optional<Error> Connection::connect() {
       return error;
     }
     if (is_error(reply.get())) {
-      Error error(Errc::store_refused, "Redis at " + where + ": " + std::string(text(reply.get())));
+      Error error(transient(reply.get()) ? Errc::unavailable : Errc::store_refused,
+                  "Redis at " + where + ": " + std::string(text(reply.get())));
       drop();
       return error;
     }
@@ -107,7 +115,7 @@ std::optional<Error> Connection::connect() {
     load.add("SCRIPT").add("LOAD").add(script_text(static_cast<Script>(index)));
     Reply reply(static_cast<redisReply*>(redisCommandArgv(context_, load.count(), load.data(), load.sizes())));
     if (!reply || is_error(reply.get())) {
-      Error error(reply ? Errc::store_refused : Errc::unavailable,
+      Error error(reply && !transient(reply.get()) ? Errc::store_refused : Errc::unavailable,
                   "cannot load the lane's scripts into Redis at " + where + ": " +
                       (reply ? std::string(text(reply.get())) : std::string(context_->errstr)));
       drop();
@@ -133,7 +141,13 @@ Result<Reply> Connection::run(Args& args) {
     drop();
     return error;
   }
-  if (is_error(reply.get())) return Error(Errc::store_refused, std::string(text(reply.get())));
+  if (is_error(reply.get())) {
+    if (transient(reply.get())) {
+      last_sent_ = false;  // refused before it ran: a restarting server answers this to everything
+      return Error(Errc::unavailable, std::string(text(reply.get())));
+    }
+    return Error(Errc::store_refused, std::string(text(reply.get())));
+  }
   return reply;
 }
 

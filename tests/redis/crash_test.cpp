@@ -231,10 +231,12 @@ TEST(DurableCrash, ScheduledJobsSurviveEveryWorkerAndArePromotedOnceByThreePromo
     first.register_handler("orders:ship", [](Context&, const Message&) { return Status::success(); },
                            {.queue = "orders"});
     first.start();
+    const auto started = std::chrono::steady_clock::now();
     for (int index = 0; index < jobs; ++index) {
-      ASSERT_TRUE(first.dispatch(jobq::Job("orders:ship").payload(std::to_string(index)).delay(400ms)).ok());
+      ASSERT_TRUE(first.dispatch(jobq::Job("orders:ship").payload(std::to_string(index)).delay(3s)).ok());
     }
     first.shutdown(1s);  // every worker process goes before anything is due
+    ASSERT_LT(std::chrono::steady_clock::now() - started, 3s) << "dispatching took longer than the delay";
   }
   EXPECT_EQ(redis.integer({"ZCARD", "jobq:{orders}:scheduled"}), jobs);
   std::mutex mutex;
