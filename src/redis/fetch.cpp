@@ -106,11 +106,6 @@ void Lane::State::dead_letter_entry(const std::string& entry, const LaneDelivery
   letter.last_error = "malformed stream entry " + entry + ": " + problem;
   letter.reason = DeadReason::malformed;
   letter.when = std::chrono::system_clock::now();
-  LaneSettlement outcome;
-  outcome.kind = LaneSettlement::Kind::dead;
-  outcome.id = job.id;
-  outcome.ref = entry;
-  outcome.letter = &letter;
   // A malformed entry may lack an id: its letter is filed under the stream entry's own id,
   // <ms>-<seq>, as ms * 1000 + seq.
   if (letter.id == 0) {
@@ -121,21 +116,13 @@ void Lane::State::dead_letter_entry(const std::string& entry, const LaneDelivery
       (void)std::from_chars(dash + 1, entry.data() + entry.size(), sequence);
     }
     letter.id = millis * 1000 + sequence % 1000;
-    outcome.id = millis;
   }
-  // Lane::settle, without the Lane: the same script on a pooled connection.
-  const std::string id = std::to_string(letter.id);
-  const auto when = std::chrono::duration_cast<std::chrono::milliseconds>(letter.when.time_since_epoch()).count();
-  detail::Args args;
-  args.add(group).add(entry).add(id).add(letter.type).add(letter.queue).add(letter.payload);
-  args.add(std::int64_t{letter.attempts}).add(letter.last_error).add(std::int64_t{static_cast<int>(letter.reason)});
-  args.add(std::int64_t{when}).add("0").add("0").add(static_cast<std::int64_t>(options.dead_letter_capacity));
-  args.add(dead_prefix).add(consumer);
-  Result<detail::Reply> reply = with_connection([&](detail::Connection& connection) {
-    return connection.eval(detail::Script::dead, {stream, dead, dead_prefix + id, std::string()}, args);
-  });
-  if (!reply) settle_lost.fetch_add(1, std::memory_order_relaxed);
-  release(entry);
+  LaneSettlement outcome;
+  outcome.kind = LaneSettlement::Kind::dead;
+  outcome.id = letter.id;
+  outcome.ref = entry;
+  outcome.letter = &letter;
+  settle(outcome);
 }
 
 void Lane::State::deliver(const redisReply* entries, bool claimed) {
@@ -189,14 +176,17 @@ void Lane::State::deliver(const redisReply* entries, bool claimed) {
 }
 
 void Lane::State::give_back_entry(const LaneDelivery& job) {
-  detail::Args args;
-  args.add(group).add(job.ref).add(static_cast<std::int64_t>(job.id)).add(job.type).add(job.payload);
-  args.add(std::int64_t{job.attempt}).add(std::int64_t{job.max_attempts}).add(static_cast<std::int64_t>(job.timeout.count()));
-  args.add(job.key).add(consumer);
-  Result<detail::Reply> reply =
-      with_connection([&](detail::Connection& connection) { return connection.eval(detail::Script::give_back, {stream}, args); });
-  if (!reply) settle_lost.fetch_add(1, std::memory_order_relaxed);
-  release(job.ref);
+  LaneSettlement outcome;
+  outcome.kind = LaneSettlement::Kind::give_back;
+  outcome.id = job.id;
+  outcome.ref = job.ref;
+  outcome.type = job.type;
+  outcome.payload = job.payload;
+  outcome.key = job.key;
+  outcome.attempt = job.attempt;
+  outcome.max_attempts = job.max_attempts;
+  outcome.timeout = job.timeout;
+  settle(outcome);
 }
 
 void Lane::State::run_fetcher() {

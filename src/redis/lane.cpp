@@ -242,8 +242,10 @@ Result<JobId> Lane::append_bulk(std::span<const LaneJob> jobs) {
   return static_cast<JobId>(integer(reply->get()));
 }
 
-void Lane::settle(const LaneSettlement& outcome) noexcept {
-  State& state = *state_;
+void Lane::settle(const LaneSettlement& outcome) noexcept { state_->settle(outcome); }
+
+void Lane::State::settle(const LaneSettlement& outcome) noexcept {
+  State& state = *this;
   try {
     const std::string entry(outcome.ref);
     if (outcome.kind == LaneSettlement::Kind::succeeded || outcome.kind == LaneSettlement::Kind::revoked) {

@@ -85,6 +85,9 @@ struct Lane::State {
   void deliver(const redisReply* entries, bool claimed);
   /// Puts a fetched job that will not run here back on the stream, and releases it.
   void give_back_entry(const LaneDelivery& job);
+  /// Stores an outcome (Lane::settle): successes and revokes batched for the keeper, the others
+  /// at once, each script checking that the entry is still this process's; then releases it.
+  void settle(const LaneSettlement& outcome) noexcept;
 
   /// What Redis holds for the queue now: jobs ready (not yet delivered to any process), pending
   /// (delivered, not settled), scheduled, dead.
