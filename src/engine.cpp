@@ -222,7 +222,6 @@ void internal::Engine::start() {
       for (auto& state : producers_) size_type_counters(*state);
       state_.store(running, std::memory_order_seq_cst);
     }
-
     if (logs(LogLevel::info)) {
       std::size_t workers = 0;
       for (const auto& queue : queues_) workers += queue->workers.size();

@@ -1,6 +1,6 @@
 // Durable queues in the engine: dispatches go to the queue's lane, fetched jobs come back onto
 // its ring, and every outcome of such a job is stored by the lane. Nothing here is on the
-// in-memory path beyond one pointer test per dispatch.
+// in-memory path, which tests one flag per dispatch (ProducerState::QueueCounters::durable).
 #include "jobq/internal/lane_bridge.hpp"
 
 #include "jobq/internal/deadline.hpp"
@@ -69,13 +69,16 @@ void internal::LaneBridge::hold(bool paused) {
   queue_.wake_everyone();
 }
 
+std::optional<Error> internal::Engine::lane_refusal(ProducerState& state, Route target, const Job& job) {
+  if (job.retry_policy() == nullptr) return std::nullopt;
+  count_rejected(state, target);
+  return Error(Errc::unsupported, "a durable job cannot carry a retry policy object (its backoff is code): set "
+                                  "max_attempts on the job, or a policy on its type");
+}
+
 Result<JobId> internal::Engine::dispatch_to_lane(ProducerState& state, Route target, const Job& job,
                                                  std::string_view payload) {
-  if (job.retry_policy() != nullptr) {
-    count_rejected(state, target);
-    return Error(Errc::unsupported, "a durable job cannot carry a retry policy object (its backoff is code): set "
-                                    "max_attempts on the job, or a policy on its type");
-  }
+  if (std::optional<Error> refused = lane_refusal(state, target, job)) return std::move(*refused);
   Result<JobId> appended = queues_[target.queue]->lane->append(lane_job(target, job, payload));
   if (!appended) count_rejected(state, target);
   return appended;
@@ -89,7 +92,7 @@ void internal::Engine::dispatch_async(const Job& job, Manager::DispatchCallback 
   QueueRuntime& queue = *queues_[routed.queue];
   if (queue.lane == nullptr) return report(dispatch(job));
   ProducerState& state = *admitted->producer;
-  if (job.retry_policy() != nullptr) return report(dispatch_to_lane(state, routed, job, job.payload()));
+  if (std::optional<Error> refused = lane_refusal(state, routed, job)) return report(std::move(*refused));
   const bool validate = config_.validate_payloads && !job.is_trusted();
   Envelope envelope;
   if (std::optional<Error> refused = fill(state, routed, job.payload(), validate, envelope)) {
@@ -107,7 +110,7 @@ void internal::Engine::dispatch_object_async(const Job& job, const ObjectType& t
   QueueRuntime& queue = *queues_[routed.queue];
   if (queue.lane == nullptr) return report(dispatch_object(job, type, object, move));
   ProducerState& state = *admitted->producer;
-  if (job.retry_policy() != nullptr) return report(dispatch_object(job, type, object, move));  // refused there
+  if (std::optional<Error> refused = lane_refusal(state, routed, job)) return report(std::move(*refused));
   if (config_.validate_payloads && !job.is_trusted()) {
     WriteFailure failure;
     std::size_t size = 0;

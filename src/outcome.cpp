@@ -149,8 +149,7 @@ void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Enve
 }
 
 void internal::Engine::end_key(internal::QueueRuntime& queue, const internal::Envelope& envelope, KeyEnd end) {
-  if (!envelope.extras) return;
-  if (!envelope.extras->lane_ref.empty()) {
+  if (from_lane(envelope)) {
     // A durable job's outcome, and its key, go to its lane; a dead one's with its letter.
     if (end != KeyEnd::dead) {
       settle_in_lane(queue, envelope, end == KeyEnd::succeeded ? LaneSettlement::Kind::succeeded
@@ -158,7 +157,7 @@ void internal::Engine::end_key(internal::QueueRuntime& queue, const internal::En
     }
     return;
   }
-  if (envelope.extras->key.empty()) return;
+  if (!envelope.extras || envelope.extras->key.empty()) return;
   if (end == KeyEnd::succeeded) {
     keys_.keep(envelope.extras->key, envelope.id, now());
   } else {

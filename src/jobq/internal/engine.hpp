@@ -225,6 +225,8 @@ class Engine {
   static bool from_lane(const Envelope& envelope) noexcept {
     return envelope.extras && !envelope.extras->lane_ref.empty();
   }
+  /// Why a job cannot go to a lane (a RetryPolicy object: its backoff is code), counted; or none.
+  std::optional<Error> lane_refusal(ProducerState& producer, Route route, const Job& job);
   /// Stores a dispatch in its queue's lane; `payload` is JSON that passed validation.
   Result<JobId> dispatch_to_lane(ProducerState& producer, Route route, const Job& job, std::string_view payload);
   /// A durable job's delay from its delay() or at(); max() for forever.
