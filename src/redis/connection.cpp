@@ -154,10 +154,7 @@ Result<Reply> Connection::run(Args& args) {
 Result<Reply> Connection::eval(Script script, std::initializer_list<std::string_view> keys, Args& argv) {
   if (auto error = ensure()) return std::move(*error);
   for (int round = 0; round < 2; ++round) {
-    Args args;
-    args.add("EVALSHA").add_copy(shas_[static_cast<std::size_t>(script)]).add(static_cast<std::int64_t>(keys.size()));
-    for (std::string_view key : keys) args.add(key);
-    for (int index = 0; index < argv.count(); ++index) args.add(std::string_view(argv.data()[index], argv.sizes()[index]));
+    Args args = eval_args(script, keys, argv);
     Result<Reply> reply = run(args);
     if (!reply && reply.error().code() == Errc::store_refused && reply.error().detail().starts_with("NOSCRIPT")) {
       drop();  // the server forgot its scripts (a restart): reconnect, which loads them again

@@ -65,11 +65,6 @@ Lane::State::State(Options lane_options) : options(std::move(lane_options)) {
   for (std::size_t index = 0; index < connections; ++index) pool.push_back(std::make_unique<Pooled>(options, reconnects));
 }
 
-void Lane::State::hold(const std::string& entry) {
-  const std::lock_guard lock(held_mutex);
-  held.insert(entry);
-}
-
 void Lane::State::release(const std::string& entry) {
   bool was_full = false;
   {

@@ -50,7 +50,6 @@ struct Lane::State {
   std::mutex held_mutex;
   std::condition_variable room;  // the fetcher waits here when `held` is full
   std::unordered_set<std::string> held;
-  void hold(const std::string& entry);
   void release(const std::string& entry);
   std::size_t held_count();
 
