@@ -285,6 +285,69 @@ bool Lane::State::flush_acks(detail::Connection& connection) {
   return true;
 }
 
+bool Lane::State::renew_leases(detail::Connection& connection) {
+  std::vector<std::string> entries;
+  {
+    const std::lock_guard lock(held_mutex);
+    entries.assign(held.begin(), held.end());
+  }
+  for (std::size_t first = 0; first < entries.size(); first += 512) {
+    detail::Args args;
+    args.add(group).add(consumer);
+    for (std::size_t index = first; index < std::min(entries.size(), first + 512); ++index) args.add(entries[index]);
+    Result<detail::Reply> lost = connection.eval(detail::Script::renew, {stream}, args);
+    if (!lost) return false;
+    // Entries claimed by another process: this one's run of them no longer counts.
+    if (lost->get()->type == REDIS_REPLY_ARRAY) {
+      for (std::size_t index = 0; index < lost->get()->elements; ++index) {
+        release(std::string(detail::text(lost->get()->element[index])));
+      }
+    }
+  }
+  return true;
+}
+
+bool Lane::State::promote_trim_and_follow_pause(detail::Connection& connection) {
+  // Due jobs, 256 at a time, at most 1,024 a round: a large backlog must not hold up the
+  // renewals for long.
+  for (int round = 0; round < 4; ++round) {
+    detail::Args args;
+    args.add(std::int64_t{256});
+    Result<detail::Reply> moved = connection.eval(detail::Script::promote, {stream, scheduled}, args);
+    if (!moved) return false;
+    promoted.fetch_add(static_cast<std::uint64_t>(moved->get()->integer), std::memory_order_relaxed);
+    if (moved->get()->integer < 256) break;
+  }
+  detail::Args trim;  // settled entries below the oldest one still pending or undelivered
+  trim.add(group);
+  if (!connection.eval(detail::Script::trim, {stream}, trim)) return false;
+  detail::Args get;
+  get.add("GET").add(paused_key);
+  Result<detail::Reply> flag = connection.run(get);
+  if (!flag) return false;
+  const bool paused = detail::text(flag->get()) == "1";
+  if (paused != paused_seen.load()) {
+    paused_seen.store(paused);
+    intake->hold(paused);
+  }
+  return true;
+}
+
+bool Lane::State::reclaim_lapsed(detail::Connection& connection, std::string& from) {
+  const std::size_t held_now = held_count();
+  if (held_now >= options.prefetch || paused_seen.load()) return true;
+  detail::Args args;
+  args.add(group).add(consumer).add(static_cast<std::int64_t>(options.lease.count())).add(from);
+  args.add(static_cast<std::int64_t>(options.prefetch - held_now));
+  Result<detail::Reply> claimed = connection.eval(detail::Script::reclaim, {stream}, args);
+  if (!claimed) return false;
+  if (claimed->get()->type == REDIS_REPLY_ARRAY && claimed->get()->elements == 2) {
+    from = std::string(detail::text(claimed->get()->element[0]));
+    deliver(claimed->get()->element[1], true);
+  }
+  return true;
+}
+
 void Lane::State::run_keeper() {
   detail::Connection connection(options, reconnects);
   Backoff backoff;
@@ -304,72 +367,16 @@ void Lane::State::run_keeper() {
     bool reached = flush_acks(connection);
     const auto now = Clock::now();
     if (reached && now >= next_renew) {
-      std::vector<std::string> entries;
-      {
-        const std::lock_guard lock(held_mutex);
-        entries.assign(held.begin(), held.end());
-      }
-      for (std::size_t first = 0; first < entries.size() && reached; first += 512) {
-        detail::Args args;
-        args.add(group).add(consumer);
-        for (std::size_t index = first; index < std::min(entries.size(), first + 512); ++index) args.add(entries[index]);
-        Result<detail::Reply> lost = connection.eval(detail::Script::renew, {stream}, args);
-        reached = static_cast<bool>(lost);
-        // Entries claimed by another process: this one's run of them no longer counts.
-        if (lost && lost->get()->type == REDIS_REPLY_ARRAY) {
-          for (std::size_t index = 0; index < lost->get()->elements; ++index) {
-            release(std::string(detail::text(lost->get()->element[index])));
-          }
-        }
-      }
+      reached = renew_leases(connection);
       if (reached) next_renew = now + renew_every;
     }
     if (reached && now >= next_poll) {
       next_poll = now + options.poll_every;
-      // Due jobs, 256 at a time, at most 1,024 a round: a large backlog must not hold up the
-      // renewals above for long.
-      for (int round = 0; round < 4; ++round) {
-        detail::Args args;
-        args.add(std::int64_t{256});
-        Result<detail::Reply> moved = connection.eval(detail::Script::promote, {stream, scheduled}, args);
-        if (!moved) {
-          reached = false;
-          break;
-        }
-        promoted.fetch_add(static_cast<std::uint64_t>(moved->get()->integer), std::memory_order_relaxed);
-        if (moved->get()->integer < 256) break;
-      }
-      detail::Args trim;  // settled entries below the oldest one still pending or undelivered
-      trim.add(group);
-      if (reached) reached = static_cast<bool>(connection.eval(detail::Script::trim, {stream}, trim));
-      detail::Args get;
-      get.add("GET").add(paused_key);
-      if (reached) {
-        Result<detail::Reply> flag = connection.run(get);
-        reached = static_cast<bool>(flag);
-        if (flag) {
-          const bool paused = detail::text(flag->get()) == "1";
-          if (paused != paused_seen.load()) {
-            paused_seen.store(paused);
-            intake->hold(paused);
-          }
-        }
-      }
+      reached = promote_trim_and_follow_pause(connection);
     }
     if (reached && fetching.load() && now >= next_reclaim) {
       next_reclaim = now + reclaim_every;
-      const std::size_t held_now = held_count();
-      if (held_now < options.prefetch && !paused_seen) {
-        detail::Args args;
-        args.add(group).add(consumer).add(static_cast<std::int64_t>(options.lease.count())).add(reclaim_from);
-        args.add(static_cast<std::int64_t>(options.prefetch - held_now));
-        Result<detail::Reply> claimed = connection.eval(detail::Script::reclaim, {stream}, args);
-        reached = static_cast<bool>(claimed);
-        if (claimed && claimed->get()->type == REDIS_REPLY_ARRAY && claimed->get()->elements == 2) {
-          reclaim_from = std::string(detail::text(claimed->get()->element[0]));
-          deliver(claimed->get()->element[1], true);
-        }
-      }
+      reached = reclaim_lapsed(connection, reclaim_from);
     }
     if (reached) {
       backoff.succeeded();

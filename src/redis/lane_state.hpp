@@ -120,6 +120,13 @@ struct Lane::State {
 
   void run_fetcher();
   void run_keeper();
+  // The keeper's steps; each false when Redis could not be reached.
+  /// Renews the lease of every entry held here; releases those another process has claimed.
+  bool renew_leases(detail::Connection& connection);
+  /// Promotes due jobs, trims settled entries and follows the fleet-wide pause flag.
+  bool promote_trim_and_follow_pause(detail::Connection& connection);
+  /// Claims jobs whose lease lapsed (their process died), from `from` on, up to the free prefetch.
+  bool reclaim_lapsed(detail::Connection& connection, std::string& from);
   std::string key_name(std::string_view key) const { return key.empty() ? std::string() : key_prefix + std::string(key); }
 };
 
