@@ -190,6 +190,7 @@ void internal::Engine::start() {
   for (auto& queue : queues_) {
     for (auto& worker : queue->workers) worker->cells = std::make_unique<internal::TypeCell[]>(registry_.size());
   }
+  started_at_ = std::chrono::steady_clock::now();
   cells_ready_.store(true, std::memory_order_release);
   try {
     for (auto& queue : queues_) {

@@ -16,6 +16,9 @@ MetricsSnapshot internal::Engine::metrics() const {
   snapshot.latency_sample_every = config_.latency_sample_every;
   const double seconds_per_tick = tick_rate_.seconds_per_tick();
   const bool cells = cells_ready_.load(std::memory_order_acquire);
+  if (cells) {
+    snapshot.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
+  }
   snapshot.types.resize(registry_.size());
   for (std::size_t type = 0; type < registry_.size(); ++type) {
     snapshot.types[type].type = registry_[static_cast<TypeId>(type)].name;
@@ -26,6 +29,7 @@ MetricsSnapshot internal::Engine::metrics() const {
     QueueMetrics& out = snapshot.queues.emplace_back();
     out.name = queue->config.name;
     out.workers = queue->config.workers;
+    out.idle = queue->config.idle;
     out.paused = queue->paused.load(std::memory_order_relaxed);
     if (queue->lane != nullptr) {
       out.durable = true;

@@ -194,6 +194,8 @@ std::string prometheus_text(const MetricsSnapshot& snapshot) {
        [](const QueueMetrics& q) { return static_cast<double>(q.busy_workers); }},
       {"jobq_queue_workers", "Worker threads.", [](const QueueMetrics& q) { return static_cast<double>(q.workers); }},
       {"jobq_queue_paused", "1 while the queue is paused.", [](const QueueMetrics& q) { return q.paused ? 1.0 : 0.0; }},
+      {"jobq_queue_busy_spin", "1 when the queue's idle workers busy-spin: each worker holds a CPU.",
+       [](const QueueMetrics& q) { return q.idle == IdleStrategy::busy_spin ? 1.0 : 0.0; }},
   };
   for (const Gauge& gauge : gauges) {
     writer.family(gauge.name, "gauge", gauge.help);
@@ -212,6 +214,8 @@ std::string prometheus_text(const MetricsSnapshot& snapshot) {
   write_durable(writer, snapshot.queues);
   write_counters<TypeMetrics>(writer, "jobq_type", "type", snapshot.types,
                               [](const TypeMetrics& type) { return type.type; }, snapshot.latency_sample_every);
+  writer.family("jobq_uptime_seconds", "gauge", "Seconds since start(): with the counters, the mean rates since start.");
+  writer.sample("jobq_uptime_seconds", "", number(snapshot.uptime_seconds));
   writer.family("jobq_unrouted_total", "counter", "Dispatches refused for an unknown job type or queue.");
   writer.sample("jobq_unrouted_total", "", std::to_string(snapshot.unrouted));
   writer.family("jobq_dead_letters", "gauge", "Dead letters kept.");

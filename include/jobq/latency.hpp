@@ -72,6 +72,18 @@ class Latency {
     if (seconds_per_tick_ == 0) seconds_per_tick_ = other.seconds_per_tick_;
   }
 
+  /// What was recorded after `earlier`, a snapshot of the same histograms taken before this one:
+  /// the latencies of one interval, for live charts.
+  Latency since(const Latency& earlier) const noexcept {
+    Latency out(seconds_per_tick_);
+    for (std::size_t index = 0; index < internal::latency_buckets; ++index) {
+      out.buckets_[index] = buckets_[index] >= earlier.buckets_[index] ? buckets_[index] - earlier.buckets_[index] : 0;
+      out.count_ += out.buckets_[index];
+    }
+    out.sum_ticks_ = sum_ticks_ >= earlier.sum_ticks_ ? sum_ticks_ - earlier.sum_ticks_ : 0;
+    return out;
+  }
+
   std::uint64_t count() const noexcept { return count_; }
   double sum_seconds() const noexcept { return static_cast<double>(sum_ticks_) * seconds_per_tick_; }
   /// The upper edge of the bucket holding the q-quantile (0 < q ≤ 1), in seconds; 0 if empty.

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "jobq/config.hpp"
 #include "jobq/ids.hpp"
 #include "jobq/lane.hpp"
 #include "jobq/latency.hpp"
@@ -29,6 +30,7 @@ struct JobCounters {
 struct QueueMetrics {
   std::string name;
   unsigned workers = 0;
+  IdleStrategy idle = IdleStrategy::spin_then_park;  ///< busy_spin: each worker holds a CPU
   unsigned busy_workers = 0;    ///< workers running a handler now
   std::int64_t depth = 0;       ///< jobs waiting in the ring
   std::uint64_t scheduled = 0;  ///< jobs waiting in the timer
@@ -82,6 +84,8 @@ struct MetricsSnapshot {
   /// Config::latency_sample_every: the wait and run histograms hold about one job in this many
   /// dispatched (and every job coming back from the timer). The counters are exact.
   std::uint32_t latency_sample_every = 1;
+  /// Seconds since start() (0 before): with the counters, the mean rates since start.
+  double uptime_seconds = 0;
 };
 
 /// The Prometheus text exposition format (version 0.0.4) of a snapshot: counters end in _total

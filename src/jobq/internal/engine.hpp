@@ -275,6 +275,7 @@ class Engine {
 
   alignas(cache_line) std::atomic<int> state_{configuring};
   std::atomic<bool> cells_ready_{false};  // the workers' per-type cells exist
+  std::chrono::steady_clock::time_point started_at_{};  // written by start() before cells_ready_
   TickRate tick_rate_;
   alignas(cache_line) std::atomic<JobId> next_id_block_{1};
 

@@ -1,0 +1,52 @@
+// The console's HTTP surface: the page and its assets, the read-only /api, and the actions,
+// which need the token. Knows httplib; everything it answers comes from views.hpp.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "jobq/log.hpp"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace jobq {
+class Manager;
+}
+
+namespace jobq::console {
+
+class Sampler;
+
+class Routes {
+ public:
+  Routes(Manager& manager, const Sampler& sampler, std::string token, std::string prefix, LogSink log)
+      : manager_(manager), sampler_(sampler), token_(std::move(token)), prefix_(std::move(prefix)), log_(std::move(log)) {}
+
+  void mount(httplib::Server& server) const;
+  const std::string& token() const noexcept { return token_; }
+  void log(std::string_view line) const;
+
+ private:
+  // Actions: each checks the token, acts, answers api::ActionResult and logs one line.
+  bool authorized(const httplib::Request& request, httplib::Response& response) const;
+  void pause_or_resume(const httplib::Request& request, httplib::Response& response) const;
+  void requeue_or_purge(const httplib::Request& request, httplib::Response& response) const;
+  void finish_action(const httplib::Request& request, httplib::Response& response, int status,
+                     std::string message, std::uint64_t job_id = 0) const;
+
+  // Reads.
+  void dead_letters(const httplib::Request& request, httplib::Response& response) const;
+  void dead_letter(const httplib::Request& request, httplib::Response& response) const;
+
+  Manager& manager_;
+  const Sampler& sampler_;
+  const std::string token_;
+  const std::string prefix_;
+  const LogSink log_;
+};
+
+}  // namespace jobq::console
