@@ -53,9 +53,9 @@ main { padding: 0 20px 40px; }
 #status { min-height: 22px; padding: 4px 20px; }
 #status.ok { color: #1a7f37; } #status.error { color: #c62828; }
 table { border-collapse: collapse; background: #fff; border: 1px solid var(--line); }
-th, td { padding: 5px 9px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th, td { padding: 5px 7px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
 th { color: var(--muted); font-weight: 500; background: #fbfcfd; }
-td:first-child, th:first-child, td.text { text-align: left; }
+td:first-child, th:first-child, td.text, th.text { text-align: left; }
 td.wrap { white-space: normal; max-width: 420px; overflow-wrap: anywhere; text-align: left; }
 .badge { font-size: 11px; padding: 1px 6px; border-radius: 8px; background: #e8eefc; color: var(--accent); margin-left: 4px; }
 .badge.paused { background: #fdecea; color: #c62828; }
