@@ -131,7 +131,7 @@ inline void run_load_job(const jobq::Message& message, const ServiceTime& servic
     recorder.count_completed();
     return;
   }
-  ServiceTime::spin_for(service.sample(payload.seq));
+  service.spend(service.sample(payload.seq));
   const std::int64_t end = now_ns();
   recorder.to_start.record(start - payload.intended_ns);
   recorder.to_end.record(end - payload.intended_ns);

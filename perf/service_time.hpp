@@ -5,15 +5,19 @@
 //   uniform:5us..15us   uniform between 5 and 15 us
 //
 // The handler busy-spins for the sampled time, so a job occupies a core the way CPU-bound work
-// does. A job's sample depends only on its sequence number, so every implementation compared at
+// does; or, with waiting() (jobq_tune --handler io), it sleeps for it, the way a handler that
+// waits on a network does: its worker is busy, its core is free. A sleep lasts at least the time
+// asked, plus the kernel's timer slack (about 50 us), so give an I/O service time in ms. A job's sample depends only on its sequence number, so every implementation compared at
 // one load level is given exactly the same sequence of service times.
 #pragma once
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "clock.hpp"
 #include "units.hpp"
@@ -48,6 +52,19 @@ class ServiceTime {
   }
 
   Kind kind() const noexcept { return kind_; }
+  /// The same distribution, spent sleeping (I/O-bound) instead of spinning (CPU-bound).
+  ServiceTime waiting() const noexcept {
+    ServiceTime out = *this;
+    out.waits_ = true;
+    return out;
+  }
+  bool waits() const noexcept { return waits_; }
+
+  /// Keeps the handler busy for `ns`, as the model says: spinning or sleeping.
+  void spend(std::int64_t ns) const {
+    if (!waits_) return spin_for(ns);
+    if (ns > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
+  }
   /// The mean service time in nanoseconds.
   double mean_ns() const noexcept { return kind_ == Kind::uniform ? (a_ + b_) / 2 : a_; }
 
@@ -69,10 +86,11 @@ class ServiceTime {
   }
 
   std::string describe() const {
+    const std::string handler = waits_ ? " (I/O: sleeping)" : "";
     switch (kind_) {
-      case Kind::fixed: return "fixed:" + format_ns(a_);
-      case Kind::exponential: return "exp:" + format_ns(a_);
-      case Kind::uniform: return "uniform:" + format_ns(a_) + ".." + format_ns(b_);
+      case Kind::fixed: return "fixed:" + format_ns(a_) + handler;
+      case Kind::exponential: return "exp:" + format_ns(a_) + handler;
+      case Kind::uniform: return "uniform:" + format_ns(a_) + ".." + format_ns(b_) + handler;
     }
     return {};
   }
@@ -92,6 +110,7 @@ class ServiceTime {
   Kind kind_;
   double a_;  // fixed: the time; exponential: the mean; uniform: the low end
   double b_;  // uniform: the high end
+  bool waits_ = false;
 };
 
 }  // namespace jobq_perf

@@ -6,7 +6,9 @@
 //                               p50, p99, CPU used) and recommends the smallest worker count that
 //                               meets the p99 target; CSV and a plot go to --out.
 //   jobq_tune advise ...        no measurement: an M/M/c (Erlang C, erlang_c.hpp) estimate from
-//                               live figures (arrival rate, mean service time) for c = 1..N.
+//                               figures given (arrival rate, mean service time) for c = 1..N, or,
+//                               with --from-metrics, for every queue of a running process from
+//                               its Prometheus scrape, within a CPU budget (advise_fleet.hpp).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "advise_fleet.hpp"
 #include "affinity.hpp"
 #include "cli.hpp"
 #include "clock.hpp"
@@ -39,6 +42,9 @@ smallest worker count that keeps up and meets the p99 target (the cheapest such 
   --service SPEC        handler service time: fixed:10us, exp:10us, uniform:5us..15us
                         (default fixed:10us)
   --service-ns NS       shorthand for --service fixed:NSns
+  --handler cpu|io      cpu (default): the handler busy-spins for its service time, as CPU-bound
+                        work does; io: it sleeps for it, as a handler waiting on a network does
+                        (its worker is busy, its CPU free: sweep past the CPU count, in ms)
   --payload-bytes B     JSON payload size (default 64)
   --rate R|saturation   arrival rate in jobs/s (20000, 20k, 1.2M; default 20k), or "saturation":
                         each configuration runs closed loop as fast as it can, with --window
@@ -58,6 +64,17 @@ Advise: jobq_tune advise --arrival-rate R --service-mean-us S --p99-target-us T
   For c = 1..N (default %u): utilization, P(wait) (Erlang C), mean wait, p99 wait and p99
   response (wait + service) of an M/M/c queue; recommends the smallest c with utilization < 1
   whose p99 response (default; or wait) meets the target.
+
+Advise from a running process: jobq_tune advise --from-metrics URL|FILE|EARLIER,LATER
+        --p99-target-us T [--target QUEUE=US,...] [--cpus N] [--budget B]
+        [--cpu-share QUEUE=F,...] [--window-s S] [--max-workers N] [--quantile Q]
+        [--target-metric wait|response] [--out DIR]
+  Reads jobq's Prometheus metrics (a URL such as http://127.0.0.1:9090/metrics, read twice
+  --window-s apart, default 10; a saved file, for the means since start; or two files saved a
+  while apart) and, per queue, the runs per second and mean run time; recommends workers for
+  every queue at once within --budget CPUs (default --cpus, default this machine's). A
+  busy_spin worker costs a CPU; a parking one its handler's CPU share (default 1; 0.05, say,
+  for a handler that mostly waits on a network). Writes advise.csv and advise.svg to --out.
 )";
 
 void print_usage() { std::printf(usage, std::thread::hardware_concurrency(), std::max(16u, std::thread::hardware_concurrency())); }
@@ -67,13 +84,15 @@ void print_usage() { std::printf(usage, std::thread::hardware_concurrency(), std
 
 int advise(int argc, char** argv) {
   const Args args(argc, argv, 2,
-                  {"arrival-rate", "service-mean-us", "p99-target-us", "max-workers", "quantile", "target-metric"},
+                  {"arrival-rate", "service-mean-us", "p99-target-us", "max-workers", "quantile", "target-metric",
+                   "from-metrics", "target", "cpus", "budget", "cpu-share", "window-s", "out"},
                   {"help"});
   if (!args.error().empty()) cli_fail(args.error());
   if (args.has("help")) {
     print_usage();
     return 0;
   }
+  if (args.has("from-metrics")) return advise_from_metrics(args);
   if (!args.has("arrival-rate") || !args.has("service-mean-us") || !args.has("p99-target-us")) {
     cli_fail("advise needs --arrival-rate, --service-mean-us and --p99-target-us");
   }
@@ -155,7 +174,7 @@ std::string config_name(const Row& row) {
 
 int sweep(int argc, char** argv) {
   const Args args(argc, argv, 1,
-                  {"service", "service-ns", "payload-bytes", "rate", "p99-target-us", "target-metric", "max-workers",
+                  {"service", "service-ns", "handler", "payload-bytes", "rate", "p99-target-us", "target-metric", "max-workers",
                    "idle", "pin", "duration-s", "window", "out"},
                   {"help"});
   if (!args.error().empty()) cli_fail(args.error());
@@ -170,6 +189,13 @@ int sweep(int argc, char** argv) {
     setup.service = *service;
   }
   if (auto v = args.get("service-ns")) setup.service = ServiceTime::fixed(count_option<double>("service-ns", *v, 0));
+  if (auto v = args.get("handler")) {
+    if (*v == "io") {
+      setup.service = setup.service.waiting();
+    } else if (*v != "cpu") {
+      cli_fail("--handler takes cpu or io");
+    }
+  }
   if (auto v = args.get("payload-bytes")) setup.payload_bytes = count_option<std::size_t>("payload-bytes", *v, 0);
   const std::string rate_text = args.get("rate").value_or("20k");
   const bool saturation = rate_text == "saturation";

@@ -64,4 +64,11 @@ inline std::string format_rate(double rate) {
   return text;
 }
 
+/// "2 CPUs", "0.25 CPUs", "1 CPU".
+inline std::string format_cores(double cores) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g CPU%s", cores, cores == 1.0 ? "" : "s");
+  return text;
+}
+
 }  // namespace jobq_perf

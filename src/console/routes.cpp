@@ -111,6 +111,11 @@ void Routes::mount(httplib::Server& server) const {
     asset(response, page_style(), "text/css; charset=utf-8");
   }));
 
+  // The Prometheus exposition too, so that a console is all a scraper or jobq_tune needs.
+  server.Get(p + "/metrics", guarded(*this, [this](const httplib::Request&, httplib::Response& response) {
+    response.set_header("Cache-Control", "no-store");
+    response.set_content(prometheus_text(manager_.metrics()), "text/plain; version=0.0.4");
+  }));
   server.Get(p + "/api/queues", guarded(*this, [this](const httplib::Request&, httplib::Response& response) {
     reply(response, 200, overview(manager_, sampler_));
   }));
