@@ -3,10 +3,13 @@
 // Request threads must answer fast, so POST /signup and POST /reports only dispatch a job and
 // answer 202 with its id; jobq's workers do the slow part. The same process serves what an
 // operator needs: Prometheus metrics, an inspection view of queues, running jobs and dead
-// letters, pause and resume, and requeueing or deleting dead letters. POST /shutdown, SIGINT and
+// letters, pause and resume, and requeueing or deleting dead letters; and jobq's web console,
+// mounted under /console on the same server (its actions need the token it prints, or the one
+// in JOBQ_CONSOLE_TOKEN). POST /shutdown, SIGINT and
 // SIGTERM all stop it the same way: the server stops taking requests, jobq drains for up to 5 s,
 // and the program prints jobq's books and exits 0 only if they balance.
 #include <httplib.h>
+#include <jobq/console.hpp>
 #include <jobq/jobq.hpp>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +20,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <optional>
@@ -147,6 +151,11 @@ int main(int argc, char** argv) {
     kill(getpid(), SIGTERM);
   });
   api.mount(server);
+  // The operator's console, on the service's own server. It is declared after the Manager, so
+  // it is destroyed before it; the server stops before either.
+  const char* console_token = std::getenv("JOBQ_CONSOLE_TOKEN");
+  jobq::console::Console console(queues, {.token = console_token != nullptr ? console_token : "", .prefix = "/console"});
+  console.mount(server);
 
   // Loopback only: the endpoints pause queues and delete dead letters, and have no authentication.
   int bound = -1;
@@ -172,7 +181,8 @@ int main(int argc, char** argv) {
   while (!server.is_running() && !listener_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   // std::endl flushes: under a test, stdout is a pipe and fully buffered, and the test waits for
   // this line to learn the port.
-  std::cout << "listening on 127.0.0.1:" << bound << std::endl;
+  std::cout << "listening on 127.0.0.1:" << bound << " (console: http://127.0.0.1:" << bound << "/console/, token "
+            << console.token() << ")" << std::endl;
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

@@ -13,6 +13,7 @@ The command-line tool of the jobq job engine.
 commands:
   make:job NAME  write a job class header: payload struct, job class, typed dispatch helper and
                  handler (jobq make:job --help)
+  inspect        print a running console's queues and dead letters (jobq inspect --help)
 
 exit status: 0 done, 1 nothing written, 2 usage error
 )";
@@ -49,6 +50,78 @@ A class name is a C++ identifier that is neither a keyword nor reserved.
 exit status: 0 written, 1 not written (the file exists and --force is absent, or writing failed),
 2 usage error or invalid name
 )";
+
+constexpr std::string_view inspect_help_text = R"(usage: jobq inspect --url URL [--json] [--dead N] [--queue QUEUE]
+
+Prints the queues of a running jobq process (state, busy and total workers, depth, scheduled, in
+flight, counters, success and failure rates, p99 wait and run) and each queue's oldest dead
+letters, read from its console (jobq::console). Reading needs no token.
+
+options:
+  --url URL      the console: http://127.0.0.1:9090, or with its prefix, http://host:8080/ops/jobq
+  --json         print the console's own JSON: {"overview": ..., "dead_letters": [one page per queue]}
+  --dead N       dead letters listed per queue (default 10; 0: none)
+  --queue QUEUE  only this queue
+  -h, --help     show this help
+
+exit status: 0 printed, 1 the console could not be read, 2 usage error
+)";
+
+/// Parses the arguments after "inspect".
+void parse_inspect(std::span<const std::string_view> args, CommandLine& line) {
+  line.command = Command::inspect;
+  line.help_for_problem = Command::inspect_help;
+  InspectOptions& options = line.inspect;
+  std::optional<std::string> url, dead, queue;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      line.command = Command::inspect_help;
+      return;
+    }
+    const std::size_t equals = arg.find('=');
+    const std::string_view option = arg.substr(0, equals);
+    if (option == "--json") {
+      options.json = true;
+      continue;
+    }
+    std::optional<std::string>* target = option == "--url"     ? &url
+                                         : option == "--dead"  ? &dead
+                                         : option == "--queue" ? &queue
+                                                               : nullptr;
+    if (target == nullptr) {
+      line.problem = arg.starts_with("-") ? "unknown option '" + std::string(option) + "'"
+                                          : "unexpected argument '" + std::string(arg) + "'";
+      return;
+    }
+    if (target->has_value()) {
+      line.problem = std::string(option) + " is given twice";
+      return;
+    }
+    if (equals != std::string_view::npos) {
+      *target = std::string(arg.substr(equals + 1));
+    } else if (i + 1 < args.size()) {
+      *target = std::string(args[++i]);
+    } else {
+      line.problem = std::string(option) + " needs a value";
+      return;
+    }
+  }
+  if (!url || url->empty()) {
+    line.problem = "inspect needs --url: the console's address, such as http://127.0.0.1:9090";
+    return;
+  }
+  options.url = *url;
+  options.queue = queue;
+  if (dead) {
+    const bool digits = !dead->empty() && dead->size() < 7 && dead->find_first_not_of("0123456789") == std::string::npos;
+    if (!digits) {
+      line.problem = "--dead takes a count of letters, 0 to 999999; got '" + *dead + "'";
+      return;
+    }
+    options.dead = std::stoul(*dead);
+  }
+}
 
 /// Parses the arguments after "make:job".
 void parse_make_job(std::span<const std::string_view> args, CommandLine& line) {
@@ -130,12 +203,16 @@ CommandLine parse_command_line(std::span<const std::string_view> args) {
     line.command = Command::version;
   } else if (first == "make:job") {
     parse_make_job(args.subspan(1), line);
+  } else if (first == "inspect") {
+    parse_inspect(args.subspan(1), line);
   } else if (first.starts_with("-")) {
     line.problem = "unknown option '" + std::string(first) + "'";
   } else {
     line.problem = "unknown command '" + std::string(first) + "'";
   }
-  if (line.ok() && line.command != Command::make_job && line.command != Command::make_job_help && args.size() > 1) {
+  const bool takes_arguments = line.command == Command::make_job || line.command == Command::make_job_help ||
+                               line.command == Command::inspect || line.command == Command::inspect_help;
+  if (line.ok() && !takes_arguments && args.size() > 1) {
     line.problem = "unexpected argument '" + std::string(args[1]) + "' after " + std::string(first);
   }
   return line;
@@ -143,5 +220,6 @@ CommandLine parse_command_line(std::span<const std::string_view> args) {
 
 std::string_view tool_help() { return tool_help_text; }
 std::string_view make_job_help() { return make_job_help_text; }
+std::string_view inspect_help() { return inspect_help_text; }
 
 }  // namespace jobq::cli

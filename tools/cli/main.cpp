@@ -1,5 +1,7 @@
-// jobq: the command-line tool. `jobq make:job SendWelcomeEmail --queue emails` writes a job class.
+// jobq: the command-line tool. `jobq make:job SendWelcomeEmail --queue emails` writes a job class;
+// `jobq inspect --url http://127.0.0.1:9090` prints a running console's queues.
 #include <iostream>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,9 +15,10 @@ int main(int argc, char** argv) {
   const std::vector<std::string_view> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   const CommandLine line = parse_command_line(args);
   if (!line.ok()) {
-    const bool for_make_job = line.help_for_problem == Command::make_job_help;
-    std::cerr << (for_make_job ? "jobq make:job: " : "jobq: ") << line.problem << '\n'
-              << "run 'jobq " << (for_make_job ? "make:job " : "") << "--help' for usage\n";
+    const std::string prefix = line.help_for_problem == Command::make_job_help ? "jobq make:job"
+                               : line.help_for_problem == Command::inspect_help ? "jobq inspect"
+                                                                                 : "jobq";
+    std::cerr << prefix << ": " << line.problem << "\nrun '" << prefix << " --help' for usage\n";
     return exit_usage;
   }
   switch (line.command) {
@@ -23,6 +26,8 @@ int main(int argc, char** argv) {
     case Command::version: std::cout << "jobq " << JOBQ_VERSION_STRING << '\n'; return exit_ok;
     case Command::make_job_help: std::cout << make_job_help(); return exit_ok;
     case Command::make_job: return make_job(line.make_job, std::cout, std::cerr);
+    case Command::inspect_help: std::cout << inspect_help(); return exit_ok;
+    case Command::inspect: return inspect(line.inspect, std::cout, std::cerr);
   }
   return exit_usage;
 }

@@ -111,6 +111,10 @@ void refuses_bad_requests(Checks& checks, ServiceClient& client, Plan& plan) {
   checks.that(too_large.error().starts_with("payload too large"), "the 400 carries jobq's message: " + too_large.body);
   ++plan.emails.rejected;
   checks.status("inspect with a bad limit", client.get("/inspect?limit=ten"), 400);
+  // The console is mounted on the same server, under /console; its actions need its token.
+  checks.status("the console's page", client.get("/console/"), 200);
+  checks.status("the console's queues", client.get("/console/api/queues"), 200);
+  checks.status("a console action without the token", client.post("/console/api/queues/emails/pause"), 401);
 }
 
 void take_burst(Checks& checks, ServiceClient& client, int port, Plan& plan) {
