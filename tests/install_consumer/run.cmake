@@ -4,8 +4,9 @@
 # and compiler of the consumer must agree with the one library build.
 #
 # Variants: CMake (find_package) in Debug, with no build type, RelWithDebInfo, Release at
-# -O3 -Wall -Wextra -Werror, and clang++-14; pkg-config alone at -O0; then a durable queue
-# through the jobq::redis component (CMake, Debug) and jobq-redis.pc (pkg-config, -O0).
+# -O3 -Wall -Wextra -Werror, and clang++-14; pkg-config alone at -O0; the console through the
+# jobq::console component (CMake, Debug) and jobq-console.pc (pkg-config, -O0); then a durable
+# queue through the jobq::redis component (CMake, Debug) and jobq-redis.pc (pkg-config, -O0).
 file(REMOVE_RECURSE ${JOBQ_WORK_DIR})
 file(MAKE_DIRECTORY ${JOBQ_WORK_DIR})
 set(prefix ${JOBQ_WORK_DIR}/prefix)
@@ -85,6 +86,35 @@ else()
     message(FATAL_ERROR "[pkg-config-o0] ${compile} failed:\n${out}")
   endif()
   run_consumer(pkg-config-o0 ${build}/consumer)
+endif()
+
+# The console: the jobq::console component (CMake, Debug) and jobq-console.pc (pkg-config, -O0),
+# each mounting the console on a cpp-httplib server of the program's own.
+if(EXISTS ${prefix}/${JOBQ_INSTALL_LIBDIR}/cmake/jobq/jobqConsoleTargets.cmake)
+  set(build ${JOBQ_WORK_DIR}/console-debug)
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${JOBQ_CONSUMER_SOURCE}/console -B ${build} -G ${CMAKE_GENERATOR}
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${JOBQ_CXX} -DCMAKE_BUILD_TYPE=Debug
+    RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT result)
+    execute_process(COMMAND ${CMAKE_COMMAND} --build ${build} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  endif()
+  if(result)
+    message(FATAL_ERROR "[console-debug] building the console consumer failed:\n${out}")
+  endif()
+  run_consumer(console-debug ${build}/consumer)
+  if(PKG_CONFIG)
+    set(compile [["$CXX" -std=c++20 -O0 main.cpp -o consumer $("$PKG_CONFIG" --cflags --libs jobq-console)]])
+    set(build ${JOBQ_WORK_DIR}/console-pkg-config-o0)
+    file(COPY ${JOBQ_CONSUMER_SOURCE}/console/main.cpp DESTINATION ${build})
+    execute_process(COMMAND sh -c "${compile}" WORKING_DIRECTORY ${build} RESULT_VARIABLE result
+      OUTPUT_VARIABLE out ERROR_VARIABLE out)
+    if(result)
+      message(FATAL_ERROR "[console-pkg-config-o0] ${compile} failed:\n${out}")
+    endif()
+    run_consumer(console-pkg-config-o0 ${build}/consumer)
+  endif()
+else()
+  message(STATUS "[console] skipped: jobq was built without jobq::console")
 endif()
 
 # Durable queues: the jobq::redis component (CMake, Debug) and jobq-redis.pc (pkg-config, -O0),
