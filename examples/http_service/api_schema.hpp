@@ -3,6 +3,7 @@
 // test binds the answers with the same structs.
 #pragma once
 
+#include <jobq/console_api.hpp>
 #include <jobq/jobq.hpp>
 
 #include <cstdint>
@@ -51,19 +52,8 @@ JOBQ_PAYLOAD(Stopping, status);
 
 // GET /inspect -------------------------------------------------------------------------------
 
-/// jobq::JobCounters: events since start().
-struct Counters {
-  std::uint64_t accepted = 0;
-  std::uint64_t rejected = 0;
-  std::uint64_t started = 0;
-  std::uint64_t succeeded = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t retried = 0;
-  std::uint64_t dead_lettered = 0;
-  std::uint64_t revoked = 0;
-  std::uint64_t snoozed = 0;
-};
-JOBQ_PAYLOAD(Counters, accepted, rejected, started, succeeded, failed, retried, dead_lettered, revoked, snoozed);
+/// jobq::JobCounters: events since start(), as the console serves them.
+using Counters = jobq::console::api::Counters;
 
 struct QueueView {
   std::string name;

@@ -74,18 +74,6 @@ std::optional<std::uint64_t> parse_number(std::string_view text) {
   return value;
 }
 
-api::Counters counters_of(const jobq::JobCounters& jobs) {
-  return {.accepted = jobs.accepted,
-          .rejected = jobs.rejected,
-          .started = jobs.started,
-          .succeeded = jobs.succeeded,
-          .failed = jobs.failed,
-          .retried = jobs.retried,
-          .dead_lettered = jobs.dead_lettered,
-          .revoked = jobs.revoked,
-          .snoozed = jobs.snoozed};
-}
-
 }  // namespace
 
 HttpApi::HttpApi(jobq::Manager& queues, SendWelcomeEmail& welcome_email, GenerateReport& generate_report,
@@ -151,7 +139,7 @@ void HttpApi::inspect(const httplib::Request& request, httplib::Response& respon
                            .scheduled = queue.scheduled,
                            .in_flight = queue.in_flight,
                            .busy_workers = queue.busy_workers,
-                           .counters = counters_of(queue.jobs)});
+                           .counters = jobq::console::api::counters_of(queue.jobs)});
   }
   for (const jobq::InFlightJob& job : queues_.in_flight()) {
     view.in_flight.push_back({.id = job.id,

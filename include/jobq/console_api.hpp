@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "jobq/metrics.hpp"
 #include "jobq/payload.hpp"
 
 namespace jobq::console::api {
@@ -25,6 +26,18 @@ struct Counters {
   std::uint64_t snoozed = 0;
 };
 JOBQ_PAYLOAD(Counters, accepted, rejected, started, succeeded, failed, retried, dead_lettered, revoked, snoozed);
+
+inline Counters counters_of(const JobCounters& jobs) {
+  return {.accepted = jobs.accepted,
+          .rejected = jobs.rejected,
+          .started = jobs.started,
+          .succeeded = jobs.succeeded,
+          .failed = jobs.failed,
+          .retried = jobs.retried,
+          .dead_lettered = jobs.dead_lettered,
+          .revoked = jobs.revoked,
+          .snoozed = jobs.snoozed};
+}
 
 /// Per second, over the console's last sampling interval (Options::sample_every).
 struct Rates {

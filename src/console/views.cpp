@@ -9,18 +9,6 @@
 namespace jobq::console {
 namespace {
 
-api::Counters counters_of(const JobCounters& jobs) {
-  return {.accepted = jobs.accepted,
-          .rejected = jobs.rejected,
-          .started = jobs.started,
-          .succeeded = jobs.succeeded,
-          .failed = jobs.failed,
-          .retried = jobs.retried,
-          .dead_lettered = jobs.dead_lettered,
-          .revoked = jobs.revoked,
-          .snoozed = jobs.snoozed};
-}
-
 /// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD: a handler's
 /// error message may hold anything, and one bad byte must not make a page unwritable.
 std::string valid_utf8(std::string_view text) {
@@ -81,7 +69,7 @@ api::Overview overview(const Manager& manager, const Sampler& sampler) {
     row.scheduled = queue.scheduled;
     row.in_flight = queue.in_flight;
     row.timed_out = queue.timed_out;
-    row.counters = counters_of(queue.jobs);
+    row.counters = api::counters_of(queue.jobs);
     row.rates = sampler.latest_rates(queue.name);
     row.wait = quantiles_of(queue.wait);
     row.run = quantiles_of(queue.run);
@@ -103,7 +91,7 @@ api::Types types(const Manager& manager) {
   api::Types out;
   for (const TypeMetrics& type : manager.metrics().types) {
     out.types.push_back({.type = type.type,
-                         .counters = counters_of(type.jobs),
+                         .counters = api::counters_of(type.jobs),
                          .wait = quantiles_of(type.wait),
                          .run = quantiles_of(type.run)});
   }

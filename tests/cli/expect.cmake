@@ -1,16 +1,7 @@
 # Runs `jobq` with the arguments after "--", in an empty directory, and checks that it exits with
 # EXPECT_EXIT, that its output (stdout and stderr) matches the regex EXPECT_OUTPUT, and that it
 # wrote nothing.
-set(args)
-set(after_separator FALSE)
-math(EXPR last "${CMAKE_ARGC} - 1")
-foreach(i RANGE ${last})
-  if(after_separator)
-    list(APPEND args "${CMAKE_ARGV${i}}")
-  elseif(CMAKE_ARGV${i} STREQUAL "--")
-    set(after_separator TRUE)
-  endif()
-endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/../script_arguments.cmake)
 
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})

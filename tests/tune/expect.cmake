@@ -1,15 +1,6 @@
 # Runs TOOL with the arguments after "--" (OUT_DIR is passed as --out), and checks that it exits
 # with EXPECT_EXIT and that its output (stdout and stderr) matches the regex EXPECT_OUTPUT.
-set(args)
-set(after_separator FALSE)
-math(EXPR last "${CMAKE_ARGC} - 1")
-foreach(i RANGE ${last})
-  if(after_separator)
-    list(APPEND args "${CMAKE_ARGV${i}}")
-  elseif(CMAKE_ARGV${i} STREQUAL "--")
-    set(after_separator TRUE)
-  endif()
-endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/../script_arguments.cmake)
 
 file(REMOVE_RECURSE ${OUT_DIR})
 execute_process(COMMAND ${TOOL} ${args} --out ${OUT_DIR} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)

@@ -67,6 +67,27 @@ options:
 exit status: 0 printed, 1 the console could not be read, 2 usage error
 )";
 
+/// Takes the value of `option` at args[i]: after '=' in the argument, or the next argument.
+/// False, with the problem in `line`, when it is given twice or has no value.
+bool take_value(std::span<const std::string_view> args, std::size_t& i, std::string_view option,
+                std::optional<std::string>& target, CommandLine& line) {
+  const std::string_view arg = args[i];
+  const std::size_t equals = arg.find('=');
+  if (target.has_value()) {
+    line.problem = std::string(option) + " is given twice";
+    return false;
+  }
+  if (equals != std::string_view::npos) {
+    target = std::string(arg.substr(equals + 1));
+  } else if (i + 1 < args.size()) {
+    target = std::string(args[++i]);
+  } else {
+    line.problem = std::string(option) + " needs a value";
+    return false;
+  }
+  return true;
+}
+
 /// Parses the arguments after "inspect".
 void parse_inspect(std::span<const std::string_view> args, CommandLine& line) {
   line.command = Command::inspect;
@@ -94,18 +115,7 @@ void parse_inspect(std::span<const std::string_view> args, CommandLine& line) {
                                           : "unexpected argument '" + std::string(arg) + "'";
       return;
     }
-    if (target->has_value()) {
-      line.problem = std::string(option) + " is given twice";
-      return;
-    }
-    if (equals != std::string_view::npos) {
-      *target = std::string(arg.substr(equals + 1));
-    } else if (i + 1 < args.size()) {
-      *target = std::string(args[++i]);
-    } else {
-      line.problem = std::string(option) + " needs a value";
-      return;
-    }
+    if (!take_value(args, i, option, *target, line)) return;
   }
   if (!url || url->empty()) {
     line.problem = "inspect needs --url: the console's address, such as http://127.0.0.1:9090";
@@ -162,18 +172,7 @@ void parse_make_job(std::span<const std::string_view> args, CommandLine& line) {
       line.problem = "unknown option '" + std::string(option) + "'";
       return;
     }
-    if (target->has_value()) {
-      line.problem = std::string(option) + " is given twice";
-      return;
-    }
-    if (equals != std::string_view::npos) {
-      *target = std::string(arg.substr(equals + 1));
-    } else if (i + 1 < args.size()) {
-      *target = std::string(args[++i]);
-    } else {
-      line.problem = std::string(option) + " needs a value";
-      return;
-    }
+    if (!take_value(args, i, option, *target, line)) return;
   }
   if (!name) {
     line.problem = "make:job needs a NAME: a class name (SendWelcomeEmail) or a type name (emails:welcome)";
