@@ -104,7 +104,8 @@ inline int advise_from_metrics(const Args& args) {
     later = Scrape::load(sources[0], error);
     if (!later) cli_fail(error);
   }
-  const std::vector<QueueLoad> loads = queue_loads(earlier ? &*earlier : nullptr, *later);
+  const std::vector<QueueLoad> loads = queue_loads(earlier ? &*earlier : nullptr, *later, error);
+  if (!error.empty()) cli_fail(error);
   if (loads.empty()) cli_fail("the scrape lists no queue (no jobq_queue_workers samples)");
   if (loads.front().window_s <= 0) cli_fail("the scrapes are not in time order, or were taken at once");
 
@@ -125,6 +126,7 @@ inline int advise_from_metrics(const Args& args) {
   });
   const unsigned max_workers = args.has("max-workers") ? count_option<unsigned>("max-workers", *args.get("max-workers"), 1)
                                                        : std::max(64u, static_cast<unsigned>(4 * cpus));
+  if (max_workers > 100'000) cli_fail("--max-workers is at most 100000");
   for (const auto& [queue, value] : targets) {
     bool known = false;
     for (const QueueLoad& load : loads) known |= load.queue == queue;

@@ -37,6 +37,9 @@ struct QueuePlan {
   double cpu_per_worker = 1;
   unsigned keeps_up = 1;                ///< the fewest workers with utilization < 1
   std::optional<unsigned> meets{};      ///< the fewest that meet the target, up to the limit
+  /// Where more workers stop helping: the fewest that meet the target, or, when none does, the
+  /// fewest past which the quantile improves by under 1 % (the service time alone misses it).
+  unsigned wanted = 1;
   unsigned recommended = 1;
   MmcEstimate estimate{};               ///< at `recommended`
   bool meets_target = false;
@@ -73,16 +76,37 @@ FleetPlan plan_fleet(const std::vector<QueueLoad>& loads, double cpus, double bu
     if (load.runs_per_second <= 0 || load.service_mean_s <= 0) {
       q.keeps_up = 1;
       q.meets = 1;
+      q.wanted = 1;
     } else {
       q.keeps_up = static_cast<unsigned>(std::floor(load.runs_per_second * load.service_mean_s)) + 1;
-      for (unsigned c = q.keeps_up; c <= std::max(max_workers, q.keeps_up); ++c) {
-        if (q.quantile_s(estimate_for(q, c)) <= q.target.seconds) {
+      const unsigned limit = std::max(max_workers, q.keeps_up);
+      double previous = q.quantile_s(estimate_for(q, q.keeps_up));
+      q.wanted = limit;
+      bool saturated = false;
+      for (unsigned c = q.keeps_up; c <= limit; ++c) {
+        const double quantile = q.quantile_s(estimate_for(q, c));
+        if (quantile <= q.target.seconds) {
           q.meets = c;
+          q.wanted = c;
           break;
         }
+        if (c > q.keeps_up && quantile > previous * 0.99) {
+          q.wanted = c - 1;  // no worker count meets this target
+          saturated = true;
+          break;
+        }
+        previous = quantile;
+      }
+      if (saturated) {
+        plan.warnings.push_back("queue '" + load.queue + "': no worker count meets its target; past " +
+                                std::to_string(q.wanted) + " workers the modelled quantile no longer falls (the run " +
+                                "time alone is too long for it)");
+      } else if (!q.meets) {
+        plan.warnings.push_back("queue '" + load.queue + "': none of up to " + std::to_string(limit) +
+                                " workers meets its target (--max-workers)");
       }
     }
-    q.recommended = q.meets.value_or(std::max(max_workers, q.keeps_up));
+    q.recommended = q.wanted;
     plan.queues.push_back(q);
   }
 
@@ -97,8 +121,7 @@ FleetPlan plan_fleet(const std::vector<QueueLoad>& loads, double cpus, double bu
       QueuePlan* furthest = nullptr;
       double worst = 1.0;
       for (QueuePlan& q : plan.queues) {
-        const unsigned wanted = q.meets.value_or(std::max(max_workers, q.keeps_up));
-        if (q.recommended >= wanted || plan.cpu_used() + q.cpu_per_worker > budget + 1e-9) continue;
+        if (q.recommended >= q.wanted || plan.cpu_used() + q.cpu_per_worker > budget + 1e-9) continue;
         const double ratio = q.quantile_s(estimate_for(q, q.recommended)) / q.target.seconds;
         if (ratio > worst) {
           worst = ratio;

@@ -7,6 +7,7 @@
 
 #include <httplib.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -17,6 +18,17 @@
 #include <vector>
 
 namespace jobq_perf {
+
+/// "host" or "host:port" (or "[v6]:port") has no port, or one from 1 to 65535.
+inline bool valid_port(std::string_view authority) {
+  const std::size_t bracket = authority.rfind(']');
+  const std::size_t colon = authority.rfind(':');
+  if (colon == std::string_view::npos || (bracket != std::string_view::npos && colon < bracket)) return true;
+  const std::string_view port = authority.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  const long number = std::strtol(std::string(port).c_str(), nullptr, 10);
+  return number >= 1 && number <= 65535;
+}
 
 /// name{labels} → value, for the samples a plan needs.
 class Scrape {
@@ -30,10 +42,11 @@ class Scrape {
       std::string_view line = text.substr(0, end);
       text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
       ++line_number;
+      if (line.ends_with('\r')) line.remove_suffix(1);  // a file saved with CRLF
       if (line.empty() || line.front() == '#') continue;
       std::string key;
       std::size_t at = 0;
-      while (at < line.size() && line[at] != '{' && line[at] != ' ') key += line[at++];
+      while (at < line.size() && line[at] != '{' && line[at] != ' ' && line[at] != '\t') key += line[at++];
       if (at < line.size() && line[at] == '{') {
         // Labels, kept verbatim but for escapes: a key is name{a="x",b="y"}.
         key += '{';
@@ -55,8 +68,8 @@ class Scrape {
         key += '}';
         ++at;
       }
-      while (at < line.size() && line[at] == ' ') ++at;
-      const std::string value(line.substr(at, line.find(' ', at) - at));
+      while (at < line.size() && (line[at] == ' ' || line[at] == '\t')) ++at;
+      const std::string value(line.substr(at, line.find_first_of(" \t", at) - at));
       char* parsed_end = nullptr;
       const double number = std::strtod(value.c_str(), &parsed_end);
       if (key.empty() || value.empty() || parsed_end != value.c_str() + value.size()) {
@@ -74,6 +87,10 @@ class Scrape {
     if (source.rfind("http://", 0) == 0) {
       const std::size_t path_at = source.find('/', 7);
       const std::string host = source.substr(0, path_at);
+      if (!valid_port(host.substr(7))) {
+        error = source + ": the port is not a number from 1 to 65535";
+        return std::nullopt;
+      }
       const std::string path = path_at == std::string::npos ? "/metrics" : source.substr(path_at);
       httplib::Client client(host);
       client.set_connection_timeout(5, 0);
@@ -141,8 +158,10 @@ struct QueueLoad {
   bool busy_spin = false;      ///< its idle workers spin: each holds a CPU
 };
 
-/// The load of every queue between `earlier` (none: since start) and `later`.
-inline std::vector<QueueLoad> queue_loads(const Scrape* earlier, const Scrape& later) {
+/// The load of every queue between `earlier` (none: since start) and `later`; empty, with the
+/// reason in `error`, when the figures cannot be a load (not finite, or counters that went back:
+/// the process restarted between the scrapes).
+inline std::vector<QueueLoad> queue_loads(const Scrape* earlier, const Scrape& later, std::string& error) {
   std::vector<QueueLoad> out;
   const double uptime = *later.find("jobq_uptime_seconds") - (earlier ? *earlier->find("jobq_uptime_seconds") : 0.0);
   for (const std::string& queue : later.queues()) {
@@ -159,7 +178,17 @@ inline std::vector<QueueLoad> queue_loads(const Scrape* earlier, const Scrape& l
       count = later.queue_value("jobq_queue_sampled_run_seconds_count", queue);
     }
     load.service_mean_s = count > 0 ? sum / count : 0;
-    load.workers = static_cast<unsigned>(later.queue_value("jobq_queue_workers", queue));
+    const double workers = later.queue_value("jobq_queue_workers", queue);
+    if (!std::isfinite(load.runs) || !std::isfinite(load.service_mean_s) || !std::isfinite(workers) || workers < 0 ||
+        workers > 1e6) {
+      error = "queue '" + queue + "': its figures are not finite numbers";
+      return {};
+    }
+    if (load.runs < 0 || sum < 0 || count < 0 || uptime < 0) {
+      error = "queue '" + queue + "': its counters went back between the scrapes (did the process restart?)";
+      return {};
+    }
+    load.workers = static_cast<unsigned>(workers);
     load.busy_spin = later.queue_value("jobq_queue_busy_spin", queue) > 0;
     out.push_back(load);
   }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "jobq/log.hpp"
 
@@ -35,6 +36,11 @@ struct Options {
   std::string host = "127.0.0.1";
   /// listen()'s port; 0 picks a free one (port() tells which).
   std::uint16_t port = 0;
+  /// The names a request's Host header may carry besides loopback's (127.0.0.1, localhost,
+  /// [::1]) and `host`: the names users or a proxy reach the console by ("ops.example.com", or
+  /// with a port). A request naming any other host is refused (403), which keeps a hostile page
+  /// whose domain is rebound to 127.0.0.1 from reading the console. "*" allows any name.
+  std::vector<std::string> allowed_hosts{};
   /// The token that every action (pause, resume, requeue, purge) must carry in the
   /// X-Jobq-Token header (a header a cross-site form cannot send). Empty: a random one is made,
   /// logged in the console's start line and readable from token(). Reading needs no token.

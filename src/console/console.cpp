@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <random>
 #include <thread>
@@ -59,7 +61,11 @@ struct Console::State {
         sampler(manager, options.sample_every,
                 static_cast<std::size_t>(std::chrono::duration_cast<std::chrono::milliseconds>(options.history) /
                                          options.sample_every)),
-        routes(manager, sampler, options.token.empty() ? random_token() : options.token, options.prefix,
+        routes(manager, sampler,
+               {.token = options.token.empty() ? random_token() : options.token,
+                .prefix = options.prefix,
+                .bind_host = options.host,
+                .allowed_hosts = options.allowed_hosts},
                sink_for(options, manager)) {}
 
   Options options;
@@ -67,6 +73,7 @@ struct Console::State {
   Routes routes;
   std::unique_ptr<httplib::Server> server;
   std::thread listener;
+  std::atomic<bool> listener_done{false};
   std::uint16_t port = 0;
 };
 
@@ -103,10 +110,15 @@ std::uint16_t Console::listen() {
   state_->port = static_cast<std::uint16_t>(bound);
   httplib::Server* raw = server.get();
   state_->server = std::move(server);
-  state_->listener = std::thread([raw] {
+  std::atomic<bool>& done = state_->listener_done;
+  state_->listener = std::thread([raw, &done] {
     pthread_setname_np(pthread_self(), "jq:console-http");
     raw->listen_after_bind();
+    done.store(true);
   });
+  // httplib's stop() does nothing until the server runs: wait for it, so that a stop() right
+  // after listen() is not lost (and the destructor's join never hangs).
+  while (!raw->is_running() && !done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const std::string host = options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
   state_->routes.log("console: http://" + host + ":" + std::to_string(bound) + options.prefix + "/ (actions need token " +
                      state_->routes.token() + ")");

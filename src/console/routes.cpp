@@ -3,7 +3,9 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <exception>
 #include <optional>
 
@@ -68,15 +70,48 @@ int status_of(Errc code) {
   }
 }
 
+/// `text` with control characters written as \xHH: a request's path goes into the log, and a
+/// decoded %0A must not start a forged line there.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F) {
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\x%02X", byte);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/// The host name of a Host header or an Origin's authority, lower-cased, without its port:
+/// "127.0.0.1:9090" → "127.0.0.1", "[::1]:9090" → "::1".
+std::string host_name(std::string_view authority) {
+  std::string_view name = authority;
+  if (name.starts_with('[')) {
+    name = name.substr(1, name.find(']') - 1);
+  } else if (const std::size_t colon = name.rfind(':'); colon != std::string_view::npos) {
+    name = name.substr(0, colon);
+  }
+  std::string out(name);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
-/// A handler that answers 500 instead of letting an exception reach the server's thread.
+/// A handler that answers only requests naming an allowed host, and 500 instead of letting an
+/// exception reach the server's thread.
 Handler guarded(const Routes& routes, Handler handler) {
   return [&routes, handler = std::move(handler)](const httplib::Request& request, httplib::Response& response) {
     try {
+      if (std::string refusal = routes.host_refusal(request); !refusal.empty()) return refuse(response, 403, refusal);
       handler(request, response);
     } catch (const std::exception& error) {
-      routes.log("console: " + request.method + " " + request.path + " failed: " + error.what());
+      routes.log("console: " + request.method + " " + printable(request.path) + " failed: " + error.what());
       refuse(response, 500, std::string("internal error: ") + error.what());
     }
   };
@@ -94,8 +129,19 @@ void Routes::log(std::string_view line) const {
   if (log_) log_(LogLevel::info, line);
 }
 
+std::string Routes::host_refusal(const httplib::Request& request) const {
+  if (!request.has_header("Host")) return {};  // HTTP/1.0: not a browser's request
+  const std::string host = request.get_header_value("Host");
+  const std::string name = host_name(host);
+  if (name == "127.0.0.1" || name == "localhost" || name == "::1" || name == host_name(access_.bind_host)) return {};
+  for (const std::string& allowed : access_.allowed_hosts) {
+    if (allowed == "*" || allowed == host || host_name(allowed) == name) return {};
+  }
+  return "this console does not answer to host '" + printable(host) + "' (console::Options::allowed_hosts)";
+}
+
 void Routes::mount(httplib::Server& server) const {
-  const std::string& p = prefix_;
+  const std::string& p = access_.prefix;
   // Under a prefix the page lives at PREFIX/, so that its relative links reach PREFIX/api.
   if (!p.empty()) server.Get(p, [p](const httplib::Request&, httplib::Response& response) { response.set_redirect(p + "/"); });
   server.Get(p + "/", guarded(*this, [](const httplib::Request&, httplib::Response& response) {
@@ -157,6 +203,8 @@ void Routes::mount(httplib::Server& server) const {
 void Routes::dead_letters(const httplib::Request& request, httplib::Response& response) const {
   const std::optional<std::uint64_t> offset = query_number(request, response, "offset", 0);
   if (!offset) return;
+  // A store pages by signed offsets (Redis's ZRANGE): past 2^62 there is nothing to page anyway.
+  if (*offset > (std::uint64_t{1} << 62)) return refuse(response, 400, "offset is too large");
   const std::optional<std::uint64_t> limit = query_number(request, response, "limit", 50);
   if (!limit) return;
   if (!request.has_param("queue")) return refuse(response, 400, "name a queue: /api/dead?queue=NAME");
@@ -182,16 +230,22 @@ void Routes::dead_letter(const httplib::Request& request, httplib::Response& res
 bool Routes::authorized(const httplib::Request& request, httplib::Response& response) const {
   // A cross-site page cannot set a custom header without a CORS preflight, which this server
   // never grants; the Origin check refuses the rest (a page of another origin that got the token).
+  // The Origin's authority must be the Host asked for: http or https (behind a TLS proxy).
   const std::string origin = request.get_header_value("Origin");
-  if (!origin.empty() && origin != "http://" + request.get_header_value("Host")) {
-    finish_action(request, response, 403, "cross-origin request refused (Origin: " + origin + ")");
-    return false;
+  if (!origin.empty()) {
+    const std::size_t scheme = origin.find("://");
+    const std::string authority = scheme == std::string::npos ? "" : origin.substr(scheme + 3);
+    const std::string scheme_name = scheme == std::string::npos ? "" : origin.substr(0, scheme);
+    if ((scheme_name != "http" && scheme_name != "https") || authority != request.get_header_value("Host")) {
+      finish_action(request, response, 403, "cross-origin request refused (Origin: " + printable(origin) + ")");
+      return false;
+    }
   }
   if (!request.has_header("X-Jobq-Token")) {
     finish_action(request, response, 401, "actions need the console's token in the X-Jobq-Token header");
     return false;
   }
-  if (!same_secret(request.get_header_value("X-Jobq-Token"), token_)) {
+  if (!same_secret(request.get_header_value("X-Jobq-Token"), access_.token)) {
     finish_action(request, response, 403, "wrong token");
     return false;
   }
@@ -232,8 +286,8 @@ void Routes::requeue_or_purge(const httplib::Request& request, httplib::Response
 
 void Routes::finish_action(const httplib::Request& request, httplib::Response& response, int status,
                            std::string message, std::uint64_t job_id) const {
-  log("console: " + request.remote_addr + " " + request.method + " " + request.path + " -> " + std::to_string(status) +
-      " " + message);
+  log("console: " + request.remote_addr + " " + request.method + " " + printable(request.path) + " -> " +
+      std::to_string(status) + " " + printable(message));
   reply(response, status, api::ActionResult{.ok = status < 300, .message = std::move(message), .job_id = job_id});
 }
 

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "jobq/log.hpp"
 
@@ -21,14 +22,25 @@ namespace jobq::console {
 
 class Sampler;
 
+/// Who may ask what: the actions' token, where the routes live, and the Host names answered.
+struct Access {
+  std::string token;
+  std::string prefix;
+  std::string bind_host;
+  std::vector<std::string> allowed_hosts;
+};
+
 class Routes {
  public:
-  Routes(Manager& manager, const Sampler& sampler, std::string token, std::string prefix, LogSink log)
-      : manager_(manager), sampler_(sampler), token_(std::move(token)), prefix_(std::move(prefix)), log_(std::move(log)) {}
+  Routes(Manager& manager, const Sampler& sampler, Access access, LogSink log)
+      : manager_(manager), sampler_(sampler), access_(std::move(access)), log_(std::move(log)) {}
 
   void mount(httplib::Server& server) const;
-  const std::string& token() const noexcept { return token_; }
+  const std::string& token() const noexcept { return access_.token; }
   void log(std::string_view line) const;
+  /// The request's Host header names loopback, the bound host, or an allowed name; empty when it
+  /// does, else why not.
+  std::string host_refusal(const httplib::Request& request) const;
 
  private:
   // Actions: each checks the token, acts, answers api::ActionResult and logs one line.
@@ -44,8 +56,7 @@ class Routes {
 
   Manager& manager_;
   const Sampler& sampler_;
-  const std::string token_;
-  const std::string prefix_;
+  const Access access_;
   const LogSink log_;
 };
 

@@ -200,6 +200,53 @@ TEST_F(ConsoleApi, ActionsNeedTheTokenAndAreLogged) {
   EXPECT_FALSE(live.queues.paused("emails"));
 }
 
+TEST_F(ConsoleApi, OnlyItsOwnHostsAndOriginsAreAnswered) {
+  // A hostile page whose domain is rebound to 127.0.0.1 sends its own name as Host: refused,
+  // reads included.
+  const auto rebound = client->Get("/api/dead?queue=emails", {{"Host", "evil.example:" + std::to_string(port)}});
+  ASSERT_TRUE(rebound);
+  EXPECT_EQ(rebound->status, 403);
+  EXPECT_NE(rebound->body.find("does not answer to host 'evil.example:"), std::string::npos) << rebound->body;
+  EXPECT_EQ(client->Get("/api/queues", {{"Host", "localhost:" + std::to_string(port)}})->status, 200);
+  // Behind a TLS proxy the page's Origin is https: accepted when it names the same host.
+  const std::string self = "127.0.0.1:" + std::to_string(port);
+  auto done = client->Post("/api/queues/emails/pause", {{"X-Jobq-Token", "s3cret"}, {"Origin", "https://" + self}}, "",
+                           "application/json");
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 200) << done->body;
+  done = client->Post("/api/queues/emails/resume", {{"X-Jobq-Token", "s3cret"}, {"Origin", "ftp://" + self}}, "",
+                      "application/json");
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 403);
+  // A decoded newline in the path cannot forge a line in the action log.
+  const auto forged = post("/api/dead/emails/1%0Aconsole:%20forged/purge", "");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 401);
+  EXPECT_TRUE(lines.any_contains("/api/dead/emails/1\\x0Aconsole: forged/purge -> 401"));
+  EXPECT_FALSE(lines.any_contains("\n"));
+}
+
+TEST(ConsoleHosts, AllowedHostsAddNamesAndAStarAllowsAny) {
+  LiveManager live;
+  jobq::console::Console named(live.queues, {.allowed_hosts = {"ops.example.com"}, .log = [](jobq::LogLevel, std::string_view) {}});
+  httplib::Client to_named("127.0.0.1", named.listen());
+  EXPECT_EQ(to_named.Get("/api/queues", {{"Host", "ops.example.com"}})->status, 200);
+  EXPECT_EQ(to_named.Get("/api/queues", {{"Host", "OPS.example.com:443"}})->status, 200);
+  EXPECT_EQ(to_named.Get("/api/queues", {{"Host", "other.example.com"}})->status, 403);
+  jobq::console::Console any(live.queues, {.allowed_hosts = {"*"}, .log = [](jobq::LogLevel, std::string_view) {}});
+  httplib::Client to_any("127.0.0.1", any.listen());
+  EXPECT_EQ(to_any.Get("/api/queues", {{"Host", "other.example.com"}})->status, 200);
+}
+
+TEST(ConsoleLifetime, ADestructorRightAfterListenReturns) {
+  // httplib ignores a stop() that comes before its server runs; the console waits for it.
+  LiveManager live;
+  for (int round = 0; round < 20; ++round) {
+    jobq::console::Console console(live.queues, {.log = [](jobq::LogLevel, std::string_view) {}});
+    EXPECT_GT(console.listen(), 0);
+  }
+}
+
 TEST_F(ConsoleApi, RequeueRunsTheLetterAgainAndPurgeForgetsOne) {
   const jobq::DeadLetterPage letters = live.queues.dead_letters(0, 2);
   ASSERT_EQ(letters.letters.size(), 2u);
@@ -233,6 +280,7 @@ TEST_F(ConsoleApi, BadRequestsGetA4xxAndTheConsoleGoesOn) {
       {"GET", "/api/dead?queue=nope", 404},                   // no such queue
       {"GET", "/api/dead?queue=emails&offset=x", 400},        // not a number
       {"GET", "/api/dead?queue=emails&limit=-1", 400},        // not a number
+      {"GET", "/api/dead?queue=emails&offset=18446744073709551615", 400},  // past any store
       {"GET", "/api/dead/emails/99999999", 404},              // no such letter
       {"GET", "/api/dead/emails/abc", 400},                   // not an id
       {"GET", "/api/dead/emails/99999999999999999999999", 400},  // past 2^64

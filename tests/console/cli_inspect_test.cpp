@@ -93,6 +93,9 @@ TEST_F(CliInspect, ProblemsExitNonZeroWithTheReason) {
   run = run_jobq("inspect --url http://127.0.0.1:" + std::to_string(console->port()) + "/elsewhere");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.output.find("answered 404"), std::string::npos) << run.output;
+  run = run_jobq("inspect --url http://127.0.0.1:99999999999");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.output.find("a port from 1 to 65535"), std::string::npos) << run.output;
   run = run_jobq("inspect --url " + url + " --dead many");
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.output.find("--dead takes a count"), std::string::npos) << run.output;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <thread>
 
 #include "fleet_plan.hpp"
@@ -52,7 +53,8 @@ TEST(TuneAdvice, ReadsALiveLoadAndRecommendsTheErlangCAnswer) {
   const std::optional<jobq_perf::Scrape> after = jobq_perf::Scrape::load(url, error);
   ASSERT_TRUE(after) << error;
 
-  const std::vector<jobq_perf::QueueLoad> loads = jobq_perf::queue_loads(&*before, *after);
+  const std::vector<jobq_perf::QueueLoad> loads = jobq_perf::queue_loads(&*before, *after, error);
+  ASSERT_TRUE(error.empty()) << error;
   ASSERT_EQ(loads.size(), 1u);
   const jobq_perf::QueueLoad& load = loads[0];
   EXPECT_EQ(load.queue, "io");
@@ -65,6 +67,8 @@ TEST(TuneAdvice, ReadsALiveLoadAndRecommendsTheErlangCAnswer) {
   // histogram's sum is exact ticks: at least the sampled mean, and at most 10 % over it.
   EXPECT_GE(load.service_mean_s, expected_service_s * 0.999);
   EXPECT_LE(load.service_mean_s, expected_service_s * 1.10);
+  std::printf("measured %.1f runs/s (ran at %.0f/s), mean run %.3f ms (sampled mean %.3f ms)\n", load.runs_per_second,
+              arrival_rate, load.service_mean_s * 1e3, expected_service_s * 1e3);
 
   const jobq_perf::FleetPlan plan = jobq_perf::plan_fleet(
       loads, 2, 2, 64, [](const std::string&) { return 0.05; },

@@ -30,6 +30,17 @@ std::optional<Console> split_url(std::string url) {
   const std::size_t path = url.find('/', scheme + 3);
   Console console{url.substr(0, path), path == std::string::npos ? "" : url.substr(path)};
   if (console.origin.size() == scheme + 3) return std::nullopt;
+  // httplib's client reads the port with std::stoi: check it here rather than let it throw.
+  const std::string authority = console.origin.substr(scheme + 3);
+  const std::size_t bracket = authority.rfind(']');
+  const std::size_t colon = authority.rfind(':');
+  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+    const std::string port = authority.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stol(port) < 1 || std::stol(port) > 65535) {
+      return std::nullopt;
+    }
+  }
   return console;
 }
 
@@ -49,6 +60,23 @@ std::string fetch(httplib::Client& client, const Console& console, const std::st
   const Status bound = from_json(answer->body, body);
   if (!bound.ok()) return console.origin + console.prefix + path + " is not a jobq console's answer: " + bound.message();
   return {};
+}
+
+/// A console's text for a terminal: control characters (an escape sequence in a handler's error
+/// message, a newline) shown as \xHH instead of acted on.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F) {
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\x%02X", byte);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 std::string seconds(double s) {
@@ -104,7 +132,7 @@ void print_table(std::ostream& out, const std::vector<std::vector<std::string>>&
 int inspect(const InspectOptions& options, std::ostream& out, std::ostream& err) {
   const std::optional<Console> console = split_url(options.url);
   if (!console) {
-    err << "jobq inspect: '" << options.url << "' is not an http:// or https:// URL\n";
+    err << "jobq inspect: '" << options.url << "' is not an http:// or https:// URL with a port from 1 to 65535\n";
     return exit_usage;
   }
   httplib::Client client(console->origin);
@@ -169,8 +197,8 @@ int inspect(const InspectOptions& options, std::ostream& out, std::ostream& err)
     out << '\n';
     std::vector<std::vector<std::string>> letters = {{"ID", "TYPE", "ATTEMPTS", "REASON", "FAILED AT", "LAST ERROR"}};
     for (const auto& letter : page.letters) {
-      letters.push_back({std::to_string(letter.id), letter.type, std::to_string(letter.attempts), letter.reason,
-                         letter.failed_at, letter.last_error});
+      letters.push_back({std::to_string(letter.id), printable(letter.type), std::to_string(letter.attempts),
+                         printable(letter.reason), printable(letter.failed_at), printable(letter.last_error)});
     }
     print_table(out, letters, "  ");
   }
