@@ -12,6 +12,7 @@
 #include "console/page.hpp"
 #include "console/sampler.hpp"
 #include "console/views.hpp"
+#include "jobq/internal/printable.hpp"
 #include "jobq/json.hpp"
 #include "jobq/manager.hpp"
 
@@ -70,22 +71,7 @@ int status_of(Errc code) {
   }
 }
 
-/// `text` with control characters written as \xHH: a request's path goes into the log, and a
-/// decoded %0A must not start a forged line there.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7F) {
-      char escaped[5];
-      std::snprintf(escaped, sizeof escaped, "\\x%02X", byte);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+using internal::printable;
 
 /// The host name of a Host header or an Origin's authority, lower-cased, without its port:
 /// "127.0.0.1:9090" → "127.0.0.1", "[::1]:9090" → "::1".

@@ -10,6 +10,7 @@
 
 #include "cli/make_job.hpp"
 #include "jobq/console_api.hpp"
+#include "jobq/internal/printable.hpp"
 #include "jobq/json.hpp"
 
 namespace jobq::cli {
@@ -62,22 +63,7 @@ std::string fetch(httplib::Client& client, const Console& console, const std::st
   return {};
 }
 
-/// A console's text for a terminal: control characters (an escape sequence in a handler's error
-/// message, a newline) shown as \xHH instead of acted on.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7F) {
-      char escaped[5];
-      std::snprintf(escaped, sizeof escaped, "\\x%02X", byte);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+using internal::printable;
 
 std::string seconds(double s) {
   char text[32];
