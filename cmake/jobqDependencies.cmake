@@ -4,6 +4,9 @@ include(CMakeFindDependencyMacro)
 
 find_dependency(Threads)
 find_dependency(simdjson CONFIG)
+# Periodic jobs' time zones: Howard Hinnant's date library over the system's tzdata
+# (libhowardhinnant-date-dev), until the standard library has <chrono> time zones.
+find_dependency(date CONFIG)
 if(NOT JOBQ_SYSTEM_ALLOCATOR)
   find_dependency(mimalloc CONFIG)
 endif()

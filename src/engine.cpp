@@ -251,6 +251,9 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
   const std::lock_guard call(lifecycle_calls_);  // a concurrent call waits, then gets the final counters
   std::unique_lock lock(lifecycle_mutex_);
   bool drained = true;
+  lock.unlock();
+  scheduler_.stop();  // no slot is dispatched into a closing intake
+  lock.lock();
   if (!shut_down_ && state_.load() == configuring) {
     state_.store(stopped, std::memory_order_seq_cst);
     shut_down_ = true;

@@ -23,6 +23,7 @@ void Manager::start() {
   engine_->start();
   try {
     engine_->start_lanes();  // durable queues start fetching once the workers run
+    engine_->start_scheduler();  // periodic jobs last: every queue can take them
   } catch (...) {
     engine_->shutdown(std::chrono::nanoseconds::zero(), ShutdownMode::return_pending);
     throw;
@@ -30,6 +31,10 @@ void Manager::start() {
 }
 
 Result<JobId> Manager::dispatch(const Job& job) { return engine_->dispatch(job); }
+void Manager::schedule(std::string_view name, std::string_view cron, const Job& job, ScheduleOptions options) {
+  engine_->add_schedule(name, cron, job, options);
+}
+std::vector<ScheduleInfo> Manager::schedules() const { return engine_->schedules(); }
 Result<JobId> Manager::dispatch_object(const Job& job, const internal::ObjectType& type, void* object, bool move) {
   return engine_->dispatch_object(job, type, object, move);
 }

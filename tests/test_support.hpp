@@ -80,11 +80,20 @@ struct Lifetime {
 class ManualClock : public jobq::Clock {
  public:
   time_point now() const noexcept override { return time_point(std::chrono::nanoseconds(now_.load())); }
+  /// The wall clock moves with now(), from where set_wall() put it.
+  std::chrono::system_clock::time_point wall_now() const noexcept override {
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(now_.load() + wall_offset_.load())));
+  }
   void advance(std::chrono::nanoseconds by) { now_.fetch_add(by.count()); }
   void set(time_point when) { now_.store(when.time_since_epoch().count()); }
+  void set_wall(std::chrono::system_clock::time_point wall) {
+    wall_offset_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count() - now_.load());
+  }
 
  private:
   std::atomic<std::int64_t> now_{std::chrono::nanoseconds(std::chrono::hours(1000)).count()};
+  std::atomic<std::int64_t> wall_offset_{0};
 };
 
 /// Polls `done` until it returns true or `limit` passes; returns its last answer. Used to wait

@@ -13,6 +13,8 @@ class Clock {
   using time_point = std::chrono::steady_clock::time_point;
   virtual ~Clock() = default;
   virtual time_point now() const noexcept = 0;
+  /// The wall clock, which periodic jobs follow; a test clock may move it with now().
+  virtual std::chrono::system_clock::time_point wall_now() const noexcept { return std::chrono::system_clock::now(); }
 };
 
 }  // namespace jobq

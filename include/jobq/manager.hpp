@@ -27,6 +27,7 @@
 #include "jobq/payload.hpp"
 #include "jobq/registry.hpp"
 #include "jobq/retry.hpp"
+#include "jobq/schedule.hpp"
 #include "jobq/stats.hpp"
 #include "jobq/status.hpp"
 
@@ -240,6 +241,16 @@ class Manager {
   std::uint64_t unrouted() const;
   /// Counters of one queue; throws ConfigError for an unknown queue name.
   QueueStats stats(std::string_view queue) const;
+
+  /// Registers a periodic job, before start(): `job` (its type, payload and queue, copied) is
+  /// dispatched at every slot of `cron` in options.time_zone, on a thread "jq:scheduler" (pinned
+  /// with Config::timer_cpus, announced to the worker hooks). Each slot's dispatch carries the
+  /// idempotency key "schedule:<name>:<slot>": once per slot in a process, and once in a fleet on
+  /// a durable queue. Throws ConfigError, with the column and the reason, for a bad expression;
+  /// and for an unknown zone, type or queue, a name used twice, a job with a key or a delay.
+  void schedule(std::string_view name, std::string_view cron, const Job& job, ScheduleOptions options = {});
+  /// Every schedule: its next and last slot and its counts.
+  std::vector<ScheduleInfo> schedules() const;
 
   const Config& config() const noexcept;
   const Registry& registry() const noexcept;

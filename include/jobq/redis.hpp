@@ -84,6 +84,8 @@ class Lane final : public jobq::Lane {
   void append_async(const LaneJob& job, std::function<void(Result<JobId>)> done) override;
   void settle(const LaneSettlement& outcome) noexcept override;
   void set_paused(bool paused) override;
+  Result<std::optional<std::int64_t>> last_slot(std::string_view schedule) override;
+  Result<bool> record_slot(std::string_view schedule, std::int64_t slot) override;
   void stop_fetching() override;
   void stop() override;
   bool idle() override;

@@ -318,6 +318,33 @@ void Lane::set_paused(bool paused) {
   }
 }
 
+Result<std::optional<std::int64_t>> Lane::last_slot(std::string_view schedule) {
+  State& state = *state_;
+  detail::Args get;
+  get.add("GET").add(state.base + ":schedule:" + std::string(schedule));
+  Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) { return connection.run(get); });
+  if (!reply) return reply.error();
+  const std::string value(detail::text(reply->get()));
+  if (value.empty()) return std::optional<std::int64_t>{};
+  return std::optional<std::int64_t>{std::stoll(value)};
+}
+
+Result<bool> Lane::record_slot(std::string_view schedule, std::int64_t slot) {
+  // The later slot wins, whichever process records first.
+  State& state = *state_;
+  detail::Args keep_latest;
+  keep_latest.add("EVAL")
+      .add("local old = tonumber(redis.call('GET', KEYS[1])) "
+           "if not old or old < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) return 1 end return 0")
+      .add("1")
+      .add(state.base + ":schedule:" + std::string(schedule))
+      .add(std::to_string(slot));
+  Result<detail::Reply> reply =
+      state.with_connection([&](detail::Connection& connection) { return connection.run(keep_latest); });
+  if (!reply) return reply.error();
+  return true;
+}
+
 void Lane::stop_fetching() {
   State& state = *state_;
   state.fetching.store(false);

@@ -16,6 +16,7 @@
 #include "jobq/internal/lane_bridge.hpp"
 #include "jobq/internal/payload_json.hpp"
 #include "jobq/internal/queue_runtime.hpp"
+#include "jobq/internal/scheduler.hpp"
 #include "jobq/internal/ticks.hpp"
 #include "jobq/internal/timer.hpp"
 #include "jobq/manager.hpp"
@@ -38,6 +39,11 @@ class Engine {
   void on_worker_stop(WorkerHook hook);
 
   void use(Middleware middleware);
+
+  /// Periodic jobs (src/schedules.cpp).
+  void add_schedule(std::string_view name, std::string_view cron, const Job& job, const ScheduleOptions& options);
+  std::vector<ScheduleInfo> schedules() const { return scheduler_.info(); }
+  void start_scheduler();
 
   void start();
 
@@ -253,6 +259,7 @@ class Engine {
   Result<JobId> requeue_record(const DeadLetterStore::Record& record);
 
   Config config_;
+  Scheduler scheduler_;  // its thread dispatches: shutdown() stops it before intake closes
   Registry registry_;
   std::vector<std::unique_ptr<QueueRuntime>> queues_;
   FlatNameMap queue_index_;

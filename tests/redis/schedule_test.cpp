@@ -1,0 +1,88 @@
+// A schedule shared by two processes on a durable queue: each slot is dispatched once in the
+// fleet (its idempotency key lives in Redis), the other process's attempt refused as taken.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "durable_support.hpp"
+#include "jobq/jobq.hpp"
+#include "jobq/redis.hpp"
+#include "redis_server.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using jobq::testing::durable_config;
+using jobq::testing::fast;
+using jobq::testing::RedisServer;
+using namespace std::chrono_literals;
+
+TEST(DurableSchedule, TwoProcessesDispatchEachSlotOnce) {
+  RedisServer redis;
+  std::atomic<int> runs{0};
+  auto make = [&] {
+    jobq::Config config = durable_config(jobq::redis::make_lane(fast(redis.options())), "reports", 1);
+    config.log_level = jobq::LogLevel::error;
+    auto manager = std::make_unique<jobq::Manager>(std::move(config));
+    manager->register_handler("reports:tick", [&](jobq::Context&, const jobq::Message&) {
+      runs.fetch_add(1);
+      return jobq::Status::success();
+    }, {.queue = "reports"});
+    manager->schedule("tick", "@every 1s", jobq::Job("reports:tick"));
+    return manager;
+  };
+  auto first = make();
+  auto second = make();
+  first->start();
+  second->start();
+  std::this_thread::sleep_for(3500ms);
+  first->shutdown(10s);
+  second->shutdown(10s);
+  const jobq::ScheduleInfo a = first->schedules().at(0);
+  const jobq::ScheduleInfo b = second->schedules().at(0);
+  // Every slot each process reached, it dispatched or found taken; together, each slot ran once.
+  EXPECT_EQ(a.refused + b.refused, 0u);
+  EXPECT_GE(a.dispatched + a.taken_elsewhere, 3u);
+  EXPECT_GE(b.dispatched + b.taken_elsewhere, 3u);
+  EXPECT_GE(a.taken_elsewhere + b.taken_elsewhere, 2u) << "the two processes never met on a slot";
+  EXPECT_EQ(static_cast<std::uint64_t>(runs.load()), a.dispatched + b.dispatched);
+  EXPECT_LE(a.dispatched + b.dispatched, std::max(a.dispatched + a.taken_elsewhere, b.dispatched + b.taken_elsewhere));
+}
+
+TEST(DurableSchedule, RunOnceCatchesUpSlotsThatPassedWhileNoProcessRan) {
+  RedisServer redis;
+  std::atomic<int> runs{0};
+  auto make = [&](jobq::MissedRuns policy) {
+    jobq::Config config = durable_config(jobq::redis::make_lane(fast(redis.options())), "reports", 1);
+    config.log_level = jobq::LogLevel::error;
+    auto manager = std::make_unique<jobq::Manager>(std::move(config));
+    manager->register_handler("reports:tick", [&](jobq::Context&, const jobq::Message&) {
+      runs.fetch_add(1);
+      return jobq::Status::success();
+    }, {.queue = "reports"});
+    manager->schedule("tick", "@every 1s", jobq::Job("reports:tick"), {.missed = policy});
+    return manager;
+  };
+  {
+    auto before = make(jobq::MissedRuns::run_once);
+    before->start();
+    ASSERT_TRUE(jobq::testing::eventually([&] { return before->schedules().at(0).dispatched >= 1; }));
+    before->shutdown(10s);
+  }
+  std::this_thread::sleep_for(2500ms);  // two or three slots pass with no process
+  const auto down_until = std::chrono::system_clock::now();
+  auto after = make(jobq::MissedRuns::run_once);
+  after->start();
+  // At start it owes the latest slot that passed, and runs it once, before the next slot.
+  const jobq::ScheduleInfo owed = after->schedules().at(0);
+  EXPECT_GE(owed.missed, 2u);
+  ASSERT_TRUE(jobq::testing::eventually([&] { return after->schedules().at(0).dispatched >= 1; }));
+  const jobq::ScheduleInfo caught_up = after->schedules().at(0);
+  EXPECT_LE(caught_up.last_run, down_until);  // the caught-up slot is one that passed while down
+  EXPECT_GE(caught_up.last_run, down_until - 1500ms);
+  after->shutdown(10s);
+}
+
+}  // namespace
