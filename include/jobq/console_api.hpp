@@ -177,6 +177,28 @@ struct History {
 };
 JOBQ_PAYLOAD(History, interval_seconds, queues);
 
+struct ScheduleRow {
+  std::string name{};
+  std::string cron{};
+  std::string time_zone{};
+  std::string type{};
+  std::string queue{};
+  std::string next_run{};  ///< UTC, ISO 8601
+  std::string last_run{};  ///< empty: none yet
+  std::uint64_t dispatched = 0;
+  std::uint64_t taken_elsewhere = 0;
+  std::uint64_t missed = 0;
+  std::uint64_t refused = 0;
+};
+JOBQ_PAYLOAD(ScheduleRow, name, cron, time_zone, type, queue, next_run, last_run, dispatched, taken_elsewhere, missed,
+             refused);
+
+/// GET /api/schedules
+struct Schedules {
+  std::vector<ScheduleRow> schedules{};
+};
+JOBQ_PAYLOAD(Schedules, schedules);
+
 /// The answer to every action (POST), and to every refused request (4xx) with ok = false.
 struct ActionResult {
   bool ok = false;

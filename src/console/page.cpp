@@ -22,6 +22,7 @@ std::string_view page_html() {
     <a href="#queues" data-nav="queues">Queues</a>
     <a href="#types" data-nav="types">Job types</a>
     <a href="#running" data-nav="running">Running</a>
+    <a href="#schedules" data-nav="schedules">Schedules</a>
     <a href="#dead" data-nav="dead">Dead letters</a>
   </nav>
   <form id="token-form" autocomplete="off">

@@ -157,6 +157,9 @@ void Routes::mount(httplib::Server& server) const {
   server.Get(p + "/api/running", guarded(*this, [this](const httplib::Request&, httplib::Response& response) {
     reply(response, 200, running(manager_));
   }));
+  server.Get(p + "/api/schedules", guarded(*this, [this](const httplib::Request&, httplib::Response& response) {
+    reply(response, 200, schedules(manager_));
+  }));
   server.Get(p + "/api/history", guarded(*this, [this](const httplib::Request&, httplib::Response& response) {
     reply(response, 200, sampler_.history());
   }));

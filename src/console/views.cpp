@@ -111,6 +111,25 @@ api::Running running(const Manager& manager) {
   return out;
 }
 
+api::Schedules schedules(const Manager& manager) {
+  api::Schedules out;
+  for (const ScheduleInfo& schedule : manager.schedules()) {
+    const bool ran = schedule.last_run != std::chrono::system_clock::time_point{};
+    out.schedules.push_back({.name = schedule.name,
+                             .cron = schedule.cron,
+                             .time_zone = schedule.time_zone,
+                             .type = schedule.type,
+                             .queue = schedule.queue,
+                             .next_run = utc_text(schedule.next_run),
+                             .last_run = ran ? utc_text(schedule.last_run) : "",
+                             .dispatched = schedule.dispatched,
+                             .taken_elsewhere = schedule.taken_elsewhere,
+                             .missed = schedule.missed,
+                             .refused = schedule.refused});
+  }
+  return out;
+}
+
 api::DeadLetterRow row_of(const DeadLetter& letter) {
   return {.id = letter.id,
           .type = letter.type,

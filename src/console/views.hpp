@@ -20,6 +20,7 @@ class Sampler;
 api::Overview overview(const Manager& manager, const Sampler& sampler);
 api::Types types(const Manager& manager);
 api::Running running(const Manager& manager);
+api::Schedules schedules(const Manager& manager);
 /// One queue's dead letters; Errc::unknown_queue for a name the Manager does not have.
 Result<api::DeadLetters> dead_letters(const Manager& manager, std::string_view queue, std::size_t offset,
                                       std::size_t limit);

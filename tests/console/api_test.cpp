@@ -138,6 +138,19 @@ TEST_F(ConsoleApi, RatesAndHistoryFollowTheLoad) {
   EXPECT_NEAR(succeeded, 200.0, 1e-6);
 }
 
+TEST_F(ConsoleApi, SchedulesShowTheirNextRunInUtc) {
+  const auto served = bound<jobq::console::api::Schedules>(client->Get("/api/schedules"));
+  ASSERT_EQ(served.schedules.size(), 1u);
+  const auto& row = served.schedules[0];
+  EXPECT_EQ(row.name, "new-year-report");
+  EXPECT_EQ(row.cron, "0 0 1 1 *");
+  EXPECT_EQ(row.time_zone, "Pacific/Auckland");
+  EXPECT_EQ(row.queue, "reports");
+  EXPECT_EQ(row.last_run, "");
+  // Midnight on New Year's Day in Auckland (UTC+13 in summer) is 11:00 UTC on December 31.
+  EXPECT_EQ(row.next_run.substr(4), "-12-31T11:00:00Z") << row.next_run;
+}
+
 TEST_F(ConsoleApi, RunningShowsAHeldJob) {
   ASSERT_TRUE(live.hold_one());
   const auto running = bound<jobq::console::api::Running>(client->Get("/api/running"));

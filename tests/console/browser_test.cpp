@@ -100,6 +100,15 @@ TEST(ConsoleInBrowser, PagesShowTheManagersNumbersAndClicksAct) {
   }
   browser.screenshot(screenshots / "types.png");
 
+  // Schedules.
+  browser.go(url + "#schedules");
+  ASSERT_TRUE(browser.wait_for("document.querySelector('tr[data-schedule=\"new-year-report\"]') !== null"));
+  const jobq::ScheduleInfo schedule = live.queues.schedules().at(0);
+  EXPECT_EQ(browser.text("tr[data-schedule=\"new-year-report\"] td[data-field=\"dispatched\"]"),
+            std::to_string(schedule.dispatched));
+  EXPECT_NE(browser.text("tr[data-schedule=\"new-year-report\"]").find("Pacific/Auckland"), std::string::npos);
+  browser.screenshot(screenshots / "schedules.png");
+
   // The token, then pause "emails" by clicking.
   browser.go(url);
   ASSERT_TRUE(browser.wait_for("document.body.dataset.loaded === 'queues'"));

@@ -38,6 +38,9 @@ class LiveManager {
       welcomed.fetch_add(1);
       return jobq::Status::success();
     }, {.queue = "emails"});
+    // A schedule that will not fire during a test (midnight, New Year's Day, in Auckland).
+    queues.schedule("new-year-report", "0 0 1 1 *", jobq::Job("reports:daily").payload(R"({"day":-1})"),
+                    {.time_zone = "Pacific/Auckland"});
     queues.start();
   }
   ~LiveManager() { release(); }
