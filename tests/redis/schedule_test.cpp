@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "durable_support.hpp"
@@ -19,22 +20,26 @@ using jobq::testing::fast;
 using jobq::testing::RedisServer;
 using namespace std::chrono_literals;
 
+/// A process with an "@every 1s" schedule of "reports:tick" on the durable queue "reports",
+/// counting its runs in `runs`.
+std::unique_ptr<jobq::Manager> ticking(RedisServer& redis, std::atomic<int>& runs,
+                                       jobq::MissedRuns policy = jobq::MissedRuns::skip) {
+  jobq::Config config = durable_config(jobq::redis::make_lane(fast(redis.options())), "reports", 1);
+  config.log_level = jobq::LogLevel::error;
+  auto manager = std::make_unique<jobq::Manager>(std::move(config));
+  manager->register_handler("reports:tick", [&runs](jobq::Context&, const jobq::Message&) {
+    runs.fetch_add(1);
+    return jobq::Status::success();
+  }, {.queue = "reports"});
+  manager->schedule("tick", "@every 1s", jobq::Job("reports:tick"), {.missed = policy});
+  return manager;
+}
+
 TEST(DurableSchedule, TwoProcessesDispatchEachSlotOnce) {
   RedisServer redis;
   std::atomic<int> runs{0};
-  auto make = [&] {
-    jobq::Config config = durable_config(jobq::redis::make_lane(fast(redis.options())), "reports", 1);
-    config.log_level = jobq::LogLevel::error;
-    auto manager = std::make_unique<jobq::Manager>(std::move(config));
-    manager->register_handler("reports:tick", [&](jobq::Context&, const jobq::Message&) {
-      runs.fetch_add(1);
-      return jobq::Status::success();
-    }, {.queue = "reports"});
-    manager->schedule("tick", "@every 1s", jobq::Job("reports:tick"));
-    return manager;
-  };
-  auto first = make();
-  auto second = make();
+  auto first = ticking(redis, runs);
+  auto second = ticking(redis, runs);
   first->start();
   second->start();
   std::this_thread::sleep_for(3500ms);
@@ -54,26 +59,15 @@ TEST(DurableSchedule, TwoProcessesDispatchEachSlotOnce) {
 TEST(DurableSchedule, RunOnceCatchesUpSlotsThatPassedWhileNoProcessRan) {
   RedisServer redis;
   std::atomic<int> runs{0};
-  auto make = [&](jobq::MissedRuns policy) {
-    jobq::Config config = durable_config(jobq::redis::make_lane(fast(redis.options())), "reports", 1);
-    config.log_level = jobq::LogLevel::error;
-    auto manager = std::make_unique<jobq::Manager>(std::move(config));
-    manager->register_handler("reports:tick", [&](jobq::Context&, const jobq::Message&) {
-      runs.fetch_add(1);
-      return jobq::Status::success();
-    }, {.queue = "reports"});
-    manager->schedule("tick", "@every 1s", jobq::Job("reports:tick"), {.missed = policy});
-    return manager;
-  };
   {
-    auto before = make(jobq::MissedRuns::run_once);
+    auto before = ticking(redis, runs, jobq::MissedRuns::run_once);
     before->start();
     ASSERT_TRUE(jobq::testing::eventually([&] { return before->schedules().at(0).dispatched >= 1; }));
     before->shutdown(10s);
   }
   std::this_thread::sleep_for(2500ms);  // two or three slots pass with no process
   const auto down_until = std::chrono::system_clock::now();
-  auto after = make(jobq::MissedRuns::run_once);
+  auto after = ticking(redis, runs, jobq::MissedRuns::run_once);
   after->start();
   // At start it owes the latest slot that passed, and runs it once, before the next slot.
   const jobq::ScheduleInfo owed = after->schedules().at(0);
