@@ -251,9 +251,9 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
   const std::lock_guard call(lifecycle_calls_);  // a concurrent call waits, then gets the final counters
   std::unique_lock lock(lifecycle_mutex_);
   bool drained = true;
-  lock.unlock();
-  scheduler_.stop();  // no slot is dispatched into a closing intake
-  lock.lock();
+  // No new slot after this; one in hand may still be dispatched until intake closes below (a
+  // dispatch waiting for room then gives up), and the thread is joined once it has.
+  scheduler_.request_stop();
   if (!shut_down_ && state_.load() == configuring) {
     state_.store(stopped, std::memory_order_seq_cst);
     shut_down_ = true;
@@ -265,6 +265,9 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
     lock.lock();
     // Intake closes here; the timer stops moving jobs onto the queues (it checks the state).
     state_.store(mode == ShutdownMode::drain ? draining : stopping, std::memory_order_seq_cst);
+    lock.unlock();
+    scheduler_.stop();
+    lock.lock();
     for (auto& queue : queues_) queue->wake_everyone();
     drained = lifecycle_changed_.wait_until(lock, until, [&] { return workers_live_ == 0; });
     if (!drained) {

@@ -44,18 +44,23 @@ void Scheduler::start(Engine engine) {
   engine_ = std::move(engine);
   const sys_seconds now = floor<seconds>(engine_.wall_now());
   for (Entry& entry : entries_) {
-    const std::lock_guard lock(mutex_);
-    entry.next = next_after(entry, now);
-    if (entry.missed_policy != MissedRuns::run_once) continue;
+    const sys_seconds next = next_after(entry, now);
     // Slots that passed while no process ran: a durable queue's store knows the last one run.
-    const std::optional<std::int64_t> last = engine_.last_slot(entry.queue, entry.name);
-    if (!last) continue;
+    std::optional<sys_seconds> owed;
     std::uint64_t passed = 0;
-    for (sys_seconds slot = next_after(entry, sys_seconds(seconds(*last))); slot <= now && passed < 10'000'000;
-         slot = next_after(entry, slot)) {
-      entry.owed = slot;  // the latest of them runs once, as soon as the thread starts
-      ++passed;
+    if (entry.missed_policy == MissedRuns::run_once) {
+      if (const std::optional<std::int64_t> last = engine_.last_slot(entry.queue, entry.name)) {
+        // At most a year and a month back: older slots are long missed, and the scan stays short.
+        const sys_seconds from = std::max(sys_seconds(seconds(*last)), now - days(400));
+        for (sys_seconds slot = next_after(entry, from); slot <= now; slot = next_after(entry, slot)) {
+          owed = slot;  // the latest of them runs once, as soon as the thread starts
+          ++passed;
+        }
+      }
     }
+    const std::lock_guard lock(mutex_);
+    entry.next = next;
+    entry.owed = owed;
     entry.missed += passed;
   }
   thread_ = std::thread([this] {
@@ -65,18 +70,22 @@ void Scheduler::start(Engine engine) {
   });
 }
 
-void Scheduler::stop() {
+void Scheduler::request_stop() {
   {
     const std::lock_guard lock(mutex_);
-    stopping_ = true;
+    stopping_.store(true);
   }
   stop_signal_.notify_all();
+}
+
+void Scheduler::stop() {
+  request_stop();
   if (thread_.joinable()) thread_.join();
 }
 
 void Scheduler::loop() {
   std::unique_lock lock(mutex_);
-  while (!stopping_) {
+  while (!stopping_.load()) {
     lock.unlock();
     const auto wall = engine_.wall_now();
     run_due(floor<seconds>(wall));
@@ -94,71 +103,108 @@ void Scheduler::loop() {
       }
       wait = std::max(wait, duration_cast<nanoseconds>(milliseconds(1)));
     }
-    stop_signal_.wait_for(lock, wait, [this] { return stopping_; });
+    stop_signal_.wait_for(lock, wait, [this] { return stopping_.load(); });
   }
 }
 
 void Scheduler::run_due(sys_seconds now) {
   for (Entry& entry : entries_) {
-    std::vector<sys_seconds> due;
-    {
-      const std::lock_guard lock(mutex_);
-      while (entry.next <= now && due.size() < 1'000) {
-        due.push_back(entry.next);
-        entry.next = next_after(entry, entry.next);
-      }
-      if (entry.next <= now) {  // far behind (the clock jumped): the rest are missed too
-        entry.missed += 1;
-        entry.next = next_after(entry, now);
-      }
-    }
-    if (due.empty() && !entry.owed) continue;
-    const bool paused = engine_.paused(entry.queue);
-    std::optional<sys_seconds> run;
-    {
-      const std::lock_guard lock(mutex_);
-      if (paused) {
-        entry.missed += due.size();
-        if (entry.missed_policy == MissedRuns::run_once && !due.empty()) entry.owed = due.back();
-        continue;
-      }
-      if (!due.empty()) {
-        const bool late = now - due.back() > late_after;
-        entry.missed += due.size() - (late ? 0 : 1);
-        const bool missed_any = due.size() > 1 || late || entry.owed;
-        if (!late || (missed_any && entry.missed_policy == MissedRuns::run_once)) run = due.back();
-      } else {
-        run = entry.owed;  // the queue resumed: the slot it missed runs once now
-      }
-      entry.owed.reset();
-    }
+    if (stopping_.load()) return;  // shutdown is waiting: the slots in hand are left
+    const std::optional<sys_seconds> run = choose(entry, now);
     if (run) fire(entry, *run);
   }
 }
 
+std::optional<sys_seconds> Scheduler::choose(Entry& entry, sys_seconds now) {
+  std::vector<sys_seconds> due;
+  std::uint64_t skipped = 0;  // slots past the thousand gathered: the clock jumped far
+  {
+    const std::lock_guard lock(mutex_);
+    // The wall clock set back: the next slot is the next from now, not the one once planned.
+    const sys_seconds fresh = next_after(entry, now);
+    if (fresh < entry.next) entry.next = fresh;
+    while (entry.next <= now) {
+      if (due.size() == 1'000) {
+        due.erase(due.begin());
+        ++skipped;
+      }
+      due.push_back(entry.next);
+      entry.next = next_after(entry, entry.next);
+    }
+  }
+  if (due.empty() && !entry.owed && !entry.retry) return std::nullopt;
+  const bool paused = engine_.paused(entry.queue);
+  const std::lock_guard lock(mutex_);
+  entry.missed += skipped;
+  // A refused dispatch is tried again while its slot is on time; then it counts as missed.
+  if (entry.retry && (now - *entry.retry > late_after || !due.empty())) {
+    ++entry.missed;
+    if (entry.missed_policy == MissedRuns::run_once) entry.owed = entry.retry;
+    entry.retry.reset();
+  }
+  if (paused) {
+    entry.missed += due.size();
+    if (entry.missed_policy == MissedRuns::run_once && !due.empty()) entry.owed = due.back();
+    if (entry.retry) {
+      ++entry.missed;
+      if (entry.missed_policy == MissedRuns::run_once) entry.owed = entry.retry;
+      entry.retry.reset();
+    }
+    return std::nullopt;
+  }
+  std::optional<sys_seconds> run;
+  if (!due.empty()) {
+    const bool late = now - due.back() > late_after;
+    entry.missed += due.size() - (late ? 0 : 1);
+    const bool missed_any = due.size() > 1 || late || skipped > 0 || entry.owed;
+    if (!late || (missed_any && entry.missed_policy == MissedRuns::run_once)) run = due.back();
+  } else if (entry.retry) {
+    run = entry.retry;
+  } else {
+    run = entry.owed;  // the queue resumed, or the process started after slots passed: once now
+  }
+  entry.owed.reset();
+  entry.retry.reset();
+  return run;
+}
+
 void Scheduler::fire(Entry& entry, sys_seconds slot) {
-  const std::string key = "schedule:" + entry.name + ":" + std::to_string(slot.time_since_epoch().count());
-  Job job(entry.type);
-  job.payload(entry.payload).idempotency_key(key);
-  if (!entry.queue.empty()) job.on_queue(entry.queue);
-  const Result<JobId> dispatched = engine_.dispatch(job);
+  const std::int64_t unix_slot = slot.time_since_epoch().count();
+  // A durable queue's slot is claimed in its store first (its idempotency key alone would not
+  // do: a dead letter frees the key, and a process arriving late could run the slot again).
+  Claim claim = Claim::claimed;
+  if (entry.claimed != slot) claim = engine_.claim_slot(entry.queue, entry.name, unix_slot);
+  if (claim == Claim::taken) {
+    const std::lock_guard lock(mutex_);
+    ++entry.taken_elsewhere;
+    entry.last_run = slot;
+    return;
+  }
+  Result<JobId> dispatched = Error(Errc::unavailable, "its store did not answer the claim");
+  if (claim != Claim::failed) {
+    if (claim == Claim::claimed) entry.claimed = slot;
+    const std::string key = "schedule:" + entry.name + ":" + std::to_string(unix_slot);
+    Job job(entry.type);
+    job.payload(entry.payload).idempotency_key(key);
+    if (!entry.queue.empty()) job.on_queue(entry.queue);
+    dispatched = engine_.dispatch(job);
+  }
   const bool placed = dispatched || dispatched.error().code() == Errc::duplicate;
   {
     const std::lock_guard lock(mutex_);
     if (placed) {
-      // A duplicate: another process (or an earlier pass) has this slot.
+      // A duplicate: an earlier pass of this process, or another process, has the slot's key.
       ++(dispatched ? entry.dispatched : entry.taken_elsewhere);
       entry.last_run = slot;
     } else {
       ++entry.refused;
+      entry.retry = slot;  // tried again on the next pass while it is on time
     }
   }
-  if (placed) {
-    engine_.record_slot(entry.queue, entry.name, slot.time_since_epoch().count());  // a store round trip: unlocked
-  } else {
-    engine_.log(LogLevel::warn, "schedule '" + entry.name + "': the slot at " +
-                                    std::to_string(slot.time_since_epoch().count()) +
-                                    " (Unix seconds) was not dispatched: " + dispatched.error().message());
+  if (!placed) {
+    engine_.log(LogLevel::warn, "schedule '" + entry.name + "': the slot at " + std::to_string(unix_slot) +
+                                    " (Unix seconds) was not dispatched, and is tried again while on time: " +
+                                    dispatched.error().message());
   }
 }
 

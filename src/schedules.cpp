@@ -1,4 +1,7 @@
 // Periodic jobs in the engine: registration checks and the scheduler's thread.
+#include <atomic>
+#include <memory>
+
 #include "jobq/internal/engine.hpp"
 #include "jobq/internal/threads.hpp"
 
@@ -19,6 +22,7 @@ void internal::Engine::start_scheduler() {
   if (scheduler_.empty()) return;  // no thread unless a schedule needs one
   constexpr std::string_view thread_name = "jq:scheduler";
   const WorkerInfo info{{}, 0, -1, thread_name};
+  const auto announced = std::make_shared<std::atomic<bool>>(false);
   scheduler_.start(Scheduler::Engine{
       .dispatch = [this](const Job& job) { return dispatch(job); },
       .paused = [this](std::string_view queue) { return paused(queue); },
@@ -33,26 +37,33 @@ void internal::Engine::start_scheduler() {
                             "while no process ran are not caught up: " + last.error().message());
         return std::nullopt;
       },
-      .record_slot =
-          [this](std::string_view queue, std::string_view schedule, std::int64_t slot) {
-            Lane* lane = queues_[queue_id(queue)]->lane;
-            if (lane == nullptr) return;
-            if (Result<bool> recorded = lane->record_slot(schedule, slot); !recorded) {
-              log(LogLevel::warn, "schedule '" + std::string(schedule) + "': slot " + std::to_string(slot) +
-                                      " could not be recorded: " + recorded.error().message());
-            }
-          },
+      .claim_slot = [this](std::string_view queue, std::string_view schedule, std::int64_t slot) {
+        Lane* lane = queues_[queue_id(queue)]->lane;
+        if (lane == nullptr) return Scheduler::Claim::unshared;
+        const Result<bool> claimed = lane->claim_slot(schedule, slot);
+        if (claimed) return *claimed ? Scheduler::Claim::claimed : Scheduler::Claim::taken;
+        log(LogLevel::warn, "schedule '" + std::string(schedule) + "': slot " + std::to_string(slot) +
+                                " could not be claimed: " + claimed.error().message());
+        return Scheduler::Claim::failed;
+      },
+      // Pinning was checked when the timer started on the same CPUs, so it fails here only if
+      // the process's CPUs changed since; the thread then runs unpinned, says so, and the hooks
+      // (which expect a pinned thread) are not called for it.
       .thread_started =
-          [this, info] {
+          [this, info, announced] {
             internal::name_this_thread(info.thread);
             const std::string pin_error = internal::pin_this_thread(config_.timer_cpus);
             if (!pin_error.empty()) {
               log(LogLevel::warn, "jq:scheduler: timer_cpus: " + pin_error);
-            } else {
-              call_hook(on_worker_start_, "scheduler start", info);
+              return;
             }
+            announced->store(true);
+            call_hook(on_worker_start_, "scheduler start", info);
           },
-      .thread_stopping = [this, info] { call_hook(on_worker_stop_, "scheduler stop", info); },
+      .thread_stopping =
+          [this, info, announced] {
+            if (announced->load()) call_hook(on_worker_stop_, "scheduler stop", info);
+          },
       .poll = clock_ != nullptr,
   });
 }

@@ -93,6 +93,11 @@ TEST(Cron, DayOfMonthOrDayOfWeekWhenBothAreRestricted) {
             (Seq{"2024-09-06T12:00:00Z", "2024-09-13T12:00:00Z", "2024-09-20T12:00:00Z", "2024-09-27T12:00:00Z"}));
   EXPECT_EQ(fires("0 0 * * MON-FRI", at(2024, 9, 6, 1), 2), (Seq{"2024-09-09T00:00:00Z", "2024-09-10T00:00:00Z"}));
   EXPECT_EQ(fires("0 0 * * 7", at(2024, 9, 1, 1), 1), (Seq{"2024-09-08T00:00:00Z"}));  // 7 is Sunday
+  // A range may end on Sunday by name or as 7; a step from a day runs to the week's end.
+  EXPECT_EQ(fires("0 0 * * FRI-SUN", at(2024, 9, 6, 1), 3),
+            (Seq{"2024-09-07T00:00:00Z", "2024-09-08T00:00:00Z", "2024-09-13T00:00:00Z"}));
+  EXPECT_EQ(fires("0 0 * * 5-7", at(2024, 9, 6, 1), 2), (Seq{"2024-09-07T00:00:00Z", "2024-09-08T00:00:00Z"}));
+  EXPECT_EQ(fires("0 0 * * 5/2", at(2024, 9, 6, 1), 2), (Seq{"2024-09-08T00:00:00Z", "2024-09-13T00:00:00Z"}));
   EXPECT_EQ(fires("0 0 1 jan,jul *", at(2024, 1, 2), 2), (Seq{"2024-07-01T00:00:00Z", "2025-01-01T00:00:00Z"}));
 }
 
@@ -127,6 +132,19 @@ TEST(Cron, NewYorkFallBackRunsARepeatedHourOnce) {
   EXPECT_EQ(fires("30 1 * * *", at(2024, 11, 3, 6, 10), 1, "America/New_York"), (Seq{"2024-11-04T06:30:00Z"}));
 }
 
+TEST(Cron, LordHoweShiftsByHalfAnHour) {
+  // Australia/Lord_Howe: +10:30 standard, +11 in summer; on 2024-10-06 02:00 becomes 02:30
+  // (15:30Z the day before), and on 2024-04-07 02:00 falls back to 01:30.
+  EXPECT_EQ(fires("15 2 * * *", at(2024, 10, 5, 12), 2, "Australia/Lord_Howe"),
+            (Seq{"2024-10-05T15:30:00Z", "2024-10-06T15:15:00Z"}));
+  EXPECT_EQ(fires("45 1 * * *", at(2024, 4, 6, 12), 2, "Australia/Lord_Howe"),
+            (Seq{"2024-04-06T14:45:00Z", "2024-04-07T15:15:00Z"}));
+}
+
+TEST(Cron, EveryCountsFromTheEpochBefore1970Too) {
+  EXPECT_EQ(fires("@every 1h", at(1969, 12, 31, 22, 30), 2), (Seq{"1969-12-31T23:00:00Z", "1970-01-01T00:00:00Z"}));
+}
+
 TEST(Cron, BerlinTransitionsBothWays) {
   // 2024-03-31: 02:00 CET becomes 03:00 CEST (01:00Z); 2024-10-27: 03:00 CEST becomes 02:00 CET (01:00Z).
   EXPECT_EQ(fires("*/20 2 * * *", at(2024, 3, 30, 12), 3, "Europe/Berlin"),
@@ -158,7 +176,8 @@ TEST(Cron, BadExpressionsAreRefusedWithTheColumnAndTheReason) {
       {"* * * * * * *", 13, "this one has 7"},
       {"0 0 30 2 *", 5, "never falls in month '2'"},
       {"0 0 31 4,6 *", 5, "the schedule would never run"},
-      {"@every 0s", 8, "not a duration of at least 1s"},
+      {"@every 0s", 8, "not a duration from 1s to 366d"},
+      {"@every 400d", 8, "not a duration from 1s to 366d"},
       {"@every 5x", 8, "not a duration"},
       {"@every", 1, "takes one duration"},
       {"@fortnightly", 1, "unknown macro '@fortnightly'"},

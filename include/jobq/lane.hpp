@@ -115,13 +115,16 @@ class Lane {
   virtual void settle(const LaneSettlement& outcome) noexcept = 0;
   /// Pauses or resumes the queue for every process sharing it.
   virtual void set_paused(bool paused) = 0;
-  /// Periodic jobs on this queue: the last slot (Unix seconds) of `schedule` dispatched by any
-  /// process, and recording a newer one. A lane that keeps none answers nullopt, and a restart
-  /// then cannot tell which slots passed while no process ran.
+  /// Periodic jobs on this queue: the last slot (Unix seconds) of `schedule` any process claimed.
+  /// A lane that keeps none answers nullopt, and a restart then cannot tell which slots passed
+  /// while no process ran.
   virtual Result<std::optional<std::int64_t>> last_slot(std::string_view /*schedule*/) {
     return std::optional<std::int64_t>{};
   }
-  virtual Result<bool> record_slot(std::string_view /*schedule*/, std::int64_t /*slot*/) { return false; }
+  /// Claims `slot` for this process: true when the store held an earlier slot (or none), false
+  /// when it holds this one or a later one (another process's). A lane that keeps none claims
+  /// every slot; each process then relies on the slot's idempotency key alone.
+  virtual Result<bool> claim_slot(std::string_view /*schedule*/, std::int64_t /*slot*/) { return true; }
   /// Stops fetching (shutdown's first step); no deliver() call follows its return.
   virtual void stop_fetching() = 0;
   /// Stores what is left to store and closes (after the workers have stopped).

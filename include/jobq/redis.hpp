@@ -85,7 +85,7 @@ class Lane final : public jobq::Lane {
   void settle(const LaneSettlement& outcome) noexcept override;
   void set_paused(bool paused) override;
   Result<std::optional<std::int64_t>> last_slot(std::string_view schedule) override;
-  Result<bool> record_slot(std::string_view schedule, std::int64_t slot) override;
+  Result<bool> claim_slot(std::string_view schedule, std::int64_t slot) override;
   void stop_fetching() override;
   void stop() override;
   bool idle() override;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <random>
 #include <thread>
 
@@ -324,25 +325,34 @@ Result<std::optional<std::int64_t>> Lane::last_slot(std::string_view schedule) {
   get.add("GET").add(state.base + ":schedule:" + std::string(schedule));
   Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) { return connection.run(get); });
   if (!reply) return reply.error();
-  const std::string value(detail::text(reply->get()));
+  const std::string_view value = detail::text(reply->get());
   if (value.empty()) return std::optional<std::int64_t>{};
-  return std::optional<std::int64_t>{std::stoll(value)};
+  std::int64_t slot = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), slot);
+  // A slot is a Unix second after 1970 and not in the future (a day's leeway for skewed clocks).
+  const auto latest = std::chrono::duration_cast<std::chrono::seconds>(
+                          (std::chrono::system_clock::now() + std::chrono::hours(24)).time_since_epoch())
+                          .count();
+  if (error != std::errc{} || end != value.data() + value.size() || slot <= 0 || slot > latest) {
+    return Error(Errc::store_refused, state.base + ":schedule:" + std::string(schedule) + " holds '" + std::string(value) +
+                                          "', not a slot");
+  }
+  return std::optional<std::int64_t>{slot};
 }
 
-Result<bool> Lane::record_slot(std::string_view schedule, std::int64_t slot) {
-  // The later slot wins, whichever process records first.
+Result<bool> Lane::claim_slot(std::string_view schedule, std::int64_t slot) {
+  // The store keeps each schedule's latest claimed slot; one process's claim of a slot wins.
   State& state = *state_;
-  detail::Args keep_latest;
-  keep_latest.add("EVAL")
+  detail::Args claim;
+  claim.add("EVAL")
       .add("local old = tonumber(redis.call('GET', KEYS[1])) "
            "if not old or old < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) return 1 end return 0")
       .add("1")
       .add(state.base + ":schedule:" + std::string(schedule))
       .add(std::to_string(slot));
-  Result<detail::Reply> reply =
-      state.with_connection([&](detail::Connection& connection) { return connection.run(keep_latest); });
+  Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) { return connection.run(claim); });
   if (!reply) return reply.error();
-  return true;
+  return reply->get()->type == REDIS_REPLY_INTEGER && reply->get()->integer == 1;
 }
 
 void Lane::stop_fetching() {

@@ -97,11 +97,12 @@ std::optional<CronError> parse_field(const Token& token, const Field& field, std
       if (!first) return fail("'" + std::string(range.substr(0, dash)) + "' is not a number" + (field.names ? " or a name" : ""));
       low = *first;
       high = slash != std::string_view::npos && dash == std::string_view::npos ? field.high : *first;  // "5/10": 5-max
-      if (field.high == 7 && slash != std::string_view::npos && dash == std::string_view::npos) high = 6;
       if (dash != std::string_view::npos) {
         const std::optional<unsigned> last = value_of(range.substr(dash + 1), field);
         if (!last) return fail("'" + std::string(range.substr(dash + 1)) + "' is not a number" + (field.names ? " or a name" : ""));
         high = *last;
+        // A weekday range may end on Sunday by name: FRI-SUN is 5-7.
+        if (field.high == 7 && high == 0 && low > 0) high = 7;
       }
       if (low < field.low || low > field.high || high < field.low || high > field.high) {
         return fail("out of range " + std::to_string(field.low) + "-" + std::to_string(field.high));
@@ -132,7 +133,7 @@ std::optional<seconds> parse_every(std::string_view text) {
     else if (unit == 'd') total += days(n);
     else return std::nullopt;
   }
-  if (total < seconds(1)) return std::nullopt;
+  if (total < seconds(1) || total > days(366)) return std::nullopt;
   return total;
 }
 
@@ -162,7 +163,7 @@ std::variant<CronSpec, CronError> parse_cron(std::string_view expression) {
       const std::optional<seconds> every = parse_every(tokens[1].text);
       if (!every) {
         return CronError{tokens[1].column, "'" + std::string(tokens[1].text) +
-                                               "' is not a duration of at least 1s (units s, m, h, d: 90s, 1h30m)"};
+                                               "' is not a duration from 1s to 366d (units s, m, h, d: 90s, 1h30m)"};
       }
       CronSpec spec;
       spec.every = *every;
@@ -231,7 +232,9 @@ std::optional<sys_seconds> next_local_match(const CronSpec& spec, sys_seconds af
   if (spec.every) {
     const auto period = spec.every->count();
     const auto since = after.time_since_epoch().count();
-    const auto next = (since >= 0 ? since / period + 1 : -((-since) / period)) * period;
+    // The next multiple of the period strictly after `since` (floor division, also before 1970).
+    const auto floor_div = since >= 0 ? since / period : -((-since + period - 1) / period);
+    const auto next = (floor_div + 1) * period;
     return sys_seconds(seconds(next));
   }
   sys_seconds t = after + seconds(1);

@@ -83,4 +83,34 @@ TEST(DurableSchedule, RunOnceCatchesUpSlotsThatPassedWhileNoProcessRan) {
   after->shutdown(10s);
 }
 
+TEST(DurableSchedule, TheStoreHandsEachSlotToOneClaimantAndRefusesACorruptSlot) {
+  RedisServer redis;
+  auto lane = jobq::redis::make_lane(redis.options());
+  jobq::Manager queues(durable_config(lane, "reports", 0));
+  queues.start();
+  EXPECT_FALSE(lane->last_slot("tick")->has_value());
+  EXPECT_TRUE(*lane->claim_slot("tick", 1'700'000'000));
+  EXPECT_FALSE(*lane->claim_slot("tick", 1'700'000'000));  // the same slot: another claimant
+  EXPECT_FALSE(*lane->claim_slot("tick", 1'699'999'999));  // an earlier slot: long done
+  EXPECT_TRUE(*lane->claim_slot("tick", 1'700'000'001));
+  EXPECT_EQ(lane->last_slot("tick")->value(), 1'700'000'001);
+  // A value that is not a slot is refused with its key, not taken for one.
+  freeReplyObject(redis.command({"SET", redis.options().prefix + ":{reports}:schedule:tick", "12abc"}));
+  const auto corrupt = lane->last_slot("tick");
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_NE(corrupt.error().message().find("holds '12abc', not a slot"), std::string::npos) << corrupt.error().message();
+  queues.shutdown(10s);
+}
+
+TEST(DurableSchedule, ACorruptLastSlotIsLoggedAndTheProcessStartsAnyway) {
+  RedisServer redis;
+  freeReplyObject(redis.command({"SET", redis.options().prefix + ":{reports}:schedule:tick", "not-a-slot"}));
+  std::atomic<int> runs{0};
+  auto process = ticking(redis, runs, jobq::MissedRuns::run_once);
+  EXPECT_NO_THROW(process->start());
+  EXPECT_EQ(process->schedules().at(0).missed, 0u);  // nothing to catch up from
+  ASSERT_TRUE(jobq::testing::eventually([&] { return process->schedules().at(0).dispatched >= 1; }));
+  process->shutdown(10s);
+}
+
 }  // namespace

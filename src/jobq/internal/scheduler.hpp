@@ -4,6 +4,7 @@
 // the fleet: a second process's dispatch of the same slot is refused as a duplicate.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -27,6 +28,13 @@ namespace jobq::internal {
 
 class Scheduler {
  public:
+  enum class Claim : std::uint8_t {
+    unshared,  ///< an in-memory queue: this process is the only one
+    claimed,   ///< this process has the slot
+    taken,     ///< another process has it (or a later one)
+    failed,    ///< the store did not answer: try again
+  };
+
   /// What the scheduler needs of the engine.
   struct Engine {
     std::function<Result<JobId>(const Job&)> dispatch;
@@ -36,7 +44,9 @@ class Scheduler {
     /// A durable queue's memory of a schedule's last slot (Unix seconds), shared by the fleet;
     /// nullopt for an in-memory queue, or when the store does not answer.
     std::function<std::optional<std::int64_t>(std::string_view queue, std::string_view schedule)> last_slot;
-    std::function<void(std::string_view queue, std::string_view schedule, std::int64_t slot)> record_slot;
+    /// Claims a slot in a durable queue's store before dispatching it: a slot the store already
+    /// holds (or a later one) is another process's.
+    std::function<Claim(std::string_view queue, std::string_view schedule, std::int64_t slot)> claim_slot;
     std::function<void()> thread_started;  ///< on the scheduler's thread, first (name, pin, hooks)
     std::function<void()> thread_stopping;
     bool poll = false;  ///< an injected clock: look every millisecond, it may move at any time
@@ -56,6 +66,8 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   void start(Engine engine);
+  /// Asks the thread to stop (it finishes the slot in hand); stop() also waits for it.
+  void request_stop();
   void stop();
   std::vector<ScheduleInfo> info() const;
 
@@ -74,7 +86,9 @@ class Scheduler {
     MissedRuns missed_policy = MissedRuns::skip;
     std::chrono::sys_seconds next{};
     std::optional<std::chrono::sys_seconds> last_run{};
-    std::optional<std::chrono::sys_seconds> owed{};  ///< a missed slot to run once when it can
+    std::optional<std::chrono::sys_seconds> owed{};   ///< a missed slot to run once when it can
+    std::optional<std::chrono::sys_seconds> retry{};  ///< a slot whose dispatch was refused
+    std::optional<std::chrono::sys_seconds> claimed{};  ///< the slot this process holds in the store
     std::uint64_t dispatched = 0;
     std::uint64_t taken_elsewhere = 0;
     std::uint64_t missed = 0;
@@ -82,6 +96,8 @@ class Scheduler {
   };
 
   std::chrono::sys_seconds next_after(const Entry& entry, std::chrono::sys_seconds after) const;
+  /// Which slot, if any, to dispatch now; counts the missed ones.
+  std::optional<std::chrono::sys_seconds> choose(Entry& entry, std::chrono::sys_seconds now);
   void fire(Entry& entry, std::chrono::sys_seconds slot);
   void loop();
 
@@ -89,7 +105,7 @@ class Scheduler {
   Engine engine_;
   mutable std::mutex mutex_;
   std::condition_variable stop_signal_;
-  bool stopping_ = false;
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 
