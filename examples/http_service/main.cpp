@@ -1,7 +1,8 @@
 // An HTTP service that embeds jobq.
 //
 // Request threads must answer fast, so POST /signup and POST /reports only dispatch a job and
-// answer 202 with its id; jobq's workers do the slow part. The same process serves what an
+// answer 202 with its id; jobq's workers do the slow part. A sales report is also scheduled every
+// morning (a periodic job, --daily-report). The same process serves what an
 // operator needs: Prometheus metrics, an inspection view of queues, running jobs and dead
 // letters, pause and resume, and requeueing or deleting dead letters; and jobq's web console,
 // mounted under /console on the same server (its actions need the token it prints, or the one
@@ -35,7 +36,11 @@
 
 namespace {
 
-constexpr std::string_view usage = "usage: jobq_example_http_service [--port N]   (N = 0: any free port)\n";
+constexpr std::string_view usage =
+    "usage: jobq_example_http_service [--port N] [--daily-report CRON|off]\n"
+    "  --port N              N = 0: any free port (default 8080)\n"
+    "  --daily-report CRON   when the daily sales report is generated, in Europe/Berlin time\n"
+    "                        (default \"0 6 * * *\"); off: not scheduled\n";
 constexpr int default_port = 8080;
 // A welcome email gets three tries, 5 ms apart, then is dead-lettered. A real relay would be
 // given minutes; milliseconds keep the demo (and its test) short.
@@ -43,16 +48,27 @@ constexpr std::uint32_t email_attempts = 3;
 constexpr auto email_retry_delay = std::chrono::milliseconds(5);
 constexpr auto drain_deadline = std::chrono::seconds(5);
 
-std::optional<int> parse_port(int argc, char** argv) {
+struct Options {
   int port = default_port;
+  std::string daily_report = "0 6 * * *";  ///< "off": none
+};
+
+std::optional<Options> parse_options(int argc, char** argv) {
+  Options options;
   for (int arg = 1; arg < argc; ++arg) {
     const std::string_view flag = argv[arg];
-    if (flag != "--port" || arg + 1 == argc) return std::nullopt;
+    if ((flag != "--port" && flag != "--daily-report") || arg + 1 == argc) return std::nullopt;
     const std::string_view value = argv[++arg];
-    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), port);
-    if (error != std::errc{} || end != value.data() + value.size() || port < 0 || port > 65535) return std::nullopt;
+    if (flag == "--daily-report") {
+      options.daily_report = value;
+      continue;
+    }
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), options.port);
+    if (error != std::errc{} || end != value.data() + value.size() || options.port < 0 || options.port > 65535) {
+      return std::nullopt;
+    }
   }
-  return port;
+  return options;
 }
 
 /// Blocks SIGINT and SIGTERM in the calling thread, and so in every thread it starts later.
@@ -93,8 +109,8 @@ void print_report(const jobq::ShutdownReport& report, const webapp::Mailer& mail
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::optional<int> port = parse_port(argc, argv);
-  if (!port) {
+  const std::optional<Options> options = parse_options(argc, argv);
+  if (!options) {
     std::cerr << usage;
     return 2;
   }
@@ -126,6 +142,18 @@ int main(int argc, char** argv) {
       jobq::RegisterOptions{.retry = jobq::RetryPolicy{.max_attempts = email_attempts, .backoff = fixed_delay}},
       mailer);
   auto& generate_report = queues.emplace_job<webapp::GenerateReport>(report_builder);
+  // A periodic report: the sales of the day before, every morning in the office's time zone. If
+  // the service was paused or stalled at that time, it runs once when it can.
+  if (options->daily_report != "off") {
+    try {
+      queues.schedule("daily-sales", options->daily_report,
+                      jobq::Job(webapp::GenerateReport::type_name).payload(R"({"name":"daily-sales","day":"yesterday"})"),
+                      {.time_zone = "Europe/Berlin", .missed = jobq::MissedRuns::run_once});
+    } catch (const jobq::ConfigError& error) {
+      std::cerr << error.what() << '\n' << usage;
+      return 2;
+    }
+  }
   // jobq logs each dead letter at warn, on stderr. Manager::on_dead is where a service would
   // persist them: the store in memory is bounded and gone at exit.
   queues.start();
@@ -159,13 +187,13 @@ int main(int argc, char** argv) {
 
   // Loopback only: the endpoints pause queues and delete dead letters, and have no authentication.
   int bound = -1;
-  if (*port == 0) {
+  if (options->port == 0) {
     bound = server.bind_to_any_port("127.0.0.1");
-  } else if (server.bind_to_port("127.0.0.1", *port)) {
-    bound = *port;
+  } else if (server.bind_to_port("127.0.0.1", options->port)) {
+    bound = options->port;
   }
   if (bound <= 0) {
-    std::cerr << "cannot listen on 127.0.0.1:" << *port << '\n';
+    std::cerr << "cannot listen on 127.0.0.1:" << options->port << '\n';
     // Explicitly, so that the workers stop before the job objects above go out of scope.
     queues.shutdown(drain_deadline);
     return 1;

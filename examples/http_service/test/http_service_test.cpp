@@ -232,7 +232,7 @@ void requeue_and_delete_a_dead_letter(Checks& checks, ServiceClient& client, Pla
 /// SIGTERM stops the service the way POST /shutdown does. A paused queue's jobs are not run:
 /// shutdown returns them, and the books still balance.
 void stops_on_sigterm(Checks& checks, const std::string& program) {
-  http_service_test::ServiceProcess service(program, {"--port", "0"});
+  http_service_test::ServiceProcess service(program, {"--port", "0", "--daily-report", "off"});
   const std::optional<std::string> port =
       service.wait_for_line("listening on 127.0.0.1:", Clock::now() + startup_timeout);
   if (!checks.that(port.has_value(), "sigterm: the second service prints its port")) return;
@@ -261,7 +261,7 @@ int main(int argc, char** argv) {
   }
   const auto started = Clock::now();
   Checks checks;
-  http_service_test::ServiceProcess service(argv[1], {"--port", "0"});
+  http_service_test::ServiceProcess service(argv[1], {"--port", "0", "--daily-report", "off"});
   const std::optional<std::string> port_text =
       service.wait_for_line("listening on 127.0.0.1:", Clock::now() + startup_timeout);
   if (!checks.that(port_text.has_value(), "the service prints the port it listens on")) return checks.finish();
