@@ -2,13 +2,12 @@
 //
 // Request threads must answer fast, so POST /signup and POST /reports only dispatch a job and
 // answer 202 with its id; jobq's workers do the slow part. A sales report is also scheduled every
-// morning (a periodic job, --daily-report). The same process serves what an
-// operator needs: Prometheus metrics, an inspection view of queues, running jobs and dead
-// letters, pause and resume, and requeueing or deleting dead letters; and jobq's web console,
-// mounted under /console on the same server (its actions need the token it prints, or the one
-// in JOBQ_CONSOLE_TOKEN). POST /shutdown, SIGINT and
-// SIGTERM all stop it the same way: the server stops taking requests, jobq drains for up to 5 s,
-// and the program prints jobq's books and exits 0 only if they balance.
+// morning (a periodic job, --daily-report). The same process serves what an operator needs:
+// Prometheus metrics, an inspection view of queues, running jobs and dead letters, pause and
+// resume, and requeueing or deleting dead letters; and jobq's web console, mounted under /console
+// on the same server (its actions need the token it prints, or the one in JOBQ_CONSOLE_TOKEN).
+// POST /shutdown, SIGINT and SIGTERM all stop it the same way: the server stops taking requests,
+// jobq drains for up to 5 s, and the program prints jobq's books and exits 0 only if they balance.
 #include <httplib.h>
 #include <jobq/console.hpp>
 #include <jobq/jobq.hpp>
