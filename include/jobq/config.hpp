@@ -107,10 +107,12 @@ struct Config {
   LogLevel log_level = LogLevel::warn;
   /// Where log lines go; empty: stderr.
   LogSink log_sink = nullptr;
-  /// The time source; null means std::chrono::steady_clock. For tests.
+  /// The time source (with its wall clock, for periodic jobs); null means the standard clocks.
+  /// For tests.
   std::shared_ptr<const Clock> clock = nullptr;
-  /// CPUs the timer thread ("jq:timer") may run on; empty: wherever the scheduler puts it. It
-  /// wakes only when a delayed job, retry, snooze or timeout falls due.
+  /// CPUs the timer thread ("jq:timer") may run on, and the periodic jobs' thread
+  /// ("jq:scheduler"); empty: wherever the OS puts them. The timer wakes only when a delayed job,
+  /// retry, snooze or timeout falls due; the scheduler at each slot, and once a second.
   std::vector<unsigned> timer_cpus = {};
 };
 
