@@ -36,15 +36,11 @@ void Scheduler::add(std::string_view name, std::string_view cron, const Job& job
                            .missed_policy = options.missed});
 }
 
-sys_seconds Scheduler::next_after(const Entry& entry, sys_seconds after) const {
-  return next_fire(entry.spec, entry.zone, after);
-}
-
 void Scheduler::start(Engine engine) {
   engine_ = std::move(engine);
   const sys_seconds now = floor<seconds>(engine_.wall_now());
   for (Entry& entry : entries_) {
-    const sys_seconds next = next_after(entry, now);
+    const sys_seconds next = next_fire(entry.spec, entry.zone, now);
     // Slots that passed while no process ran: a durable queue's store knows the last one run.
     std::optional<sys_seconds> owed;
     std::uint64_t passed = 0;
@@ -52,7 +48,8 @@ void Scheduler::start(Engine engine) {
       if (const std::optional<std::int64_t> last = engine_.last_slot(entry.queue, entry.name)) {
         // At most a year and a month back: older slots are long missed, and the scan stays short.
         const sys_seconds from = std::max(sys_seconds(seconds(*last)), now - days(400));
-        for (sys_seconds slot = next_after(entry, from); slot <= now; slot = next_after(entry, slot)) {
+        for (sys_seconds slot = next_fire(entry.spec, entry.zone, from); slot <= now;
+             slot = next_fire(entry.spec, entry.zone, slot)) {
           owed = slot;  // the latest of them runs once, as soon as the thread starts
           ++passed;
         }
@@ -121,7 +118,7 @@ std::optional<sys_seconds> Scheduler::choose(Entry& entry, sys_seconds now) {
   {
     const std::lock_guard lock(mutex_);
     // The wall clock set back: the next slot is the next from now, not the one once planned.
-    const sys_seconds fresh = next_after(entry, now);
+    const sys_seconds fresh = next_fire(entry.spec, entry.zone, now);
     if (fresh < entry.next) entry.next = fresh;
     while (entry.next <= now) {
       if (due.size() == 1'000) {
@@ -129,7 +126,7 @@ std::optional<sys_seconds> Scheduler::choose(Entry& entry, sys_seconds now) {
         ++skipped;
       }
       due.push_back(entry.next);
-      entry.next = next_after(entry, entry.next);
+      entry.next = next_fire(entry.spec, entry.zone, entry.next);
     }
   }
   if (due.empty() && !entry.owed && !entry.retry) return std::nullopt;

@@ -70,11 +70,11 @@ void Sampler::sample() {
   const double seconds = snapshot.uptime_seconds - last_uptime_;
   for (const QueueMetrics& queue : snapshot.queues) {
     auto track = std::find_if(tracks_.begin(), tracks_.end(), [&](const Track& t) { return t.queue == queue.name; });
-    if (track == tracks_.end()) {
+    if (track == tracks_.end()) {  // the first sample: the start of the first interval
       tracks_.push_back({.queue = queue.name, .counters = queue.jobs, .wait = queue.wait, .run = queue.run, .points = {}});
       continue;
     }
-    if (sampled_ && seconds > 0) {
+    if (seconds > 0) {
       track->points.push_back({.at = snapshot.uptime_seconds,
                                .seconds = seconds,
                                .rates = rates_between(queue.jobs, track->counters, seconds),
@@ -86,7 +86,6 @@ void Sampler::sample() {
     track->wait = queue.wait;
     track->run = queue.run;
   }
-  sampled_ = true;
   last_uptime_ = snapshot.uptime_seconds;
 }
 

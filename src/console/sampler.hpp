@@ -54,7 +54,6 @@ class Sampler {
   const std::size_t capacity_;
   mutable std::mutex mutex_;
   std::vector<Track> tracks_;  // guarded by mutex_, in the Manager's queue order
-  bool sampled_ = false;
   double last_uptime_ = 0;
 
   std::mutex stop_mutex_;

@@ -95,7 +95,6 @@ class Scheduler {
     std::uint64_t refused = 0;
   };
 
-  std::chrono::sys_seconds next_after(const Entry& entry, std::chrono::sys_seconds after) const;
   /// Which slot, if any, to dispatch now; counts the missed ones.
   std::optional<std::chrono::sys_seconds> choose(Entry& entry, std::chrono::sys_seconds now);
   void fire(Entry& entry, std::chrono::sys_seconds slot);
