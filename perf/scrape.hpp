@@ -7,6 +7,8 @@
 
 #include <httplib.h>
 
+#include "jobq/internal/authority.hpp"
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -18,17 +20,6 @@
 #include <vector>
 
 namespace jobq_perf {
-
-/// "host" or "host:port" (or "[v6]:port") has no port, or one from 1 to 65535.
-inline bool valid_port(std::string_view authority) {
-  const std::size_t bracket = authority.rfind(']');
-  const std::size_t colon = authority.rfind(':');
-  if (colon == std::string_view::npos || (bracket != std::string_view::npos && colon < bracket)) return true;
-  const std::string_view port = authority.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) return false;
-  const long number = std::strtol(std::string(port).c_str(), nullptr, 10);
-  return number >= 1 && number <= 65535;
-}
 
 /// name{labels} → value, for the samples a plan needs.
 class Scrape {
@@ -87,7 +78,7 @@ class Scrape {
     if (source.rfind("http://", 0) == 0) {
       const std::size_t path_at = source.find('/', 7);
       const std::string host = source.substr(0, path_at);
-      if (!valid_port(host.substr(7))) {
+      if (!jobq::internal::valid_authority_port(host.substr(7))) {
         error = source + ": the port is not a number from 1 to 65535";
         return std::nullopt;
       }

@@ -12,6 +12,7 @@
 #include "console/page.hpp"
 #include "console/sampler.hpp"
 #include "console/views.hpp"
+#include "jobq/internal/authority.hpp"
 #include "jobq/internal/printable.hpp"
 #include "jobq/json.hpp"
 #include "jobq/manager.hpp"
@@ -76,12 +77,7 @@ using internal::printable;
 /// The host name of a Host header or an Origin's authority, lower-cased, without its port:
 /// "127.0.0.1:9090" → "127.0.0.1", "[::1]:9090" → "::1".
 std::string host_name(std::string_view authority) {
-  std::string_view name = authority;
-  if (name.starts_with('[')) {
-    name = name.substr(1, name.find(']') - 1);
-  } else if (const std::size_t colon = name.rfind(':'); colon != std::string_view::npos) {
-    name = name.substr(0, colon);
-  }
+  const std::string_view name = internal::split_authority(authority).host;
   std::string out(name);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;

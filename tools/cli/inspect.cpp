@@ -10,6 +10,7 @@
 
 #include "cli/make_job.hpp"
 #include "jobq/console_api.hpp"
+#include "jobq/internal/authority.hpp"
 #include "jobq/internal/printable.hpp"
 #include "jobq/json.hpp"
 
@@ -32,16 +33,7 @@ std::optional<Console> split_url(std::string url) {
   Console console{url.substr(0, path), path == std::string::npos ? "" : url.substr(path)};
   if (console.origin.size() == scheme + 3) return std::nullopt;
   // httplib's client reads the port with std::stoi: check it here rather than let it throw.
-  const std::string authority = console.origin.substr(scheme + 3);
-  const std::size_t bracket = authority.rfind(']');
-  const std::size_t colon = authority.rfind(':');
-  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
-    const std::string port = authority.substr(colon + 1);
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stol(port) < 1 || std::stol(port) > 65535) {
-      return std::nullopt;
-    }
-  }
+  if (!internal::valid_authority_port(std::string_view(console.origin).substr(scheme + 3))) return std::nullopt;
   return console;
 }
 
