@@ -1,6 +1,7 @@
 // Cold paths of the Manager: configuration, registration, start, shutdown, stats.
 #include "jobq/internal/deadline.hpp"
 #include "jobq/internal/engine.hpp"
+#include "jobq/internal/stderr_log.hpp"
 #include "jobq/internal/threads.hpp"
 #include "jobq/internal/until_allocated.hpp"
 
@@ -165,8 +166,7 @@ void internal::Engine::log(LogLevel level, const std::string& message) const noe
       config_.log_sink(level, message);
       return;
     }
-    const std::string line = "jobq " + std::string(describe(level)) + ": " + message + "\n";
-    std::fwrite(line.data(), 1, line.size(), stderr);
+    internal::log_to_stderr(level, message);
   } catch (...) {  // NOLINT(bugprone-empty-catch): logging must never take a thread down
   }
 }

@@ -14,6 +14,7 @@
 #include "console/sampler.hpp"
 #include "jobq/config.hpp"
 #include "jobq/error.hpp"
+#include "jobq/internal/stderr_log.hpp"
 #include "jobq/manager.hpp"
 
 namespace jobq::console {
@@ -47,10 +48,7 @@ void check(const Options& options) {
 LogSink sink_for(const Options& options, const Manager& manager) {
   if (options.log) return options.log;
   if (manager.config().log_sink) return manager.config().log_sink;
-  return [](LogLevel level, std::string_view line) {
-    std::string text = "jobq " + std::string(describe(level)) + ": " + std::string(line) + "\n";
-    std::fwrite(text.data(), 1, text.size(), stderr);
-  };
+  return internal::log_to_stderr;
 }
 
 }  // namespace
