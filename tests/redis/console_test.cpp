@@ -32,11 +32,7 @@ TEST(DurableConsole, ShowsRedisFiguresAndActsOnDeadLettersInRedis) {
   jobq::Manager queues(std::move(config));
   std::atomic<bool> healthy{false};
   std::atomic<int> charged{0};
-  queues.register_handler("payments:charge", [&](jobq::Context&, const jobq::Message&) {
-    if (!healthy.load()) return jobq::Status::error("bank offline");
-    charged.fetch_add(1);
-    return jobq::Status::success();
-  }, {.queue = "payments"});
+  queues.register_handler("payments:charge", jobq::testing::offline_until(healthy, charged), {.queue = "payments"});
   queues.start();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(queues.dispatch(jobq::Job("payments:charge").payload(std::to_string(i))).ok());
   ASSERT_TRUE(jobq::testing::eventually([&] { return queues.dead_letters("payments")->total == 3; }));

@@ -39,4 +39,14 @@ inline auto counting(std::atomic<int>& runs) {
   };
 }
 
+/// A handler whose downstream is offline ("bank offline", retryable) until `healthy` is set; then
+/// it counts its successes in `successes`.
+inline auto offline_until(std::atomic<bool>& healthy, std::atomic<int>& successes) {
+  return [&healthy, &successes](jobq::Context&, const jobq::Message&) {
+    if (!healthy.load()) return jobq::Status::error("bank offline");
+    successes.fetch_add(1);
+    return jobq::Status::success();
+  };
+}
+
 }  // namespace jobq::testing

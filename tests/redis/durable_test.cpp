@@ -24,6 +24,7 @@ using jobq::testing::eventually;
 using jobq::testing::RedisServer;
 using jobq::testing::counting;
 using jobq::testing::fast;
+using jobq::testing::offline_until;
 using namespace std::chrono_literals;
 
 struct Order {
@@ -104,11 +105,7 @@ TEST(Durable, DeadLettersLiveInRedisAndCanBeRequeuedFromAnotherLane) {
   jobq::Manager queues(std::move(config));
   std::atomic<bool> healthy{false};
   std::atomic<int> successes{0};
-  queues.register_handler("payments:refund", [&](Context&, const Message&) {
-    if (!healthy.load()) return Status::error("bank offline");
-    successes.fetch_add(1);
-    return Status::success();
-  }, {.queue = "payments"});
+  queues.register_handler("payments:refund", offline_until(healthy, successes), {.queue = "payments"});
   queues.start();
   const auto id = queues.dispatch(jobq::Job("payments:refund").payload(R"({"amount":5})"));
   ASSERT_TRUE(id.ok());
@@ -144,11 +141,7 @@ TEST(Durable, TheManagersQueueScopedDeadLetterCallsReachRedis) {
   jobq::Manager queues(std::move(config));
   std::atomic<bool> healthy{false};
   std::atomic<int> successes{0};
-  queues.register_handler("payments:refund", [&](Context&, const Message&) {
-    if (!healthy.load()) return Status::error("bank offline");
-    successes.fetch_add(1);
-    return Status::success();
-  }, {.queue = "payments"});
+  queues.register_handler("payments:refund", offline_until(healthy, successes), {.queue = "payments"});
   queues.register_handler("local:fail", [](Context&, const Message&) { return Status::skip_retry("no"); });
   queues.start();
   const auto first = queues.dispatch(jobq::Job("payments:refund").payload("1"));
