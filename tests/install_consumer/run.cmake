@@ -47,6 +47,14 @@ function(cmake_variant variant)
   run_consumer(${variant} ${build}/consumer)
 endfunction()
 
+# Stops the matrix with MESSAGE, after calling CLEANUP (a function, or NONE).
+function(consumer_build_failed cleanup message)
+  if(NOT cleanup STREQUAL NONE)
+    cmake_language(CALL ${cleanup})
+  endif()
+  message(FATAL_ERROR "${message}")
+endfunction()
+
 # A component's consumer, ${JOBQ_CONSUMER_SOURCE}/DIR: CMake in Debug with the library's compiler,
 # built into ${JOBQ_WORK_DIR}/VARIANT. On failure it calls CLEANUP (a function, or NONE) and stops.
 function(build_cmake_consumer variant dir cleanup)
@@ -58,10 +66,7 @@ function(build_cmake_consumer variant dir cleanup)
     execute_process(COMMAND ${CMAKE_COMMAND} --build ${build} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE out)
   endif()
   if(result)
-    if(NOT cleanup STREQUAL NONE)
-      cmake_language(CALL ${cleanup})
-    endif()
-    message(FATAL_ERROR "[${variant}] building ${dir} failed:\n${out}")
+    consumer_build_failed(${cleanup} "[${variant}] building ${dir} failed:\n${out}")
   endif()
 endfunction()
 
@@ -77,10 +82,7 @@ function(build_pkg_config_consumer variant dir module cleanup)
   execute_process(COMMAND sh -c "${compile}" WORKING_DIRECTORY ${build} RESULT_VARIABLE result
     OUTPUT_VARIABLE out ERROR_VARIABLE out)
   if(result)
-    if(NOT cleanup STREQUAL NONE)
-      cmake_language(CALL ${cleanup})
-    endif()
-    message(FATAL_ERROR "[${variant}] ${compile} failed:\n${out}")
+    consumer_build_failed(${cleanup} "[${variant}] ${compile} failed:\n${out}")
   endif()
 endfunction()
 
