@@ -12,10 +12,18 @@ DeadLetterStore::Record DeadLetterStore::detach(Shared record) {
   return Record{record->letter, record->type, record->queue, std::move(record->extras)};
 }
 
+namespace {
+std::size_t headers_weight(const Headers& headers) noexcept {
+  std::size_t bytes = 0;
+  for (const Header& header : headers) bytes += sizeof(Header) + header.name.size() + header.value.size();
+  return bytes;
+}
+}  // namespace
+
 std::size_t DeadLetterStore::weight(const Record& record) noexcept {
   const DeadLetter& letter = record.letter;
   return sizeof(Record) + letter.payload.size() + letter.last_error.size() + letter.type.size() +
-         letter.queue.size() + (record.extras ? sizeof(JobExtras) : 0);
+         letter.queue.size() + (record.extras ? sizeof(JobExtras) : 0) + headers_weight(letter.headers);
 }
 
 void DeadLetterStore::insert_locked(Order::iterator position, Record& record) {

@@ -47,7 +47,55 @@ Error internal::Engine::refuse_closed(const Job& job) {
   return Error(Errc::shutting_down);
 }
 
+std::optional<Error> internal::Engine::run_dispatch_middleware(Outbound& outbound, bool count) {
+  if (state_.load(std::memory_order_acquire) != running) return std::nullopt;
+  Result<Route> routed = route(outbound.job);
+  if (!routed) return std::nullopt;
+  if (const Headers* given = outbound.job.headers_value()) outbound.headers = *given;
+  Outgoing outgoing(outbound.job, queues_[routed->queue]->config.name, outbound.headers);
+  std::optional<Error> refused;
+  for (const DispatchMiddleware& middleware : dispatch_middleware_) {
+    try {
+      refused = middleware(outgoing);
+    } catch (const std::exception& error) {
+      refused = Error(Errc::refused, std::string("a dispatch middleware threw: ") + error.what());
+    } catch (...) {
+      refused = Error(Errc::refused, "a dispatch middleware threw a non-std exception");
+    }
+    if (refused) {
+      if (count) count_rejected(producer(), *routed);
+      return refused;
+    }
+  }
+  // The job views the headers only if it has any now, or had (and they were all taken off): a
+  // job without them keeps the plain path.
+  if (!outbound.headers.empty() || outbound.job.headers_value() != nullptr) outbound.job.headers(outbound.headers);
+  return std::nullopt;
+}
+
 Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
+  if (dispatch_middleware_.empty()) return dispatch_bulk_inner(jobs);
+  std::vector<Outbound> outbound;
+  outbound.reserve(jobs.size());
+  for (const Job& job : jobs) outbound.push_back(Outbound{job, {}});
+  for (Outbound& each : outbound) {
+    if (std::optional<Error> refused = run_dispatch_middleware(each, false)) {
+      // The whole batch is refused, and counted, as for any other refusal of a batch.
+      if (state_.load(std::memory_order_acquire) != configuring) {
+        for (const Job& job : jobs) {
+          if (Result<Route> routed = route(job)) count_rejected(producer(), *routed);
+        }
+      }
+      return std::move(*refused);
+    }
+  }
+  std::vector<Job> filtered;
+  filtered.reserve(outbound.size());
+  for (const Outbound& each : outbound) filtered.push_back(each.job);
+  return dispatch_bulk_inner(filtered);
+}
+
+Result<JobId> internal::Engine::dispatch_bulk_inner(std::span<const Job> jobs) {
   if (state_.load(std::memory_order_acquire) == configuring) return Error(Errc::not_started);
   internal::ProducerState& state = producer();
   auto clear_staging = [&state] {
@@ -61,9 +109,14 @@ Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
     return error;
   };
   for (std::size_t index = 0; index < jobs.size(); ++index) {
-    if (jobs[index].has_options()) {
+    if (jobs[index].has_single_options()) {
       return reject_staged(Error(Errc::unsupported, "job " + std::to_string(index) +
                                                         " has options (delay, key, timeout or retry): dispatch it alone"));
+    }
+    if (const Headers* headers = jobs[index].headers_value(); headers != nullptr && !headers->empty()) {
+      if (std::string problem = headers->problem(); !problem.empty()) {
+        return reject_staged(Error(Errc::invalid_header, "job " + std::to_string(index) + ": " + problem));
+      }
     }
   }
   if (jobs.empty()) {
@@ -118,6 +171,10 @@ Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
     envelope.id = first + index;
     envelope.type = routed.type;
     envelope.attempt = 1;
+    if (const Headers* headers = job.headers_value(); headers != nullptr && !headers->empty()) {
+      envelope.extras = std::make_unique<internal::JobExtras>();
+      envelope.extras->headers = *headers;
+    }
     if (job.payload().size() > config_.max_payload_bytes) {
       return reject_staged(Error(Errc::payload_too_large, "job " + std::to_string(index) + ": " +
                                                               std::to_string(job.payload().size()) + " bytes"));
@@ -207,6 +264,15 @@ Errc block_for_room(std::chrono::nanoseconds timeout, TryNow try_now, Closed clo
 
 }  // namespace
 
+std::optional<Error> internal::Engine::header_refusal(internal::ProducerState& state, Route target, const Job& job) {
+  const Headers* headers = job.headers_value();
+  if (headers == nullptr || headers->empty()) return std::nullopt;
+  std::string problem = headers->problem();
+  if (problem.empty()) return std::nullopt;
+  count_rejected(state, target);
+  return Error(Errc::invalid_header, std::move(problem));
+}
+
 Errc internal::Engine::wait_for_room(internal::ProducerState& state, QueueId queue) {
   internal::QueueRuntime& runtime = *queues_[queue];
   return block_for_room(
@@ -225,11 +291,14 @@ Errc internal::Engine::reserve_slow(internal::ProducerState& state, QueueId queu
 Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& state, Route target, internal::Envelope&& envelope,
                                             const Job& job) {
   if (queues_[target.queue]->lane != nullptr) return dispatch_envelope_to_lane(state, target, job, envelope.payload);
+  if (std::optional<Error> refused = header_refusal(state, target, job)) return std::move(*refused);
   const JobId id = take_ids(state, 1);
   envelope.id = id;
+  const bool headers = job.headers_value() != nullptr && !job.headers_value()->empty();
   if (!job.key().empty() || job.timeout_value().count() > 0 || job.retry_policy() != nullptr ||
-      job.max_attempts_value() != 0) {
+      job.max_attempts_value() != 0 || headers) {
     auto extras = std::make_unique<internal::JobExtras>();
+    if (headers) extras->headers = *job.headers_value();
     extras->key = job.key();
     extras->timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
     if (const RetryPolicy* policy = job.retry_policy()) {

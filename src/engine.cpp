@@ -159,6 +159,12 @@ void internal::Engine::use(Middleware middleware) {
   middleware_.push_back(std::move(middleware));
 }
 
+void internal::Engine::use_dispatch(DispatchMiddleware middleware) {
+  require_configuring("add dispatch middleware");
+  if (!middleware) throw ConfigError("cannot add dispatch middleware: it is empty");
+  dispatch_middleware_.push_back(std::move(middleware));
+}
+
 void internal::Engine::log(LogLevel level, const std::string& message) const noexcept {
   if (!logs(level)) return;
   try {
@@ -353,7 +359,10 @@ void internal::Engine::record_returned(internal::QueueRuntime& queue, const inte
   job.queue = queue.config.name;
   job.payload = internal::payload_json(envelope.payload);
   job.attempt = envelope.attempt;
-  if (envelope.extras) job.idempotency_key = envelope.extras->key;
+  if (envelope.extras) {
+    job.idempotency_key = envelope.extras->key;
+    job.headers = envelope.extras->headers;
+  }
   if (due != Clock::time_point{}) {
     // The wall-clock time at which it was due, so that the record survives a restart.
     // A due time of max() ("never") stays max(); one past it maps across, saturated.

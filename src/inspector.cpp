@@ -139,6 +139,10 @@ Result<JobId> internal::Engine::requeue_record(const internal::DeadLetterStore::
   envelope.attempt = 1;
   if (config_.metrics) envelope.stamped = internal::ticks();
   if (record.extras) envelope.extras = std::make_unique<internal::JobExtras>(*record.extras);
+  if (!record.letter.headers.empty()) {
+    if (!envelope.extras) envelope.extras = std::make_unique<internal::JobExtras>();
+    envelope.extras->headers = record.letter.headers;
+  }
   if (!envelope.payload.assign(record.letter.payload)) return Error(Errc::payload_too_large, "could not allocate");
   internal::QueueRuntime& queue = *queues_[record.queue];
   internal::ProducerState& state = producer();

@@ -21,6 +21,16 @@ bool internal::LaneBridge::deliver(LaneDelivery&& job) {
   extras->max_attempts = job.max_attempts;
   extras->lane_ref = std::move(job.ref);
   envelope.extras = std::move(extras);
+  // Headers that do not read back (a store written by hand) are dead-lettered with the job below.
+  std::string header_problem;
+  if (!job.headers.empty()) {
+    Result<Headers> headers = Headers::from_json(job.headers);
+    if (headers) {
+      envelope.extras->headers = std::move(*headers);
+    } else {
+      header_problem = "its headers do not read: " + headers.error().message();
+    }
+  }
   const TypeId type = engine_.registry_.find(job.type);
   auto refuse = [&](std::string why, DeadReason reason) {
     DeadLetter letter;
@@ -32,6 +42,7 @@ bool internal::LaneBridge::deliver(LaneDelivery&& job) {
     letter.last_error = std::move(why);
     letter.reason = reason;
     letter.when = std::chrono::system_clock::now();
+    letter.headers = envelope.extras->headers;
     engine_.call_hook(engine_.on_dead_, "dead-letter", letter);
     LaneSettlement outcome;
     outcome.kind = LaneSettlement::Kind::dead;
@@ -43,6 +54,7 @@ bool internal::LaneBridge::deliver(LaneDelivery&& job) {
     return true;
   };
   if (type == no_id) return refuse("no handler is registered for type '" + job.type + "'", DeadReason::malformed);
+  if (!header_problem.empty()) return refuse(std::move(header_problem), DeadReason::malformed);
   envelope.type = type;
   // Runs lost with a dead process count as attempts: past the policy the job is not run again.
   const RetryPolicy& policy = engine_.type_retry_[type];
@@ -70,6 +82,7 @@ void internal::LaneBridge::hold(bool paused) {
 }
 
 std::optional<Error> internal::Engine::lane_refusal(ProducerState& state, Route target, const Job& job) {
+  if (std::optional<Error> refused = header_refusal(state, target, job)) return refused;
   if (job.retry_policy() == nullptr) return std::nullopt;
   count_rejected(state, target);
   return Error(Errc::unsupported, "a durable job cannot carry a retry policy object (its backoff is code): set "
@@ -79,18 +92,38 @@ std::optional<Error> internal::Engine::lane_refusal(ProducerState& state, Route 
 Result<JobId> internal::Engine::dispatch_to_lane(ProducerState& state, Route target, const Job& job,
                                                  std::string_view payload) {
   if (std::optional<Error> refused = lane_refusal(state, target, job)) return std::move(*refused);
-  Result<JobId> appended = queues_[target.queue]->lane->append(lane_job(target, job, payload));
+  std::string headers;
+  Result<JobId> appended = queues_[target.queue]->lane->append(lane_job(target, job, payload, headers));
   if (!appended) count_rejected(state, target);
   return appended;
 }
 
 void internal::Engine::dispatch_async(const Job& job, Manager::DispatchCallback done) {
+  if (dispatch_middleware_.empty()) return dispatch_async_inner(job, std::move(done));
+  Outbound outbound{job, {}};
+  if (std::optional<Error> refused = run_dispatch_middleware(outbound)) {
+    return call_hook(done, "dispatch callback", Result<JobId>(std::move(*refused)));
+  }
+  dispatch_async_inner(outbound.job, std::move(done));
+}
+
+void internal::Engine::dispatch_object_async(const Job& job, const ObjectType& type, void* object, bool move,
+                                             Manager::DispatchCallback done) {
+  if (dispatch_middleware_.empty()) return dispatch_object_async_inner(job, type, object, move, std::move(done));
+  Outbound outbound{job, {}};
+  if (std::optional<Error> refused = run_dispatch_middleware(outbound)) {
+    return call_hook(done, "dispatch callback", Result<JobId>(std::move(*refused)));
+  }
+  dispatch_object_async_inner(outbound.job, type, object, move, std::move(done));
+}
+
+void internal::Engine::dispatch_async_inner(const Job& job, Manager::DispatchCallback done) {
   auto report = [&](Result<JobId> result) { call_hook(done, "dispatch callback", std::move(result)); };
   Result<Admitted> admitted = admit(job);
   if (!admitted) return report(admitted.error());
   const Route routed = admitted->route;
   QueueRuntime& queue = *queues_[routed.queue];
-  if (queue.lane == nullptr) return report(dispatch(job));
+  if (queue.lane == nullptr) return report(dispatch_inner(job));
   ProducerState& state = *admitted->producer;
   if (std::optional<Error> refused = lane_refusal(state, routed, job)) return report(std::move(*refused));
   const bool validate = config_.validate_payloads && !job.is_trusted();
@@ -101,14 +134,14 @@ void internal::Engine::dispatch_async(const Job& job, Manager::DispatchCallback 
   send_async(queue, routed, job, job.payload(), std::move(done));
 }
 
-void internal::Engine::dispatch_object_async(const Job& job, const ObjectType& type, void* object, bool move,
-                                             Manager::DispatchCallback done) {
+void internal::Engine::dispatch_object_async_inner(const Job& job, const ObjectType& type, void* object, bool move,
+                                                   Manager::DispatchCallback done) {
   auto report = [&](Result<JobId> result) { call_hook(done, "dispatch callback", std::move(result)); };
   Result<Admitted> admitted = admit(job);
   if (!admitted) return report(admitted.error());
   const Route routed = admitted->route;
   QueueRuntime& queue = *queues_[routed.queue];
-  if (queue.lane == nullptr) return report(dispatch_object(job, type, object, move));
+  if (queue.lane == nullptr) return report(dispatch_object_inner(job, type, object, move));
   ProducerState& state = *admitted->producer;
   if (std::optional<Error> refused = lane_refusal(state, routed, job)) return report(std::move(*refused));
   if (config_.validate_payloads && !job.is_trusted()) {
@@ -131,7 +164,8 @@ void internal::Engine::dispatch_object_async(const Job& job, const ObjectType& t
 
 void internal::Engine::send_async(QueueRuntime& queue, Route routed, const Job& job, std::string_view payload,
                                   Manager::DispatchCallback done) {
-  const LaneJob stored = lane_job(routed, job, payload);
+  std::string headers;
+  const LaneJob stored = lane_job(routed, job, payload, headers);
   // Counted on the queue (not the thread's counters, which only this thread may write): the
   // answer comes on the lane's thread.
   queue.lane->append_async(stored, [this, &queue, done = std::move(done)](Result<JobId> result) {
@@ -140,8 +174,13 @@ void internal::Engine::send_async(QueueRuntime& queue, Route routed, const Job& 
   });
 }
 
-LaneJob internal::Engine::lane_job(Route route, const Job& job, std::string_view payload) const {
+LaneJob internal::Engine::lane_job(Route route, const Job& job, std::string_view payload,
+                                   std::string& headers) const {
   LaneJob stored;
+  if (job.headers_value() != nullptr && !job.headers_value()->empty()) {
+    headers = job.headers_value()->to_json();
+    stored.headers = headers;
+  }
   stored.type = registry_[route.type].name;
   stored.payload = payload;
   stored.key = job.key();
@@ -186,6 +225,7 @@ Result<JobId> internal::Engine::dispatch_bulk_to_lane(ProducerState& state, std:
     return error;
   };
   std::vector<LaneJob> stored(jobs.size());
+  std::vector<std::string> headers(jobs.size());
   for (std::size_t index = 0; index < jobs.size(); ++index) {
     if (state.routes[index].queue != queue) {
       return refuse(Error(Errc::unsupported, "a batch with jobs for a durable queue must have all its jobs on that queue"));
@@ -204,6 +244,10 @@ Result<JobId> internal::Engine::dispatch_bulk_to_lane(ProducerState& state, std:
     }
     stored[index].type = registry_[state.routes[index].type].name;
     stored[index].payload = job.payload();
+    if (job.headers_value() != nullptr && !job.headers_value()->empty()) {
+      headers[index] = job.headers_value()->to_json();
+      stored[index].headers = headers[index];
+    }
   }
   if (state_.load(std::memory_order_acquire) != running) return refuse(Error(Errc::shutting_down));
   Result<JobId> appended = queues_[queue]->lane->append_bulk(stored);
@@ -230,6 +274,12 @@ void internal::Engine::settle_in_lane(QueueRuntime& queue, const Envelope& envel
   outcome.timeout = extras.timeout;
   outcome.delay = delay;
   outcome.letter = letter;
+  std::string headers;
+  if (!extras.headers.empty() &&
+      (kind == LaneSettlement::Kind::later || kind == LaneSettlement::Kind::give_back)) {
+    headers = extras.headers.to_json();
+    outcome.headers = headers;
+  }
   queue.lane->settle(outcome);
   if (counted && (kind == LaneSettlement::Kind::later || kind == LaneSettlement::Kind::give_back)) {
     queue.handed_back.fetch_add(1, std::memory_order_release);

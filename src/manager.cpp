@@ -19,6 +19,7 @@ void Manager::on_timeout(TimeoutHook hook) { engine_->on_timeout(std::move(hook)
 void Manager::on_worker_start(WorkerHook hook) { engine_->on_worker_start(std::move(hook)); }
 void Manager::on_worker_stop(WorkerHook hook) { engine_->on_worker_stop(std::move(hook)); }
 void Manager::use(Middleware middleware) { engine_->use(std::move(middleware)); }
+void Manager::use_dispatch(DispatchMiddleware middleware) { engine_->use_dispatch(std::move(middleware)); }
 void Manager::start() {
   engine_->start();
   try {

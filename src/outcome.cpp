@@ -76,9 +76,16 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
   if (!progress.failure_reported) {
     // Counted before the hook runs, so that a hook (or whoever it signals) reading the stats sees
     // its own failure; the report is built first, since building it may fail.
-    const Failure failure{envelope.id, registry_[envelope.type].name, queue.config.name, envelope.attempt,
-                          message.payload(), status.message(), status.kind() == Status::Kind::error, will_retry,
-                          delay};
+    const Failure failure{envelope.id,
+                          registry_[envelope.type].name,
+                          queue.config.name,
+                          envelope.attempt,
+                          message.payload(),
+                          status.message(),
+                          status.kind() == Status::Kind::error,
+                          will_retry,
+                          delay,
+                          envelope.extras ? &envelope.extras->headers : &internal::no_headers()};
     cell.failed.add();
     call_hook(on_failure_, "failure", failure);
     progress.failure_reported = true;
@@ -122,6 +129,7 @@ void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Enve
   record.letter.last_error = std::move(error);
   record.letter.reason = reason;
   record.letter.when = std::chrono::system_clock::now();
+  if (envelope.extras) record.letter.headers = envelope.extras->headers;
   record.type = envelope.type;
   record.queue = queue.index;
   if (logs(LogLevel::warn)) {
@@ -137,13 +145,19 @@ void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Enve
     settle_in_lane(queue, envelope, LaneSettlement::Kind::dead, {}, &record.letter);
     return;
   }
-  // The job's overrides go with the letter last, and come back if the store cannot take it.
+  // The job's overrides go with the letter last, and come back if the store cannot take it. Its
+  // headers are kept once, in the letter, where a requeue takes them from.
   record.extras = std::move(envelope.extras);
-  if (record.extras) record.extras->key.clear();  // released above; a requeue does not claim it
+  if (record.extras) {
+    record.extras->key.clear();  // released above; a requeue does not claim it
+    record.extras->headers.swap(record.letter.headers);
+    record.extras->headers.clear();
+  }
   try {
     dead_letters_.add(record);
   } catch (...) {
     envelope.extras = std::move(record.extras);
+    if (envelope.extras) envelope.extras->headers.swap(record.letter.headers);
     throw;
   }
 }

@@ -21,10 +21,12 @@ namespace internal {
 struct ContextAccess {
   static void bind_worker(Context& context, std::string_view queue) { context.queue_ = queue; }
   static void bind_stop(Context& context, std::stop_token stop) noexcept { context.stop_ = std::move(stop); }
-  static void bind_job(Context& context, JobId id, std::string_view type, std::uint32_t attempt) noexcept {
+  static void bind_job(Context& context, JobId id, std::string_view type, std::uint32_t attempt,
+                       const JobExtras* extras) noexcept {
     context.job_id_ = id;
     context.type_ = type;
     context.attempt_ = attempt;
+    context.headers_ = extras != nullptr ? &extras->headers : nullptr;
   }
   static void set_deadline(Context& context, std::chrono::steady_clock::time_point deadline) noexcept {
     context.deadline_ = deadline;
@@ -212,7 +214,7 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
                       Context& context, internal::PayloadScratch& scratch, std::uint64_t& last_ticks) {
   const HandlerEntry& handler = registry_[envelope.type];
   internal::TypeCell& cell = worker.cells[envelope.type];
-  internal::ContextAccess::bind_job(context, envelope.id, handler.name, envelope.attempt);
+  internal::ContextAccess::bind_job(context, envelope.id, handler.name, envelope.attempt, envelope.extras.get());
   const Message message = internal::MessageAccess::over(handler.name, envelope.id, envelope.payload, scratch);
   const bool timed = envelope.stamped != 0;
   if (timed) [[unlikely]] {

@@ -3,9 +3,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <stop_token>
 #include <string_view>
 
+#include "jobq/headers.hpp"
 #include "jobq/ids.hpp"
 
 namespace jobq {
@@ -35,6 +37,13 @@ class Context {
   bool stop_requested() const noexcept { return stop_.stop_requested(); }
   /// When the job's timeout passes (on the Manager's clock); time_point::max() without one.
   std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
+  /// The headers the job was dispatched with (Job::headers(), or added by a dispatch
+  /// middleware); empty when it has none.
+  const Headers& headers() const noexcept { return headers_ != nullptr ? *headers_ : internal::no_headers(); }
+  /// One header's value, if the job carries it.
+  std::optional<std::string_view> header(std::string_view name) const noexcept {
+    return headers_ != nullptr ? headers_->get(name) : std::nullopt;
+  }
 
  private:
   friend struct internal::ContextAccess;
@@ -44,6 +53,7 @@ class Context {
   std::string_view queue_;
   std::uint32_t attempt_ = 0;
   std::stop_token stop_;
+  const Headers* headers_ = nullptr;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
 };
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "jobq/headers.hpp"
 #include "jobq/ids.hpp"
 
 namespace jobq {
@@ -50,6 +51,7 @@ struct DeadLetter {
   std::string last_error;
   DeadReason reason = DeadReason::attempts_exhausted;
   std::chrono::system_clock::time_point when{};
+  Headers headers;  ///< the job's headers; a requeue runs it with them again
 };
 
 /// A page of dead letters, oldest first.

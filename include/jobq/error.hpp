@@ -29,6 +29,8 @@ enum class Errc : std::uint8_t {
   unsupported,        ///< an option this call does not take (delay or key in dispatch_bulk)
   unavailable,        ///< a durable queue's store cannot be reached (connection refused, lost, timed out)
   store_refused,      ///< a durable queue's store refused the job (out of memory, authentication, an error reply)
+  invalid_header,     ///< a header's name or value is not allowed, or there are too many (see Headers)
+  refused,            ///< a dispatch middleware refused the job (its detail says why)
 };
 
 /// A fixed, human-readable description of an error code.
@@ -47,6 +49,8 @@ constexpr std::string_view describe(Errc code) noexcept {
     case Errc::unsupported: return "unsupported";
     case Errc::unavailable: return "store unavailable";
     case Errc::store_refused: return "store refused";
+    case Errc::invalid_header: return "invalid header";
+    case Errc::refused: return "refused";
   }
   return "unknown error";
 }

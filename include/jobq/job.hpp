@@ -8,6 +8,7 @@
 namespace jobq {
 
 struct RetryPolicy;
+class Headers;
 
 /// A job to dispatch: a view of its type name, payload JSON, queue and options. Dispatch copies
 /// what it needs, so the viewed strings (and a RetryPolicy passed to retry()) only have to live
@@ -81,6 +82,15 @@ class Job {
     return *this;
   }
 
+  /// Headers the job carries to its handler (Context::headers()) on every run: retries, delays,
+  /// dead letters, requeues, durable queues. Copied by dispatch; checked there (see Headers).
+  /// Unlike the options above, dispatch_bulk() takes them.
+  constexpr Job& headers(const Headers& headers) noexcept {
+    headers_ = &headers;
+    options_ = true;
+    return *this;
+  }
+
   constexpr std::string_view type() const noexcept { return type_; }
   constexpr std::string_view payload() const noexcept { return payload_; }
   constexpr std::string_view queue() const noexcept { return queue_; }
@@ -96,6 +106,13 @@ class Job {
   constexpr std::chrono::nanoseconds timeout_value() const noexcept { return timeout_; }
   constexpr const RetryPolicy* retry_policy() const noexcept { return retry_; }
   constexpr std::uint32_t max_attempts_value() const noexcept { return max_attempts_; }
+  /// The headers set by headers(), or null.
+  constexpr const Headers* headers_value() const noexcept { return headers_; }
+  /// True when an option that dispatch_bulk() refuses is set: any but headers().
+  constexpr bool has_single_options() const noexcept {
+    return delay_.count() != 0 || at_ != steady_time{} || !key_.empty() || timeout_.count() != 0 ||
+           retry_ != nullptr || max_attempts_ != 0;
+  }
 
  private:
   std::string_view type_;
@@ -106,6 +123,7 @@ class Job {
   steady_time at_{};
   std::chrono::nanoseconds timeout_{0};
   const RetryPolicy* retry_ = nullptr;
+  const Headers* headers_ = nullptr;
   std::uint32_t max_attempts_ = 0;
   bool trusted_ = false;
   bool options_ = false;

@@ -6,6 +6,7 @@
 #include "jobq/context.hpp"
 #include "jobq/dead_letter.hpp"
 #include "jobq/error.hpp"
+#include "jobq/headers.hpp"
 #include "jobq/ids.hpp"
 #include "jobq/job.hpp"
 #include "jobq/log.hpp"

@@ -25,6 +25,7 @@ struct LaneJob {
   std::uint32_t max_attempts = 0;    ///< 0: the type's policy
   std::chrono::nanoseconds timeout{0};  ///< 0: the type's timeout
   std::chrono::nanoseconds delay{0};    ///< 0: ready now; max(): forever
+  std::string_view headers = {};     ///< a JSON object of strings (Headers::to_json()); empty: none
 };
 
 /// A job a lane fetched for this process to run.
@@ -37,6 +38,7 @@ struct LaneDelivery {
   std::uint32_t max_attempts = 0;
   std::chrono::nanoseconds timeout{0};
   std::string ref;  ///< the lane's handle on the stored job (a stream entry id)
+  std::string headers;  ///< as stored from LaneJob::headers; empty: none
 };
 
 /// How a job that came from a lane ended here; the lane makes it so in its store.
@@ -58,7 +60,8 @@ struct LaneSettlement {
   std::uint32_t max_attempts = 0;
   std::chrono::nanoseconds timeout{0};
   std::chrono::nanoseconds delay{0};  ///< for later
-  const DeadLetter* letter = nullptr;  ///< for dead
+  const DeadLetter* letter = nullptr;  ///< for dead (its headers are the job's)
+  std::string_view headers = {};  ///< for later and give_back: as in LaneJob
 };
 
 /// What the engine offers a lane: a way to hand fetched jobs to the queue's workers.

@@ -127,6 +127,10 @@ class Manager {
   /// Wraps every handler in `middleware`; before start(). The first middleware added is the
   /// outermost. The chain is fixed at start() and calling it allocates nothing per job.
   void use(Middleware middleware);
+  /// Runs `middleware` on every dispatch, on the dispatching thread, before start(); in the order
+  /// added. With none installed a dispatch pays one test and allocates nothing for it; with one,
+  /// each dispatch copies its headers into a buffer of its own.
+  void use_dispatch(DispatchMiddleware middleware);
 
   /// Starts the workers, pinned and named ("jq:<queue>/<i>"); returns once every worker runs.
   /// Workers of a queue without `cpus` inherit the CPU affinity of the thread calling start().
@@ -156,7 +160,8 @@ class Manager {
   /// failed allocation of ring memory, after which the queues already filled keep their jobs.)
   /// On success returns the first job's id; the batch's ids are consecutive. Jobs for one queue
   /// go in with one bulk enqueue. An empty batch returns 0. Jobs with options (delay, key,
-  /// timeout, retry) are refused with Errc::unsupported: dispatch those one by one.
+  /// timeout, retry) are refused with Errc::unsupported: dispatch those one by one. Headers are
+  /// taken.
   Result<JobId> dispatch_bulk(std::span<const Job> jobs);
 
   /// Dispatches a raw job and reports the result to `done`, exactly once. On a durable queue

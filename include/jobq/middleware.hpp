@@ -1,11 +1,17 @@
-// Middleware: code that wraps every handler (logging, timing, tracing context).
+// Middleware: code that wraps every handler (logging, timing, tracing context), and code that
+// sees every job as it is dispatched (headers to add, jobs to refuse).
 #pragma once
 
 #include <cstddef>
 #include <functional>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "jobq/context.hpp"
+#include "jobq/error.hpp"
+#include "jobq/headers.hpp"
+#include "jobq/job.hpp"
 #include "jobq/message.hpp"
 #include "jobq/registry.hpp"
 #include "jobq/status.hpp"
@@ -35,5 +41,33 @@ class Next {
   std::size_t position_;
   const HandlerEntry* handler_;
 };
+
+/// A job on its way to its queue, as a dispatch middleware sees it: what it is, where it goes,
+/// and its headers, which the middleware may change.
+class Outgoing {
+ public:
+  Outgoing(const Job& job, std::string_view queue, Headers& headers) noexcept
+      : job_(&job), queue_(queue), headers_(&headers) {}
+
+  std::string_view type() const noexcept { return job_->type(); }
+  /// The queue it goes to: the one the job names, else its type's.
+  std::string_view queue() const noexcept { return queue_; }
+  /// The dispatch as the caller made it (its payload() is unused by a typed dispatch).
+  const Job& job() const noexcept { return *job_; }
+  /// The headers the job will carry: the caller's (Job::headers()) and those added so far.
+  Headers& headers() noexcept { return *headers_; }
+
+ private:
+  const Job* job_;
+  std::string_view queue_;
+  Headers* headers_;
+};
+
+/// Runs on the dispatching thread for every job dispatched (typed or raw, bulk, asynchronous, or
+/// a periodic job's), before the job is checked and stored: it may add, change or remove
+/// headers, or refuse the job by returning an Error, which the dispatch returns (usually
+/// Errc::refused with a reason) and counts as rejected. std::nullopt lets the job through. An
+/// exception it throws refuses the job too (Errc::refused). It must not dispatch.
+using DispatchMiddleware = std::function<std::optional<Error>(Outgoing& job)>;
 
 }  // namespace jobq

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "jobq/headers.hpp"
 #include "jobq/ids.hpp"
 #include "jobq/job.hpp"
 
@@ -67,13 +68,15 @@ struct ReturnedJob {
   /// When it was due (wall clock); the epoch for a job that was ready to run; max() for a job
   /// that was to wait forever (a delay, snooze or backoff of max()).
   std::chrono::system_clock::time_point due{};
+  Headers headers;
 
-  /// A Job viewing this record, to dispatch again: same type, queue, payload, key, and the time
-  /// left until `due` as its delay. It starts again from attempt 1 under a new id.
+  /// A Job viewing this record, to dispatch again: same type, queue, payload, key, headers, and
+  /// the time left until `due` as its delay. It starts again from attempt 1 under a new id.
   Job to_job() const {
     Job job(type);
     job.payload(payload).on_queue(queue);
     if (!idempotency_key.empty()) job.idempotency_key(idempotency_key);
+    if (!headers.empty()) job.headers(headers);
     if (due == std::chrono::system_clock::time_point::max()) {
       job.delay(std::chrono::nanoseconds::max());  // it was to wait forever, and still does
     } else if (due != std::chrono::system_clock::time_point{}) {
@@ -122,6 +125,7 @@ struct Failure {
   bool retryable;   ///< Status::Kind::error (true) or skip_retry (false)
   bool will_retry;  ///< a retry is scheduled; false: the job is dead-lettered next
   std::chrono::nanoseconds retry_in;  ///< the backoff chosen, when will_retry
+  const Headers* headers = nullptr;   ///< the job's headers (empty when it has none); set by the engine
 };
 
 /// What the timeout hook receives: a handler still running when its timeout fired.

@@ -79,6 +79,8 @@ bool Lane::State::read_entry(const redisReply* fields, LaneDelivery& job, std::s
       job.timeout = std::chrono::nanoseconds(nanoseconds);
     } else if (name == "key") {
       job.key = value;
+    } else if (name == "headers") {
+      job.headers = value;  // read (and a bad one dead-lettered) by the engine
     } else if (name == "malformed") {
       malformed = value;
     }

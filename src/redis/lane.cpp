@@ -150,10 +150,10 @@ void Lane::start(LaneIntake& intake) {
 
 detail::Args Lane::State::append_args(std::string_view type, std::string_view payload, std::string_view key,
                                       std::uint32_t max_attempts, std::chrono::nanoseconds timeout,
-                                      std::chrono::nanoseconds delay) {
+                                      std::chrono::nanoseconds delay, std::string_view headers) {
   detail::Args args;
   args.add(type).add(payload).add(key).add(std::int64_t{max_attempts});
-  args.add(static_cast<std::int64_t>(timeout.count())).add(script_ms(delay));
+  args.add(static_cast<std::int64_t>(timeout.count())).add(script_ms(delay)).add(headers);
   return args;
 }
 
@@ -173,7 +173,8 @@ Result<JobId> Lane::State::append_result(const redisReply* result, std::string_v
 Result<JobId> Lane::append(const LaneJob& job) {
   State& state = *state_;
   const std::string key = state.key_name(job.key);
-  detail::Args args = State::append_args(job.type, job.payload, job.key, job.max_attempts, job.timeout, job.delay);
+  detail::Args args =
+      State::append_args(job.type, job.payload, job.key, job.max_attempts, job.timeout, job.delay, job.headers);
   const auto until = std::chrono::steady_clock::now() + state.options.dispatch_wait;
   for (std::chrono::milliseconds pause(5);; pause = std::min(pause * 2, std::chrono::milliseconds(200))) {
     bool sent = false;
@@ -199,8 +200,8 @@ Result<JobId> Lane::append(const LaneJob& job) {
 
 void Lane::append_async(const LaneJob& job, std::function<void(Result<JobId>)> done) {
   State& state = *state_;
-  State::Outgoing item{std::string(job.type), std::string(job.payload), std::string(job.key), job.max_attempts,
-                       job.timeout, job.delay, std::move(done)};
+  State::Outgoing item{std::string(job.type), std::string(job.payload), std::string(job.key), std::string(job.headers),
+                       job.max_attempts, job.timeout, job.delay, std::move(done)};
   std::unique_lock lock(state.outgoing_mutex);
   if (state.sender_stopping) {
     lock.unlock();
@@ -225,7 +226,7 @@ Result<JobId> Lane::append_bulk(std::span<const LaneJob> jobs) {
     if (!job.key.empty() || job.max_attempts != 0 || job.timeout.count() != 0 || job.delay.count() != 0) {
       return Error(Errc::unsupported, "a bulk append takes jobs without options (key, attempts, timeout, delay)");
     }
-    args.add(job.type).add(job.payload);
+    args.add(job.type).add(job.payload).add(job.headers);
   }
   Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) {
     return connection.eval(detail::Script::append_bulk, {state.stream, state.ids}, args);
@@ -267,11 +268,11 @@ void Lane::State::settle(const LaneSettlement& outcome) noexcept {
       switch (outcome.kind) {
         case LaneSettlement::Kind::later:
           args.add(script_ms(outcome.delay)).add(id).add(outcome.type).add(outcome.payload).add(attempt).add(max);
-          args.add(timeout).add(outcome.key).add(state.consumer);
+          args.add(timeout).add(outcome.key).add(state.consumer).add(outcome.headers);
           return connection.eval(detail::Script::later, {state.stream, state.scheduled}, args);
         case LaneSettlement::Kind::give_back:
           args.add(id).add(outcome.type).add(outcome.payload).add(attempt).add(max).add(timeout).add(outcome.key);
-          args.add(state.consumer);
+          args.add(state.consumer).add(outcome.headers);
           return connection.eval(detail::Script::give_back, {state.stream}, args);
         default: {
           const DeadLetter& letter = *outcome.letter;
@@ -279,7 +280,7 @@ void Lane::State::settle(const LaneSettlement& outcome) noexcept {
           args.add(id).add(letter.type).add(letter.queue).add(letter.payload).add(std::int64_t{letter.attempts});
           args.add(letter.last_error).add(std::int64_t{static_cast<int>(letter.reason)}).add(std::int64_t{when});
           args.add(max).add(timeout).add(static_cast<std::int64_t>(state.options.dead_letter_capacity)).add(state.dead_prefix);
-          args.add(state.consumer);
+          args.add(state.consumer).add(letter.headers.empty() ? std::string() : letter.headers.to_json());
           return connection.eval(detail::Script::dead, {state.stream, state.dead, state.dead_prefix + id, key}, args);
         }
       }

@@ -97,7 +97,7 @@ struct Lane::State {
 
   /// Asynchronous dispatches, sent by the sender thread in pipelined batches.
   struct Outgoing {
-    std::string type, payload, key;
+    std::string type, payload, key, headers;
     std::uint32_t max_attempts;
     std::chrono::nanoseconds timeout, delay;
     std::function<void(Result<JobId>)> done;
@@ -114,7 +114,7 @@ struct Lane::State {
   /// The arguments of the append script for one job.
   static detail::Args append_args(std::string_view type, std::string_view payload, std::string_view key,
                                   std::uint32_t max_attempts, std::chrono::nanoseconds timeout,
-                                  std::chrono::nanoseconds delay);
+                                  std::chrono::nanoseconds delay, std::string_view headers);
   /// The append script's reply as a dispatch's result.
   Result<JobId> append_result(const redisReply* reply, std::string_view key);
 

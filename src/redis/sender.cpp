@@ -50,7 +50,7 @@ void Lane::State::run_sender() {
     auto flush_plain = [&] {
       if (plain.empty()) return;
       detail::Args argv;
-      for (std::size_t index : plain) argv.add(batch[index].type).add(batch[index].payload);
+      for (std::size_t index : plain) argv.add(batch[index].type).add(batch[index].payload).add(batch[index].headers);
       argvs.push_back(std::move(argv));
       commands.push_back(connection.eval_args(detail::Script::append_bulk, {stream, ids}, argvs.back()));
       sent.push_back({plain.front(), plain.size(), true});
@@ -69,7 +69,7 @@ void Lane::State::run_sender() {
         continue;
       }
       keys[index] = key_name(job.key);
-      argvs.push_back(append_args(job.type, job.payload, job.key, job.max_attempts, job.timeout, job.delay));
+      argvs.push_back(append_args(job.type, job.payload, job.key, job.max_attempts, job.timeout, job.delay, job.headers));
       commands.push_back(connection.eval_args(detail::Script::append, {stream, scheduled, ids, keys[index]}, argvs.back()));
       sent.push_back({index, 1, false});
     }
@@ -90,7 +90,8 @@ void Lane::State::run_sender() {
         for (std::size_t index = what.first; index < what.first + what.count; ++index) {
           const Outgoing& job = batch[index];
           const std::string key = key_name(job.key);
-          detail::Args argv = append_args(job.type, job.payload, job.key, job.max_attempts, job.timeout, job.delay);
+          detail::Args argv =
+              append_args(job.type, job.payload, job.key, job.max_attempts, job.timeout, job.delay, job.headers);
           Result<detail::Reply> again = connection.eval(detail::Script::append, {stream, scheduled, ids, key}, argv);
           if (!again) append_failed.fetch_add(1, std::memory_order_relaxed);
           finish(index, again ? append_result(again->get(), job.key) : Result<JobId>(again.error()));

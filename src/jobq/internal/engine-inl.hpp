@@ -59,6 +59,24 @@ inline Result<Engine::Admitted> Engine::admit(const Job& job) {
 }
 
 inline Result<JobId> Engine::dispatch(const Job& job) {
+  if (!dispatch_middleware_.empty()) [[unlikely]] {
+    Outbound outbound{job, {}};
+    if (std::optional<Error> refused = run_dispatch_middleware(outbound)) return std::move(*refused);
+    return dispatch_inner(outbound.job);
+  }
+  return dispatch_inner(job);
+}
+
+inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& type, void* object, bool move) {
+  if (!dispatch_middleware_.empty()) [[unlikely]] {
+    Outbound outbound{job, {}};
+    if (std::optional<Error> refused = run_dispatch_middleware(outbound)) return std::move(*refused);
+    return dispatch_object_inner(outbound.job, type, object, move);
+  }
+  return dispatch_object_inner(job, type, object, move);
+}
+
+inline Result<JobId> Engine::dispatch_inner(const Job& job) {
   Result<Admitted> admitted = admit(job);
   if (!admitted) [[unlikely]] return admitted.error();
   ProducerState& state = *admitted->producer;
@@ -74,7 +92,7 @@ inline Result<JobId> Engine::dispatch(const Job& job) {
   return enqueue(state, routed, job.payload(), validate);
 }
 
-inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& type, void* object, bool move) {
+inline Result<JobId> Engine::dispatch_object_inner(const Job& job, const ObjectType& type, void* object, bool move) {
   Result<Admitted> admitted = admit(job);
   if (!admitted) [[unlikely]] return admitted.error();
   ProducerState& state = *admitted->producer;

@@ -39,6 +39,7 @@ class Engine {
   void on_worker_stop(WorkerHook hook);
 
   void use(Middleware middleware);
+  void use_dispatch(DispatchMiddleware middleware);
 
   /// Periodic jobs (src/schedules.cpp).
   void add_schedule(std::string_view name, std::string_view cron, const Job& job, const ScheduleOptions& options);
@@ -47,15 +48,29 @@ class Engine {
 
   void start();
 
+  // Each dispatch runs the dispatch middleware (if any), then its *_inner form.
   Result<JobId> dispatch(const Job& job);
-
   Result<JobId> dispatch_object(const Job& job, const ObjectType& type, void* object, bool move);
-
   Result<JobId> dispatch_bulk(std::span<const Job> jobs);
-
   void dispatch_async(const Job& job, Manager::DispatchCallback done);
   void dispatch_object_async(const Job& job, const ObjectType& type, void* object, bool move,
                              Manager::DispatchCallback done);
+
+  Result<JobId> dispatch_inner(const Job& job);
+  Result<JobId> dispatch_object_inner(const Job& job, const ObjectType& type, void* object, bool move);
+  Result<JobId> dispatch_bulk_inner(std::span<const Job> jobs);
+  void dispatch_async_inner(const Job& job, Manager::DispatchCallback done);
+  void dispatch_object_async_inner(const Job& job, const ObjectType& type, void* object, bool move,
+                                   Manager::DispatchCallback done);
+  /// A dispatch as the dispatch middleware left it: the caller's job with the headers they set.
+  struct Outbound {
+    Job job;
+    Headers headers;
+  };
+  /// Runs the dispatch middleware over `outbound` (made from the caller's job). The refusal if
+  /// one refuses, counted unless `count` is false; none for a job that is not routable or while
+  /// the Manager is not running, which the dispatch itself then refuses.
+  std::optional<Error> run_dispatch_middleware(Outbound& outbound, bool count = true);
   /// Hands a checked durable dispatch to its lane without waiting; `payload` is JSON.
   void send_async(QueueRuntime& queue, Route route, const Job& job, std::string_view payload,
                   Manager::DispatchCallback done);
@@ -231,6 +246,8 @@ class Engine {
   static bool from_lane(const Envelope& envelope) noexcept {
     return envelope.extras && !envelope.extras->lane_ref.empty();
   }
+  /// Why a job's headers are refused (Errc::invalid_header), counted; or none.
+  std::optional<Error> header_refusal(ProducerState& producer, Route route, const Job& job);
   /// Why a job cannot go to a lane (a RetryPolicy object: its backoff is code), counted; or none.
   std::optional<Error> lane_refusal(ProducerState& producer, Route route, const Job& job);
   /// Stores a dispatch in its queue's lane; `payload` is JSON that passed validation.
@@ -238,7 +255,7 @@ class Engine {
   /// A durable job's delay from its delay() or at(); max() for forever.
   std::chrono::nanoseconds lane_delay(const Job& job) const;
   /// What a lane stores for `job`, viewing `payload` (JSON).
-  LaneJob lane_job(Route route, const Job& job, std::string_view payload) const;
+  LaneJob lane_job(Route route, const Job& job, std::string_view payload, std::string& headers) const;
   /// A typed payload as JSON for a lane; payload_too_large (counted) past max_payload_bytes.
   Result<std::string> lane_json(ProducerState& producer, Route route, const PayloadBuffer& payload);
   /// A durable dispatch whose payload is in `payload` (JSON, validated; or a checked object).
@@ -272,6 +289,7 @@ class Engine {
   WorkerHook on_worker_start_;
   WorkerHook on_worker_stop_;
   std::vector<Middleware> middleware_;
+  std::vector<DispatchMiddleware> dispatch_middleware_;
   std::vector<RetryPolicy> type_retry_;  // per TypeId, resolved at registration
 
   Timer timer_;

@@ -6,12 +6,13 @@
 #include <memory>
 #include <string>
 
+#include "jobq/headers.hpp"
 #include "jobq/retry.hpp"
 
 namespace jobq::internal {
 
-/// Allocated only for a job dispatched with an idempotency key, a timeout or a retry override,
-/// so that a plain job's envelope carries one null pointer and nothing to free.
+/// Allocated only for a job dispatched with an idempotency key, a timeout, a retry override or
+/// headers, so that a plain job's envelope carries one null pointer and nothing to free.
 struct JobExtras {
   std::string key;                         ///< idempotency key; empty: none (or released)
   std::chrono::nanoseconds timeout{0};     ///< 0: the type's timeout
@@ -20,6 +21,7 @@ struct JobExtras {
   /// A job fetched from its queue's durable lane: the lane's handle on it. Its key is then held
   /// by the lane, not by the Manager's key table.
   std::string lane_ref;
+  Headers headers;  ///< what Context::headers() shows on every run
 };
 
 }  // namespace jobq::internal
