@@ -132,6 +132,12 @@ struct Running {
 };
 JOBQ_PAYLOAD(Running, jobs);
 
+struct HeaderRow {
+  std::string name{};
+  std::string value{};
+};
+JOBQ_PAYLOAD(HeaderRow, name, value);
+
 struct DeadLetterRow {
   std::uint64_t id = 0;
   std::string type{};
@@ -141,8 +147,9 @@ struct DeadLetterRow {
   std::string last_error{};
   std::string failed_at{};  ///< UTC, ISO 8601
   std::string payload{};    ///< the job's JSON text
+  std::vector<HeaderRow> headers{};  ///< the job's headers, in order
 };
-JOBQ_PAYLOAD(DeadLetterRow, id, type, queue, attempts, reason, last_error, failed_at, payload);
+JOBQ_PAYLOAD(DeadLetterRow, id, type, queue, attempts, reason, last_error, failed_at, payload, headers);
 
 /// GET /api/dead?queue=Q&offset=N&limit=N: one queue's dead letters, oldest first.
 struct DeadLetters {

@@ -131,14 +131,17 @@ api::Schedules schedules(const Manager& manager) {
 }
 
 api::DeadLetterRow row_of(const DeadLetter& letter) {
-  return {.id = letter.id,
-          .type = letter.type,
-          .queue = letter.queue,
-          .attempts = letter.attempts,
-          .reason = std::string(describe(letter.reason)),
-          .last_error = valid_utf8(letter.last_error),
-          .failed_at = utc_text(letter.when),
-          .payload = valid_utf8(letter.payload)};
+  api::DeadLetterRow row{.id = letter.id,
+                         .type = letter.type,
+                         .queue = letter.queue,
+                         .attempts = letter.attempts,
+                         .reason = std::string(describe(letter.reason)),
+                         .last_error = valid_utf8(letter.last_error),
+                         .failed_at = utc_text(letter.when),
+                         .payload = valid_utf8(letter.payload),
+                         .headers = {}};
+  for (const Header& header : letter.headers) row.headers.push_back({header.name, valid_utf8(header.value)});
+  return row;
 }
 
 Result<api::DeadLetters> dead_letters(const Manager& manager, std::string_view queue, std::size_t offset,

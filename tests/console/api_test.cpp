@@ -176,6 +176,9 @@ TEST_F(ConsoleApi, DeadLettersPageAndShowOne) {
   EXPECT_EQ(one.id, expected.letters[0].id);
   EXPECT_EQ(one.type, "emails:welcome");
   EXPECT_EQ(one.failed_at.size(), 20u);  // 2026-11-30T12:00:00Z
+  ASSERT_EQ(one.headers.size(), 1u);
+  EXPECT_EQ(one.headers[0].name, "tenant");
+  EXPECT_EQ(one.headers[0].value, expected.letters[0].headers.get("tenant").value_or("?"));
 }
 
 TEST_F(ConsoleApi, ActionsNeedTheTokenAndAreLogged) {

@@ -132,6 +132,8 @@ TEST(ConsoleInBrowser, PagesShowTheManagersNumbersAndClicksAct) {
   browser.click("tr[data-letter=\"" + std::to_string(first.id) + "\"] a");
   ASSERT_TRUE(browser.wait_for("document.getElementById('payload') !== null"));
   EXPECT_NE(browser.text("#payload").find("\"user\": \"u0\""), std::string::npos) << browser.text("#payload");
+  EXPECT_NE(browser.text("#letter").find("Header tenant"), std::string::npos) << browser.text("#letter");
+  EXPECT_NE(browser.text("#letter").find("t0"), std::string::npos) << browser.text("#letter");
   browser.screenshot(screenshots / "dead_letter.png");
   browser.click("button[data-action=\"requeue\"]");
   // Back on its queue, which is paused: it waits there.

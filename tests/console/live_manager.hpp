@@ -52,7 +52,8 @@ class LiveManager {
     }
     for (int i = 0; i < emails_dead; ++i) {
       const std::string payload = "{\"user\":\"u" + std::to_string(i) + "\",\"mode\":\"fail\"}";
-      if (!queues.dispatch(jobq::Job("emails:welcome").payload(payload)).ok()) return false;
+      const jobq::Headers headers{{"tenant", "t" + std::to_string(i)}};
+      if (!queues.dispatch(jobq::Job("emails:welcome").payload(payload).headers(headers)).ok()) return false;
     }
     return queues.wait_idle(std::chrono::seconds(30));
   }
