@@ -290,6 +290,7 @@ Errc internal::Engine::reserve_slow(internal::ProducerState& state, QueueId queu
 
 Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& state, Route target, internal::Envelope&& envelope,
                                             const Job& job) {
+  if (std::optional<Error> refused = debounce_refusal(state, target, job)) return std::move(*refused);
   if (queues_[target.queue]->lane != nullptr) return dispatch_envelope_to_lane(state, target, job, envelope.payload);
   if (std::optional<Error> refused = header_refusal(state, target, job)) return std::move(*refused);
   const JobId id = take_ids(state, 1);
@@ -300,6 +301,7 @@ Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& st
     auto extras = std::make_unique<internal::JobExtras>();
     if (headers) extras->headers = *job.headers_value();
     extras->key = job.key();
+    extras->hold = job.key_hold();
     extras->timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
     if (const RetryPolicy* policy = job.retry_policy()) {
       if (policy->max_attempts == 0) {
@@ -313,6 +315,7 @@ Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& st
     extras->max_attempts = job.max_attempts_value();
     envelope.extras = std::move(extras);
   }
+  if (job.is_debounced()) return debounce(state, target, std::move(envelope), job);
   const Clock::time_point now_ = now();
   Clock::time_point due{};
   if (job.at_value() != Job::steady_time{}) {

@@ -360,7 +360,7 @@ void internal::Engine::record_returned(internal::QueueRuntime& queue, const inte
   job.payload = internal::payload_json(envelope.payload);
   job.attempt = envelope.attempt;
   if (envelope.extras) {
-    job.idempotency_key = envelope.extras->key;
+    if (!envelope.extras->debounced) job.idempotency_key = envelope.extras->key;  // a debounce slot is no key
     job.headers = envelope.extras->headers;
   }
   if (due != Clock::time_point{}) {
@@ -406,6 +406,7 @@ QueueStats internal::Engine::collect_stats(const internal::QueueRuntime& queue) 
     for (const auto& producer : producers_) {
       stats.accepted += producer->counters[queue.index].accepted.read();
       stats.rejected += producer->counters[queue.index].rejected.read();
+      stats.debounced += producer->counters[queue.index].debounced.read();
     }
   }
   stats.depth = std::max<std::int64_t>(0, queue.depth());

@@ -17,6 +17,7 @@ bool internal::LaneBridge::deliver(LaneDelivery&& job) {
   envelope.attempt = job.attempt;
   auto extras = std::make_unique<JobExtras>();
   extras->key = std::move(job.key);
+  extras->hold = job.key_hold;
   extras->timeout = job.timeout;
   extras->max_attempts = job.max_attempts;
   extras->lane_ref = std::move(job.ref);
@@ -82,6 +83,7 @@ void internal::LaneBridge::hold(bool paused) {
 }
 
 std::optional<Error> internal::Engine::lane_refusal(ProducerState& state, Route target, const Job& job) {
+  if (std::optional<Error> refused = debounce_refusal(state, target, job)) return refused;
   if (std::optional<Error> refused = header_refusal(state, target, job)) return refused;
   if (job.retry_policy() == nullptr) return std::nullopt;
   count_rejected(state, target);
@@ -184,6 +186,8 @@ LaneJob internal::Engine::lane_job(Route route, const Job& job, std::string_view
   stored.type = registry_[route.type].name;
   stored.payload = payload;
   stored.key = job.key();
+  stored.key_hold = job.key_hold();
+  stored.debounce = job.debounce_window();
   stored.max_attempts = job.max_attempts_value();
   stored.timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
   stored.delay = lane_delay(job);
@@ -269,6 +273,7 @@ void internal::Engine::settle_in_lane(QueueRuntime& queue, const Envelope& envel
     outcome.payload = json;
   }
   outcome.key = extras.key;
+  outcome.key_hold = extras.hold;
   outcome.attempt = envelope.attempt;
   outcome.max_attempts = extras.max_attempts;
   outcome.timeout = extras.timeout;

@@ -79,10 +79,12 @@ MetricsSnapshot internal::Engine::metrics() const {
       for (std::size_t queue = 0; queue < queues_.size(); ++queue) {
         snapshot.queues[queue].jobs.accepted += producer->counters[queue].accepted.read();
         snapshot.queues[queue].jobs.rejected += producer->counters[queue].rejected.read();
+        snapshot.queues[queue].jobs.debounced += producer->counters[queue].debounced.read();
       }
       for (std::size_t type = 0; type < producer->type_count; ++type) {
         snapshot.types[type].jobs.accepted += producer->type_counters[type].accepted.read();
         snapshot.types[type].jobs.rejected += producer->type_counters[type].rejected.read();
+        snapshot.types[type].jobs.debounced += producer->type_counters[type].debounced.read();
       }
       snapshot.unrouted += producer->unrouted.read();
       ++(producer->retired ? snapshot.producers_retired : snapshot.producers_live);

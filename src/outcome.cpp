@@ -179,6 +179,16 @@ void internal::Engine::end_key(internal::QueueRuntime& queue, const internal::En
   }
 }
 
+void internal::Engine::release_started_key(internal::QueueRuntime& queue, internal::Envelope& envelope) {
+  if (from_lane(envelope)) {
+    settle_in_lane(queue, envelope, LaneSettlement::Kind::started, {}, nullptr, false);
+  } else {
+    keys_.release(envelope.extras->key, envelope.id);
+  }
+  // Its retries, and its outcome, no longer touch the key: a job dispatched since may hold it.
+  envelope.extras->key.clear();
+}
+
 bool internal::Engine::schedule(QueueId queue, internal::Envelope& envelope, Clock::time_point due) {
   if (from_lane(envelope)) {  // waits in the lane's store, where any process may pick it up
     const Clock::time_point now_ = now();

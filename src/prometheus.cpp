@@ -83,7 +83,7 @@ struct CounterField {
   std::uint64_t JobCounters::*field;
 };
 
-constexpr std::array<CounterField, 9> counter_fields = {{
+constexpr std::array<CounterField, 10> counter_fields = {{
     {"accepted", "Dispatches accepted.", &JobCounters::accepted},
     {"rejected", "Dispatches refused after routing.", &JobCounters::rejected},
     {"started", "Runs begun (attempts and snoozed runs).", &JobCounters::started},
@@ -93,6 +93,7 @@ constexpr std::array<CounterField, 9> counter_fields = {{
     {"dead_lettered", "Jobs moved to the dead letters.", &JobCounters::dead_lettered},
     {"revoked", "Jobs whose handler revoked them.", &JobCounters::revoked},
     {"snoozed", "Runs that asked to run again later.", &JobCounters::snoozed},
+    {"debounced", "Debounced dispatches folded into the job waiting under their key.", &JobCounters::debounced},
 }};
 
 /// Writes the counter families of `rows` (queues or types) under `prefix`, labelled by `label`.

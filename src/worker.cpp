@@ -225,7 +225,12 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
   const std::uint64_t started = last_ticks;
   publish_running(worker, envelope, started);
   std::chrono::nanoseconds timeout = handler.timeout;
-  if (envelope.extras && envelope.extras->timeout.count() > 0) [[unlikely]] timeout = envelope.extras->timeout;
+  if (envelope.extras) [[unlikely]] {
+    if (envelope.extras->timeout.count() > 0) timeout = envelope.extras->timeout;
+    if (envelope.extras->hold == KeyHold::until_started && !envelope.extras->key.empty()) {
+      release_started_key(queue, envelope);
+    }
+  }
   Status status = timeout.count() == 0 ? invoke_guarded(handler, context, message)
                                        : run_timed(worker, handler, context, message, timeout);
   if (timed) [[unlikely]] {

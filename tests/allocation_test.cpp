@@ -192,7 +192,12 @@ TEST(Allocation, DispatchAllocatesNothingWithoutDispatchMiddlewareOrWithOneThatA
     queues.start();
     const std::uint64_t made = allocations_of_dispatches(queues, jobs);
     EXPECT_EQ(runs.load(), 2 * jobs + 1);
-    EXPECT_EQ(looked.load(), with_middleware ? 2 * jobs + 1 : 0u);
+    // Every dispatch call passes the middleware, those a full queue refused (and retried) too.
+    if (with_middleware) {
+      EXPECT_GE(looked.load(), 2 * jobs + 1);
+    } else {
+      EXPECT_EQ(looked.load(), 0u);
+    }
     // The ring recycles its blocks; a few allocations may still come from its first laps.
     EXPECT_LT(made, 100u) << made << " allocations over " << 2 * jobs << " dispatches, middleware " << with_middleware;
     std::printf("%s: %llu dispatches made %llu allocations\n",

@@ -10,6 +10,17 @@ namespace jobq {
 struct RetryPolicy;
 class Headers;
 
+/// How long an idempotency key refuses another job with the same key.
+enum class KeyHold : std::uint8_t {
+  /// While the job is pending or running, and Config::idempotency_ttl after it succeeded (asynq's
+  /// Unique, Sidekiq's until_executed, BullMQ's deduplication id without a TTL).
+  until_done,
+  /// While the job waits: a worker starting it releases the key, so a job dispatched while the
+  /// first runs is taken (Sidekiq Enterprise's until_executing; on a durable queue, released
+  /// when the run starts in whichever process took it).
+  until_started,
+};
+
 /// A job to dispatch: a view of its type name, payload JSON, queue and options. Dispatch copies
 /// what it needs, so the viewed strings (and a RetryPolicy passed to retry()) only have to live
 /// through the dispatch call.
@@ -57,8 +68,24 @@ class Job {
   }
   /// Refuse this job with Errc::duplicate while another job with the same key is pending or
   /// running, or finished successfully less than Config::idempotency_ttl ago.
-  constexpr Job& idempotency_key(std::string_view key) noexcept {
+  constexpr Job& idempotency_key(std::string_view key, KeyHold hold = KeyHold::until_done) noexcept {
     key_ = key;
+    hold_ = hold;
+    debounce_ = {};
+    debounced_ = false;
+    options_ = true;
+    return *this;
+  }
+  /// Debounce: the last job of a burst runs, once. The job waits `window`; another dispatch with
+  /// the same key, type and queue while it waits replaces its payload, headers and options and
+  /// restarts the window, and returns the waiting job's id (counted as debounced, not accepted).
+  /// Once the window passes without one, the job runs. A dispatch after that (the job has started)
+  /// begins a new burst. The window must be positive and finite; no delay() or at() with it.
+  constexpr Job& debounce(std::string_view key, std::chrono::nanoseconds window) noexcept {
+    key_ = key;
+    hold_ = KeyHold::until_done;
+    debounce_ = window;
+    debounced_ = true;
     options_ = true;
     return *this;
   }
@@ -103,6 +130,10 @@ class Job {
   /// The absolute run time set by at(), or the epoch when none was set.
   constexpr steady_time at_value() const noexcept { return at_; }
   constexpr std::string_view key() const noexcept { return key_; }
+  constexpr KeyHold key_hold() const noexcept { return hold_; }
+  /// True when debounce() was set, with debounce_window() as its window.
+  constexpr bool is_debounced() const noexcept { return debounced_; }
+  constexpr std::chrono::nanoseconds debounce_window() const noexcept { return debounce_; }
   constexpr std::chrono::nanoseconds timeout_value() const noexcept { return timeout_; }
   constexpr const RetryPolicy* retry_policy() const noexcept { return retry_; }
   constexpr std::uint32_t max_attempts_value() const noexcept { return max_attempts_; }
@@ -111,7 +142,7 @@ class Job {
   /// True when an option that dispatch_bulk() refuses is set: any but headers().
   constexpr bool has_single_options() const noexcept {
     return delay_.count() != 0 || at_ != steady_time{} || !key_.empty() || timeout_.count() != 0 ||
-           retry_ != nullptr || max_attempts_ != 0;
+           retry_ != nullptr || max_attempts_ != 0 || debounced_;
   }
 
  private:
@@ -122,9 +153,12 @@ class Job {
   std::chrono::nanoseconds delay_{0};
   steady_time at_{};
   std::chrono::nanoseconds timeout_{0};
+  std::chrono::nanoseconds debounce_{0};
   const RetryPolicy* retry_ = nullptr;
   const Headers* headers_ = nullptr;
   std::uint32_t max_attempts_ = 0;
+  KeyHold hold_ = KeyHold::until_done;
+  bool debounced_ = false;
   bool trusted_ = false;
   bool options_ = false;
 };

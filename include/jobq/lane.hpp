@@ -14,6 +14,7 @@
 #include "jobq/dead_letter.hpp"
 #include "jobq/error.hpp"
 #include "jobq/ids.hpp"
+#include "jobq/job.hpp"
 
 namespace jobq {
 
@@ -26,6 +27,10 @@ struct LaneJob {
   std::chrono::nanoseconds timeout{0};  ///< 0: the type's timeout
   std::chrono::nanoseconds delay{0};    ///< 0: ready now; max(): forever
   std::string_view headers = {};     ///< a JSON object of strings (Headers::to_json()); empty: none
+  KeyHold key_hold = KeyHold::until_done;  ///< how long `key` is held
+  /// Debounce (Job::debounce): `key` names the burst, and the job waits this long, taking the
+  /// place of a job of the same key and type that still waits. 0: not debounced.
+  std::chrono::nanoseconds debounce{0};
 };
 
 /// A job a lane fetched for this process to run.
@@ -39,6 +44,7 @@ struct LaneDelivery {
   std::chrono::nanoseconds timeout{0};
   std::string ref;  ///< the lane's handle on the stored job (a stream entry id)
   std::string headers;  ///< as stored from LaneJob::headers; empty: none
+  KeyHold key_hold = KeyHold::until_done;
 };
 
 /// How a job that came from a lane ended here; the lane makes it so in its store.
@@ -49,6 +55,9 @@ struct LaneSettlement {
     dead,       ///< done: store `letter` as a dead letter and acknowledge, at once
     later,      ///< a retry or snooze: wait `delay`, then run as `attempt`; moved and acknowledged at once
     give_back,  ///< not run (shutdown): put back for any process to run, at once
+    /// not an outcome: the run began, so a key held until then (KeyHold::until_started) is
+    /// released; the job is still this process's
+    started,
   };
   Kind kind = Kind::succeeded;
   JobId id = 0;
@@ -62,6 +71,7 @@ struct LaneSettlement {
   std::chrono::nanoseconds delay{0};  ///< for later
   const DeadLetter* letter = nullptr;  ///< for dead (its headers are the job's)
   std::string_view headers = {};  ///< for later and give_back: as in LaneJob
+  KeyHold key_hold = KeyHold::until_done;  ///< for give_back: as in LaneJob
 };
 
 /// What the engine offers a lane: a way to hand fetched jobs to the queue's workers.
@@ -89,6 +99,7 @@ struct LaneStats {
   std::uint64_t promoted = 0;        ///< delayed jobs, retries and snoozes this process moved to ready
   std::uint64_t reconnects = 0;      ///< connections re-established after a loss
   std::uint64_t settle_lost = 0;     ///< outcomes that could not be stored (the job runs again later)
+  std::uint64_t debounced = 0;       ///< debounced dispatches that took a waiting job's place
   std::int64_t stream_length = -1;   ///< jobs ready in the store, not yet fetched by any process (-1: unknown)
   std::int64_t pending = -1;         ///< jobs fetched by some process and not yet settled
   std::int64_t scheduled = -1;       ///< jobs waiting for their time (delayed, retries, snoozes)

@@ -25,6 +25,7 @@ struct JobCounters {
   std::uint64_t dead_lettered = 0;
   std::uint64_t revoked = 0;
   std::uint64_t snoozed = 0;
+  std::uint64_t debounced = 0;      ///< dispatches folded into a waiting debounced job (QueueStats::debounced)
 };
 
 struct QueueMetrics {

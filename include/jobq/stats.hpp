@@ -29,6 +29,9 @@ struct QueueStats {
   /// duplicate key, not started, shutting down). A dispatch whose type or queue is unknown has
   /// no queue to count on: Manager::unrouted() counts those.
   std::uint64_t rejected = 0;
+  /// Debounced dispatches folded into the job already waiting under their key (Job::debounce):
+  /// not new jobs, so not in `accepted`. In-memory queues; a durable queue's are LaneStats'.
+  std::uint64_t debounced = 0;
   std::uint64_t succeeded = 0;      ///< terminal: the handler returned success
   std::uint64_t dead_lettered = 0;  ///< terminal: attempts used up, skip_retry, or a bind failure
   std::uint64_t revoked = 0;        ///< terminal: the handler returned revoke

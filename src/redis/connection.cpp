@@ -22,7 +22,9 @@ constexpr const char* script_text(Script script) {
   switch (script) {
     case Script::append: return append_script;
     case Script::append_bulk: return append_bulk_script;
+    case Script::debounce: return debounce_script;
     case Script::ack: return ack_script;
+    case Script::unlock: return unlock_script;
     case Script::later: return later_script;
     case Script::dead: return dead_script;
     case Script::give_back: return give_back_script;

@@ -61,7 +61,7 @@ class Args {
 
 /// The lane's Lua scripts, loaded on every connection.
 enum class Script : std::uint8_t {
-  append, append_bulk, ack, later, dead, give_back, promote, reclaim, renew, requeue, trim, count
+  append, append_bulk, debounce, ack, unlock, later, dead, give_back, promote, reclaim, renew, requeue, trim, count
 };
 
 class Connection {

@@ -79,6 +79,8 @@ bool Lane::State::read_entry(const redisReply* fields, LaneDelivery& job, std::s
       job.timeout = std::chrono::nanoseconds(nanoseconds);
     } else if (name == "key") {
       job.key = value;
+    } else if (name == "hold") {
+      job.key_hold = value == "started" ? KeyHold::until_started : KeyHold::until_done;
     } else if (name == "headers") {
       job.headers = value;  // read (and a bad one dead-lettered) by the engine
     } else if (name == "malformed") {
@@ -238,10 +240,25 @@ void Lane::State::run_fetcher() {
 
 bool Lane::State::flush_acks(detail::Connection& connection) {
   std::vector<Ack> batch;
+  std::vector<std::pair<std::string, JobId>> released;
   {
     const std::lock_guard lock(ack_mutex);
     batch.swap(acks);
+    released.swap(unlocks);
     acks_in_flight = batch.size();
+  }
+  for (std::size_t first = 0; first < released.size(); first += 512) {
+    detail::Args args;
+    for (std::size_t index = first; index < std::min(released.size(), first + 512); ++index) {
+      args.add(released[index].first).add(static_cast<std::int64_t>(released[index].second));
+    }
+    if (!connection.eval(detail::Script::unlock, {}, args)) {
+      // Kept for the next flush: a key held a little longer refuses a duplicate a little longer.
+      const std::lock_guard lock(ack_mutex);
+      unlocks.insert(unlocks.begin(), std::make_move_iterator(released.begin() + static_cast<std::ptrdiff_t>(first)),
+                     std::make_move_iterator(released.end()));
+      break;
+    }
   }
   // Counted as settled only once the counters below have moved: idle() waits for both.
   struct Landed {
@@ -363,7 +380,7 @@ void Lane::State::run_keeper() {
     {
       std::unique_lock lock(ack_mutex);
       ack_ready.wait_until(lock, std::min(next_poll, next_renew),
-                           [&] { return !acks.empty() || !keeping.load(); });
+                           [&] { return !acks.empty() || !unlocks.empty() || !keeping.load(); });
     }
     if (!keeping.load()) break;
     bool reached = flush_acks(connection);

@@ -119,6 +119,7 @@ void Lane::attach(std::string_view queue) {
   state.dead = state.base + ":dead";
   state.dead_prefix = state.dead + ":";
   state.key_prefix = state.base + ":key:";
+  state.debounce_prefix = state.base + ":debounce:";
   state.paused_key = state.base + ":paused";
 }
 
@@ -148,13 +149,34 @@ void Lane::start(LaneIntake& intake) {
   }
 }
 
-detail::Args Lane::State::append_args(std::string_view type, std::string_view payload, std::string_view key,
-                                      std::uint32_t max_attempts, std::chrono::nanoseconds timeout,
-                                      std::chrono::nanoseconds delay, std::string_view headers) {
+detail::Args Lane::State::append_args(const LaneJob& job) {
   detail::Args args;
-  args.add(type).add(payload).add(key).add(std::int64_t{max_attempts});
-  args.add(static_cast<std::int64_t>(timeout.count())).add(script_ms(delay)).add(headers);
+  if (job.debounce.count() > 0) {
+    args.add(job.type).add(job.payload).add(std::int64_t{job.max_attempts});
+    args.add(static_cast<std::int64_t>(job.timeout.count())).add(script_ms(job.debounce)).add(job.headers);
+    return args;
+  }
+  args.add(job.type).add(job.payload).add(job.key).add(std::int64_t{job.max_attempts});
+  args.add(static_cast<std::int64_t>(job.timeout.count())).add(script_ms(job.delay)).add(job.headers);
+  args.add(job.key_hold == KeyHold::until_started ? "started" : "");
   return args;
+}
+
+std::string Lane::State::append_key(const LaneJob& job) const {
+  if (job.debounce.count() > 0) return debounce_prefix + std::string(job.type) + ":" + std::string(job.key);
+  return key_name(job.key);
+}
+
+Result<detail::Reply> Lane::State::eval_append(detail::Connection& connection, const LaneJob& job,
+                                               const std::string& key, detail::Args& args) {
+  if (job.debounce.count() > 0) return connection.eval(detail::Script::debounce, {scheduled, ids, key}, args);
+  return connection.eval(detail::Script::append, {stream, scheduled, ids, key}, args);
+}
+
+detail::Args Lane::State::append_command(detail::Connection& connection, const LaneJob& job, const std::string& key,
+                                         detail::Args& args) {
+  if (job.debounce.count() > 0) return connection.eval_args(detail::Script::debounce, {scheduled, ids, key}, args);
+  return connection.eval_args(detail::Script::append, {stream, scheduled, ids, key}, args);
 }
 
 Result<JobId> Lane::State::append_result(const redisReply* result, std::string_view key) {
@@ -166,21 +188,23 @@ Result<JobId> Lane::State::append_result(const redisReply* result, std::string_v
   if (integer(result->element[0]) == 0) {
     return Error(Errc::duplicate, "key '" + std::string(key) + "' is held by job " + std::to_string(id), id);
   }
+  if (integer(result->element[0]) == 2) {  // a debounced job took a waiting one's place
+    debounced.fetch_add(1, std::memory_order_relaxed);
+    return id;
+  }
   appended.fetch_add(1, std::memory_order_relaxed);
   return id;
 }
 
 Result<JobId> Lane::append(const LaneJob& job) {
   State& state = *state_;
-  const std::string key = state.key_name(job.key);
-  detail::Args args =
-      State::append_args(job.type, job.payload, job.key, job.max_attempts, job.timeout, job.delay, job.headers);
+  const std::string key = state.append_key(job);
+  detail::Args args = State::append_args(job);
   const auto until = std::chrono::steady_clock::now() + state.options.dispatch_wait;
   for (std::chrono::milliseconds pause(5);; pause = std::min(pause * 2, std::chrono::milliseconds(200))) {
     bool sent = false;
     Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) {
-      Result<detail::Reply> answer =
-          connection.eval(detail::Script::append, {state.stream, state.scheduled, state.ids, key}, args);
+      Result<detail::Reply> answer = state.eval_append(connection, job, key, args);
       sent = connection.last_sent();
       return answer;
     });
@@ -201,7 +225,7 @@ Result<JobId> Lane::append(const LaneJob& job) {
 void Lane::append_async(const LaneJob& job, std::function<void(Result<JobId>)> done) {
   State& state = *state_;
   State::Outgoing item{std::string(job.type), std::string(job.payload), std::string(job.key), std::string(job.headers),
-                       job.max_attempts, job.timeout, job.delay, std::move(done)};
+                       job, std::move(done)};
   std::unique_lock lock(state.outgoing_mutex);
   if (state.sender_stopping) {
     lock.unlock();
@@ -223,7 +247,8 @@ Result<JobId> Lane::append_bulk(std::span<const LaneJob> jobs) {
   if (jobs.empty()) return JobId{0};
   detail::Args args;
   for (const LaneJob& job : jobs) {
-    if (!job.key.empty() || job.max_attempts != 0 || job.timeout.count() != 0 || job.delay.count() != 0) {
+    if (!job.key.empty() || job.max_attempts != 0 || job.timeout.count() != 0 || job.delay.count() != 0 ||
+        job.debounce.count() != 0) {
       return Error(Errc::unsupported, "a bulk append takes jobs without options (key, attempts, timeout, delay)");
     }
     args.add(job.type).add(job.payload).add(job.headers);
@@ -257,6 +282,16 @@ void Lane::State::settle(const LaneSettlement& outcome) noexcept {
       if (first) state.ack_ready.notify_one();
       return;
     }
+    if (outcome.kind == LaneSettlement::Kind::started) {  // a key held until now; sent with the acks
+      bool first = false;
+      {
+        const std::lock_guard lock(state.ack_mutex);
+        first = state.acks.empty() && state.unlocks.empty();
+        state.unlocks.push_back({state.key_name(outcome.key), outcome.id});
+      }
+      if (first) state.ack_ready.notify_one();
+      return;
+    }
     const std::string id = std::to_string(outcome.id);
     const std::string attempt = std::to_string(outcome.attempt);
     const std::string max = std::to_string(outcome.max_attempts);
@@ -272,7 +307,7 @@ void Lane::State::settle(const LaneSettlement& outcome) noexcept {
           return connection.eval(detail::Script::later, {state.stream, state.scheduled}, args);
         case LaneSettlement::Kind::give_back:
           args.add(id).add(outcome.type).add(outcome.payload).add(attempt).add(max).add(timeout).add(outcome.key);
-          args.add(state.consumer).add(outcome.headers);
+          args.add(state.consumer).add(outcome.headers).add(outcome.key_hold == KeyHold::until_started ? "started" : "");
           return connection.eval(detail::Script::give_back, {state.stream}, args);
         default: {
           const DeadLetter& letter = *outcome.letter;
@@ -436,6 +471,7 @@ LaneStats Lane::stats() {
   stats.promoted = state.promoted.load(std::memory_order_relaxed);
   stats.settle_lost = state.settle_lost.load(std::memory_order_relaxed);
   stats.reconnects = state.reconnects.load(std::memory_order_relaxed);
+  stats.debounced = state.debounced.load(std::memory_order_relaxed);
   if (Result<State::Counts> counts = state.counts()) {
     stats.stream_length = counts->ready;
     stats.pending = counts->pending;

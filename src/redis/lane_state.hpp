@@ -21,7 +21,7 @@ struct Lane::State {
   Options options;
   std::string queue;
   // Key names (see scripts.hpp).
-  std::string base, stream, scheduled, ids, dead, dead_prefix, key_prefix, paused_key;
+  std::string base, stream, scheduled, ids, dead, dead_prefix, key_prefix, debounce_prefix, paused_key;
   std::string consumer;
   static constexpr std::string_view group = "workers";
 
@@ -63,6 +63,9 @@ struct Lane::State {
   std::mutex ack_mutex;
   std::condition_variable ack_ready;
   std::vector<Ack> acks;
+  /// Keys held until their jobs started (KeyHold::until_started): the key's full name and the id
+  /// that must still hold it. Sent by the keeper with the acknowledgements.
+  std::vector<std::pair<std::string, JobId>> unlocks;
   std::size_t acks_in_flight = 0;  // taken by a flush that has not finished (guarded by ack_mutex)
   /// Sends every waiting acknowledgement over `connection`; false if Redis could not be reached
   /// (they are kept, to be sent again).
@@ -72,7 +75,7 @@ struct Lane::State {
   std::mutex deliver_mutex;  // the intake takes one thread at a time: the fetcher, or the keeper's claims
 
   std::atomic<std::uint64_t> appended{0}, append_failed{0}, delivered{0}, acknowledged{0}, recovered{0},
-      promoted{0}, settle_lost{0}, reconnects{0};
+      promoted{0}, settle_lost{0}, reconnects{0}, debounced{0};
 
   /// Builds the delivery of a stream entry: its fields (an array of name, value); false when a
   /// field is missing or unreadable (`problem` says which).
@@ -98,9 +101,17 @@ struct Lane::State {
   /// Asynchronous dispatches, sent by the sender thread in pipelined batches.
   struct Outgoing {
     std::string type, payload, key, headers;
-    std::uint32_t max_attempts;
-    std::chrono::nanoseconds timeout, delay;
+    LaneJob options;  ///< its views are not used: view() points them at the strings above
     std::function<void(Result<JobId>)> done;
+
+    LaneJob view() const {
+      LaneJob job = options;
+      job.type = type;
+      job.payload = payload;
+      job.key = key;
+      job.headers = headers;
+      return job;
+    }
   };
   std::mutex outgoing_mutex;
   std::condition_variable outgoing_ready;
@@ -111,10 +122,16 @@ struct Lane::State {
   bool sender_stopping = false;  // guarded by outgoing_mutex
   void run_sender();
   void stop_sender();
-  /// The arguments of the append script for one job.
-  static detail::Args append_args(std::string_view type, std::string_view payload, std::string_view key,
-                                  std::uint32_t max_attempts, std::chrono::nanoseconds timeout,
-                                  std::chrono::nanoseconds delay, std::string_view headers);
+  /// The arguments of the script that stores one job: the append script, or the debounce script
+  /// for a debounced job.
+  static detail::Args append_args(const LaneJob& job);
+  /// The key that script takes: the idempotency key's name, or the debounce key's.
+  std::string append_key(const LaneJob& job) const;
+  /// Runs that script, or makes its command for a pipeline.
+  Result<detail::Reply> eval_append(detail::Connection& connection, const LaneJob& job, const std::string& key,
+                                    detail::Args& args);
+  detail::Args append_command(detail::Connection& connection, const LaneJob& job, const std::string& key,
+                              detail::Args& args);
   /// The append script's reply as a dispatch's result.
   Result<JobId> append_result(const redisReply* reply, std::string_view key);
 

@@ -5,9 +5,11 @@
 // Keys of queue Q under prefix P share the hash tag {P:Q}: <base>:stream (ready jobs; consumer
 // group "workers"), <base>:scheduled (sorted by due time, ms), <base>:ids (the id counter),
 // <base>:dead (letter ids by time) and <base>:dead:<id> (a letter), <base>:key:<k> (an
-// idempotency key: the id of the job holding it), <base>:paused. A stream entry's fields: id,
+// idempotency key: the id of the job holding it), <base>:debounce:<type>:<k> (a debounce key: the
+// scheduled-set member of the job waiting under it), <base>:paused. A stream entry's fields: id,
 // type, payload, at (ms), and only where they differ from their defaults: attempt (1), max (0:
-// the type's), timeout (ns; 0: the type's), key (none), headers (a JSON object of strings; none). Times come from the server's clock
+// the type's), timeout (ns; 0: the type's), key (none), headers (a JSON object of strings; none),
+// hold ('started' for a key held until the run starts; none: until done). Times come from the server's clock
 // (TIME), so that every process agrees on what is due.
 //
 // Settled entries are acknowledged, never deleted one by one (XDEL costs about 1.7 us an entry):
@@ -19,13 +21,14 @@ namespace jobq::redis::detail {
 
 // Appends a job to the stream with only its non-default fields.
 #define JOBQ_LUA_XADD \
-  "local function xadd(stream, id, jobtype, payload, attempt, max, timeout, key, at, headers) " \
+  "local function xadd(stream, id, jobtype, payload, attempt, max, timeout, key, at, headers, hold) " \
   "  local f = {'id', id, 'type', jobtype, 'payload', payload, 'at', at} " \
   "  if attempt ~= '1' then f[#f + 1] = 'attempt' f[#f + 1] = attempt end " \
   "  if max ~= '0' and max ~= '' then f[#f + 1] = 'max' f[#f + 1] = max end " \
   "  if timeout ~= '0' and timeout ~= '' then f[#f + 1] = 'timeout' f[#f + 1] = timeout end " \
   "  if key ~= '' then f[#f + 1] = 'key' f[#f + 1] = key end " \
   "  if headers ~= nil and headers ~= '' then f[#f + 1] = 'headers' f[#f + 1] = headers end " \
+  "  if key ~= '' and hold ~= nil and hold ~= '' then f[#f + 1] = 'hold' f[#f + 1] = hold end " \
   "  return redis.call('XADD', stream, '*', unpack(f)) " \
   "end "
 // True when entry `id` is pending for `consumer`: XACK alone would acknowledge an entry that
@@ -38,8 +41,8 @@ namespace jobq::redis::detail {
 #define JOBQ_LUA_NOW "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 
 /// KEYS: stream, scheduled, ids, key ('' for none). ARGV: type, payload, key, max, timeout,
-/// delay ms (0 now, -1 forever), headers ('' for none). Returns {1, id}, or {0, holder} when the
-/// key is held.
+/// delay ms (0 now, -1 forever), headers ('' for none), hold ('' or 'started'). Returns {1, id},
+/// or {0, holder} when the key is held.
 inline constexpr const char* append_script = JOBQ_LUA_NOW JOBQ_LUA_XADD R"lua(
 local id = string.format('%d', redis.call('INCR', KEYS[3]))
 if ARGV[3] ~= '' then
@@ -50,11 +53,47 @@ if delay ~= 0 then
   local due = '+inf'
   if delay > 0 then due = now + delay end
   redis.call('ZADD', KEYS[2], due, cjson.encode({id = id, type = ARGV[1], payload = ARGV[2], attempt = '1',
-    max = ARGV[4], timeout = ARGV[5], key = ARGV[3], at = string.format('%d', now), headers = ARGV[7]}))
+    max = ARGV[4], timeout = ARGV[5], key = ARGV[3], at = string.format('%d', now), headers = ARGV[7], hold = ARGV[8]}))
 else
-  xadd(KEYS[1], id, ARGV[1], ARGV[2], '1', ARGV[4], ARGV[5], ARGV[3], string.format('%d', now), ARGV[7])
+  xadd(KEYS[1], id, ARGV[1], ARGV[2], '1', ARGV[4], ARGV[5], ARGV[3], string.format('%d', now), ARGV[7], ARGV[8])
 end
 return {1, id}
+)lua";
+
+/// A debounced dispatch: the job waits `window` in the scheduled set under its debounce key; while
+/// it waits, the next dispatch with the key takes its place (its id stays) and restarts the
+/// window. KEYS: scheduled, ids, debounce key. ARGV: type, payload, max, timeout, window ms,
+/// headers. Returns {1, id} for a new job, {2, id} for one that took a waiting job's place.
+inline constexpr const char* debounce_script = JOBQ_LUA_NOW R"lua(
+local window = tonumber(ARGV[5])
+local waiting = redis.call('GET', KEYS[3])
+local id
+local folded = 0
+if waiting and redis.call('ZSCORE', KEYS[1], waiting) then
+  local ok, job = pcall(cjson.decode, waiting)
+  if ok and type(job) == 'table' and job.id then
+    id = tostring(job.id)
+    folded = 1
+  end
+  redis.call('ZREM', KEYS[1], waiting)
+end
+if not id then id = string.format('%d', redis.call('INCR', KEYS[2])) end
+local member = cjson.encode({id = id, type = ARGV[1], payload = ARGV[2], attempt = '1', max = ARGV[3],
+  timeout = ARGV[4], key = '', at = string.format('%d', now), headers = ARGV[6]})
+redis.call('ZADD', KEYS[1], now + window, member)
+-- Kept a minute past the window: once the job is promoted the member is gone from the set, and
+-- the next dispatch starts a new burst whether or not the key is still there.
+redis.call('SET', KEYS[3], member, 'PX', window + 60000)
+return {1 + folded, id}
+)lua";
+
+/// Releases keys held until their jobs started. ARGV: pairs of key, id; a key is deleted only if
+/// it still names that job.
+inline constexpr const char* unlock_script = R"lua(
+for i = 1, #ARGV, 2 do
+  if redis.call('GET', ARGV[i]) == ARGV[i + 1] then redis.call('DEL', ARGV[i]) end
+end
+return 0
 )lua";
 
 /// KEYS: stream, ids. ARGV: triples of type, payload, headers ('' for none). Stores all; returns
@@ -136,12 +175,13 @@ return 1
 )lua";
 
 /// A job not run here goes back on the stream. KEYS: stream. ARGV: group, entry, id, type,
-/// payload, attempt, max, timeout, key, consumer, headers. 0 when the entry is no longer this
-/// process's.
+/// payload, attempt, max, timeout, key, consumer, headers, hold. 0 when the entry is no longer
+/// this process's.
 inline constexpr const char* give_back_script = JOBQ_LUA_NOW JOBQ_LUA_XADD JOBQ_LUA_MINE R"lua(
 if not mine(KEYS[1], ARGV[1], ARGV[10], ARGV[2]) then return 0 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-xadd(KEYS[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], string.format('%d', now), ARGV[11])
+xadd(KEYS[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], string.format('%d', now), ARGV[11],
+  ARGV[12])
 return 1
 )lua";
 
@@ -155,7 +195,7 @@ for _, member in ipairs(due) do
   if ok and type(job) == 'table' then
     local function s(v, default) if v == nil then return default end return tostring(v) end
     xadd(KEYS[1], s(job.id, ''), s(job.type, ''), s(job.payload, ''), s(job.attempt, '1'), s(job.max, '0'),
-      s(job.timeout, '0'), s(job.key, ''), s(job.at, string.format('%d', now)), s(job.headers, ''))
+      s(job.timeout, '0'), s(job.key, ''), s(job.at, string.format('%d', now)), s(job.headers, ''), s(job.hold, ''))
   else
     redis.call('XADD', KEYS[1], '*', 'malformed', member)
   end

@@ -58,7 +58,8 @@ void Lane::State::run_sender() {
     };
     for (std::size_t index = 0; index < batch.size(); ++index) {
       const Outgoing& job = batch[index];
-      const bool is_plain = job.key.empty() && job.delay.count() == 0 && job.max_attempts == 0 && job.timeout.count() == 0;
+      const bool is_plain = job.key.empty() && job.options.delay.count() == 0 && job.options.max_attempts == 0 &&
+                            job.options.timeout.count() == 0 && job.options.debounce.count() == 0;
       if (is_plain && (plain.empty() || plain.back() + 1 == index) && plain.size() < 512) {
         plain.push_back(index);
         continue;
@@ -68,9 +69,10 @@ void Lane::State::run_sender() {
         plain.push_back(index);
         continue;
       }
-      keys[index] = key_name(job.key);
-      argvs.push_back(append_args(job.type, job.payload, job.key, job.max_attempts, job.timeout, job.delay, job.headers));
-      commands.push_back(connection.eval_args(detail::Script::append, {stream, scheduled, ids, keys[index]}, argvs.back()));
+      const LaneJob stored = job.view();
+      keys[index] = append_key(stored);
+      argvs.push_back(append_args(stored));
+      commands.push_back(append_command(connection, stored, keys[index], argvs.back()));
       sent.push_back({index, 1, false});
     }
     flush_plain();
@@ -88,13 +90,12 @@ void Lane::State::run_sender() {
         // The server forgot the scripts (a restart): these jobs were not stored; send them alone,
         // which loads the scripts again.
         for (std::size_t index = what.first; index < what.first + what.count; ++index) {
-          const Outgoing& job = batch[index];
-          const std::string key = key_name(job.key);
-          detail::Args argv =
-              append_args(job.type, job.payload, job.key, job.max_attempts, job.timeout, job.delay, job.headers);
-          Result<detail::Reply> again = connection.eval(detail::Script::append, {stream, scheduled, ids, key}, argv);
+          const LaneJob stored = batch[index].view();
+          const std::string key = append_key(stored);
+          detail::Args argv = append_args(stored);
+          Result<detail::Reply> again = eval_append(connection, stored, key, argv);
           if (!again) append_failed.fetch_add(1, std::memory_order_relaxed);
-          finish(index, again ? append_result(again->get(), job.key) : Result<JobId>(again.error()));
+          finish(index, again ? append_result(again->get(), stored.key) : Result<JobId>(again.error()));
         }
         continue;
       }

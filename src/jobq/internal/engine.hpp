@@ -223,6 +223,8 @@ class Engine {
   /// durable job's success or revoke is stored by its lane here (its dead letter by
   /// dead_letter()).
   void end_key(QueueRuntime& queue, const Envelope& envelope, KeyEnd end);
+  /// A job held its key until it started (KeyHold::until_started): release it, here or in its lane.
+  void release_started_key(QueueRuntime& queue, Envelope& envelope);
   /// Puts a job into the timer from a worker (retry, snooze); false, with `envelope` untouched,
   /// when its queue already has max_scheduled jobs waiting there.
   bool schedule(QueueId queue, Envelope& envelope, Clock::time_point due);
@@ -246,6 +248,14 @@ class Engine {
   static bool from_lane(const Envelope& envelope) noexcept {
     return envelope.extras && !envelope.extras->lane_ref.empty();
   }
+  /// Why a debounced dispatch is refused (no key, a window that is not positive and finite, a
+  /// delay with it), counted; or none.
+  std::optional<Error> debounce_refusal(ProducerState& producer, Route route, const Job& job);
+  /// Puts a debounced job (its envelope filled, with extras) into the timer, or folds it into the
+  /// job waiting under its key (src/debounce.cpp).
+  Result<JobId> debounce(ProducerState& producer, Route route, Envelope&& envelope, const Job& job);
+  /// The timer's key for a debounce key: per type and queue.
+  static std::string debounce_slot(Route route, std::string_view key);
   /// Why a job's headers are refused (Errc::invalid_header), counted; or none.
   std::optional<Error> header_refusal(ProducerState& producer, Route route, const Job& job);
   /// Why a job cannot go to a lane (a RetryPolicy object: its backoff is code), counted; or none.

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "jobq/headers.hpp"
+#include "jobq/job.hpp"
 #include "jobq/retry.hpp"
 
 namespace jobq::internal {
@@ -14,7 +15,9 @@ namespace jobq::internal {
 /// Allocated only for a job dispatched with an idempotency key, a timeout, a retry override or
 /// headers, so that a plain job's envelope carries one null pointer and nothing to free.
 struct JobExtras {
-  std::string key;                         ///< idempotency key; empty: none (or released)
+  std::string key;                         ///< idempotency or debounce key; empty: none (or released)
+  KeyHold hold = KeyHold::until_done;      ///< how long `key` is held
+  bool debounced = false;                  ///< `key` is a debounce key (held by the timer)
   std::chrono::nanoseconds timeout{0};     ///< 0: the type's timeout
   std::uint32_t max_attempts = 0;          ///< 0: the type's (or global) policy
   std::shared_ptr<const RetryPolicy> retry;  ///< null: the type's (or global) policy

@@ -180,6 +180,7 @@ struct ProducerState {
   struct QueueCounters {
     SingleWriterCounter accepted;
     SingleWriterCounter rejected;
+    SingleWriterCounter debounced;  // folded into a waiting job of the same debounce key
     std::int64_t dequeued_seen = 0;  // this thread's cached lower bound of QueueRuntime::dequeued
     /// The queue has a lane: a copy of QueueRuntime::lane's test on the line dispatch touches anyway.
     bool durable = false;
@@ -187,6 +188,7 @@ struct ProducerState {
   struct TypeCounters {
     SingleWriterCounter accepted;
     SingleWriterCounter rejected;
+    SingleWriterCounter debounced;  // folded into a waiting job of the same debounce key
   };
 
   std::vector<moodycamel::ProducerToken> tokens;       // one per queue

@@ -4,6 +4,11 @@
 // nothing is due. Each pending job lives in its own node, made before the lock is taken and freed
 // when the job leaves: envelopes never move while they wait, and a backlog's memory goes back
 // when the backlog does. Each queue may hold at most its QueueConfig::max_scheduled jobs here.
+//
+// A debounced job waits here under its debounce key: a later dispatch with the key finds it
+// (debounced_locked), takes its place and postpones it (postpone_locked). A postponed job keeps its
+// old place in the heap and is put back at its new due time when that place comes up, so that
+// postponing costs no search of the heap.
 #pragma once
 
 #include <atomic>
@@ -12,6 +17,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "jobq/ids.hpp"
@@ -50,6 +57,11 @@ class Timer {
   time_point next_due_locked() const noexcept { return heap_.empty() ? time_point::max() : heap_.front().due; }
   /// Every job still waiting, emptying the timer. Lock held.
   std::vector<Node> take_all_locked();
+
+  /// The job waiting under debounce key `key` (extras->key of a debounced job), or null. Lock held.
+  Pending* debounced_locked(const std::string& key) const;
+  /// Moves a waiting job's due time later. Lock held.
+  static void postpone_locked(Pending& pending, time_point due) noexcept { pending.due = due; }
 
   std::size_t size_locked() const noexcept { return heap_.size(); }
   std::uint64_t size_locked(QueueId queue) const noexcept { return scheduled_[queue]; }
@@ -91,6 +103,7 @@ class Timer {
   std::vector<std::uint64_t> scheduled_;  // per queue
   std::uint64_t sequence_ = 0;
   std::atomic<std::int64_t> planned_{0};
+  std::unordered_map<std::string, Pending*> debounced_;  // debounce key → its waiting job
 };
 
 }  // namespace jobq::internal
