@@ -45,6 +45,9 @@ void validate_queue(const QueueConfig& queue, const cpu_set_t& allowed) {
   }
   if (queue.block_timeout < std::chrono::nanoseconds::zero()) throw ConfigError(quoted + ": block_timeout must not be negative");
   validate_cpus(queue.cpus, allowed, quoted);
+  if (std::string problem = internal::limits_problem(queue.limits); !problem.empty()) {
+    throw ConfigError(quoted + ": " + problem);
+  }
 }
 
 }  // namespace
@@ -133,8 +136,14 @@ TypeId internal::Engine::add_type(std::string_view name, HandlerEntry::Invoke in
     throw ConfigError("cannot register job type '" + std::string(name) + "': retry.max_attempts must be at least 1");
   }
   if (!retry.backoff) retry.backoff = ExponentialBackoff{};
+  if (std::string problem = internal::limits_problem(options.limits); !problem.empty()) {
+    throw ConfigError("cannot register job type '" + std::string(name) + "': " + problem);
+  }
   const TypeId type = registry_.add(name, invoke, target, std::move(owned), queue, options.timeout);
   type_retry_.push_back(std::move(retry));
+  type_limits_.push_back(options.limits.any() ? std::make_unique<internal::LimitScope>(std::string(name), options.limits)
+                                              : nullptr);
+  if (options.limits.any()) any_type_limited_ = true;
   return type;
 }
 
@@ -397,6 +406,8 @@ QueueStats internal::Engine::collect_stats(const internal::QueueRuntime& queue) 
   stats.rejected += queue.async_rejected.load(std::memory_order_relaxed);
   stats.paused = queue.paused.load(std::memory_order_relaxed);
   stats.wakeups = queue.notifier.wakes();
+  stats.limit_waiting = queue.limit_waiting.load(std::memory_order_relaxed);
+  stats.throttled = queue.throttled.load(std::memory_order_relaxed);
   {
     std::unique_lock timer_lock = timer_.lock();
     stats.scheduled = timer_.size_locked(queue.index);

@@ -61,6 +61,8 @@ MetricsSnapshot internal::Engine::metrics() const {
     out.in_flight = taken > finished ? taken - finished : 0;
     out.jobs.started = finished_runs(out.jobs) + out.busy_workers;
     out.timed_out = queue->timed_out.load(std::memory_order_acquire);
+    out.limit_waiting = queue->limit_waiting.load(std::memory_order_relaxed);
+    out.throttled = queue->throttled.load(std::memory_order_relaxed);
     out.wakeups = queue->notifier.wakes();
     out.jobs.accepted = queue->requeued.load(std::memory_order_acquire);
     out.depth = std::max<std::int64_t>(0, queue->depth());

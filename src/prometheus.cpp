@@ -197,6 +197,8 @@ std::string prometheus_text(const MetricsSnapshot& snapshot) {
       {"jobq_queue_paused", "1 while the queue is paused.", [](const QueueMetrics& q) { return q.paused ? 1.0 : 0.0; }},
       {"jobq_queue_busy_spin", "1 when the queue's idle workers busy-spin: each worker holds a CPU.",
        [](const QueueMetrics& q) { return q.idle == IdleStrategy::busy_spin ? 1.0 : 0.0; }},
+      {"jobq_queue_limit_waiting", "Jobs held by workers waiting for a rate or concurrency limit.",
+       [](const QueueMetrics& q) { return static_cast<double>(q.limit_waiting); }},
   };
   for (const Gauge& gauge : gauges) {
     writer.family(gauge.name, "gauge", gauge.help);
@@ -207,6 +209,10 @@ std::string prometheus_text(const MetricsSnapshot& snapshot) {
   writer.family("jobq_queue_timed_out_total", "counter", "Runs still going when their timeout fired.");
   for (const QueueMetrics& queue : snapshot.queues) {
     writer.sample("jobq_queue_timed_out_total", "queue=\"" + escaped(queue.name) + "\"", std::to_string(queue.timed_out));
+  }
+  writer.family("jobq_queue_throttled_total", "counter", "Jobs that waited for a rate or concurrency limit before they started.");
+  for (const QueueMetrics& queue : snapshot.queues) {
+    writer.sample("jobq_queue_throttled_total", "queue="" + escaped(queue.name) + """, std::to_string(queue.throttled));
   }
   writer.family("jobq_queue_wakeups_total", "counter", "Futex wakes issued to the queue's parked workers.");
   for (const QueueMetrics& queue : snapshot.queues) {

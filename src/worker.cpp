@@ -212,6 +212,16 @@ void internal::Engine::hold_while_paused(internal::QueueRuntime& queue) {
 
 void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
                       Context& context, internal::PayloadScratch& scratch, std::uint64_t& last_ticks) {
+  internal::LimitHold held;
+  const bool limited = queue.limits != nullptr || (any_type_limited_ && type_limits_[envelope.type] != nullptr);
+  if (limited) [[unlikely]] {
+    if (!wait_for_limits(queue, worker, envelope, held)) {
+      // Shutdown came first: the job goes back unstarted, as the rest of a batch does.
+      worker.returned.add(1);
+      return_job(queue, envelope);
+      return;
+    }
+  }
   const HandlerEntry& handler = registry_[envelope.type];
   internal::TypeCell& cell = worker.cells[envelope.type];
   internal::ContextAccess::bind_job(context, envelope.id, handler.name, envelope.attempt, envelope.extras.get());
@@ -238,6 +248,7 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
     cell.run.record(last_ticks - started);
   }
   publish_idle(worker);
+  if (limited) [[unlikely]] release_limits(queue, envelope, held);
   if (status.ok() && !envelope.extras) [[likely]] {
     cell.succeeded.add();
     return;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "jobq/clock.hpp"
+#include "jobq/limits.hpp"
 #include "jobq/log.hpp"
 #include "jobq/retry.hpp"
 
@@ -67,6 +68,9 @@ struct QueueConfig {
   /// jobq::redis::lane()) stores them outside the process: dispatch returns once the store has
   /// the job, and the workers run what the lane fetches. See the README, "Durable queues".
   std::shared_ptr<Lane> lane = nullptr;
+  /// How fast and how many of this queue's jobs may start (see Limits); none by default. A
+  /// worker holding a job over the limit waits with it.
+  Limits limits = {};
 };
 
 struct Config {

@@ -15,6 +15,7 @@
 #include "jobq/error.hpp"
 #include "jobq/ids.hpp"
 #include "jobq/job.hpp"
+#include "jobq/limits.hpp"
 
 namespace jobq {
 
@@ -139,6 +140,20 @@ class Lane {
   /// when it holds this one or a later one (another process's). A lane that keeps none claims
   /// every slot; each process then relies on the slot's idempotency key alone.
   virtual Result<bool> claim_slot(std::string_view /*schedule*/, std::int64_t /*slot*/) { return true; }
+  /// Limits for the fleet (Limits on the queue, or on a job type running on it): true when this
+  /// lane keeps them in its store, where every process draws from one budget. Otherwise each
+  /// process applies them on its own. `scope` is "queue" or a job type's name.
+  virtual bool keeps_limits() const { return false; }
+  /// Books the next start under `rate`: how long the caller waits before it starts.
+  virtual Result<std::chrono::nanoseconds> book_start(std::string_view /*scope*/, const RateLimit& /*rate*/) {
+    return Error(Errc::unsupported);
+  }
+  /// Takes one of `limit` running slots for `job`, held until release_slot() (or until the
+  /// holder's lease lapses, if its process dies): false when all are taken.
+  virtual Result<bool> acquire_slot(std::string_view /*scope*/, std::uint32_t /*limit*/, JobId /*job*/) {
+    return Error(Errc::unsupported);
+  }
+  virtual void release_slot(std::string_view /*scope*/, JobId /*job*/) noexcept {}
   /// Stops fetching (shutdown's first step); no deliver() call follows its return.
   virtual void stop_fetching() = 0;
   /// Stores what is left to store and closes (after the workers have stopped).

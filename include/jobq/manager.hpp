@@ -55,6 +55,10 @@ struct RegisterOptions {
   std::optional<RetryPolicy> retry = std::nullopt;
   /// The handler's deadline: its stop token fires this long after it starts. Zero: none.
   std::chrono::nanoseconds timeout{0};
+  /// How fast and how many jobs of this type may start, on whatever queue they run (see Limits).
+  /// A worker holding a job over the limit waits with it, and its queue's other jobs wait behind
+  /// it: give a limited type a queue of its own when other types must not wait.
+  Limits limits = {};
 };
 
 /// Hooks run on engine threads, one call at a time per thread, and must not block for long.

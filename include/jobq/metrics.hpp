@@ -38,6 +38,8 @@ struct QueueMetrics {
   std::uint64_t in_flight = 0;  ///< jobs taken off the ring and not finished (running or batched)
   std::uint64_t timed_out = 0;
   std::uint64_t wakeups = 0;  ///< futex wakes issued to its parked workers
+  std::int64_t limit_waiting = 0;  ///< jobs held by workers waiting for a limit now (QueueStats::limit_waiting)
+  std::uint64_t throttled = 0;     ///< jobs that waited for a limit before they started
   bool paused = false;
   /// A durable queue: its lane's counters and what Redis holds for it (read when the snapshot is
   /// taken: one round trip per durable queue), and the jobs this process put back there.

@@ -86,6 +86,11 @@ class Lane final : public jobq::Lane {
   void set_paused(bool paused) override;
   Result<std::optional<std::int64_t>> last_slot(std::string_view schedule) override;
   Result<bool> claim_slot(std::string_view schedule, std::int64_t slot) override;
+  /// Limits hold for every process sharing the queue (src/redis/limits.cpp).
+  bool keeps_limits() const override { return true; }
+  Result<std::chrono::nanoseconds> book_start(std::string_view scope, const RateLimit& rate) override;
+  Result<bool> acquire_slot(std::string_view scope, std::uint32_t limit, JobId job) override;
+  void release_slot(std::string_view scope, JobId job) noexcept override;
   void stop_fetching() override;
   void stop() override;
   bool idle() override;

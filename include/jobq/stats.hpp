@@ -48,6 +48,10 @@ struct QueueStats {
   /// Futex wakes issued to this queue's parked workers (by dispatch, the timer, and workers
   /// handing work on): a spin_then_park queue with a worker awake needs none.
   std::uint64_t wakeups = 0;
+  /// Limits (QueueConfig::limits, RegisterOptions::limits): jobs taken by a worker that wait now
+  /// for a running slot or a start time, and jobs so far that had to wait before they started.
+  std::int64_t limit_waiting = 0;
+  std::uint64_t throttled = 0;
 };
 
 /// How shutdown() treats jobs that have not started.

@@ -33,6 +33,9 @@ constexpr const char* script_text(Script script) {
     case Script::renew: return renew_script;
     case Script::requeue: return requeue_script;
     case Script::trim: return trim_script;
+    case Script::book_start: return book_start_script;
+    case Script::acquire_slot: return acquire_slot_script;
+    case Script::renew_slots: return renew_slots_script;
     case Script::count: break;
   }
   return "";

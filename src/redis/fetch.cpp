@@ -323,7 +323,7 @@ bool Lane::State::renew_leases(detail::Connection& connection) {
       }
     }
   }
-  return true;
+  return renew_slots(connection);
 }
 
 bool Lane::State::promote_trim_and_follow_pause(detail::Connection& connection) {

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <set>
 #include <unordered_set>
 #include <vector>
 
@@ -63,6 +64,13 @@ struct Lane::State {
   std::mutex ack_mutex;
   std::condition_variable ack_ready;
   std::vector<Ack> acks;
+  /// Running slots (Limits::concurrency) this process holds: the running key and the holder.
+  /// The keeper renews their leases with the jobs'.
+  std::mutex slots_mutex;
+  std::set<std::pair<std::string, JobId>> slots;
+  std::string limit_key(std::string_view scope, std::string_view what) const {
+    return base + ":limit:" + std::string(scope) + ":" + std::string(what);
+  }
   /// Keys held until their jobs started (KeyHold::until_started): the key's full name and the id
   /// that must still hold it. Sent by the keeper with the acknowledgements.
   std::vector<std::pair<std::string, JobId>> unlocks;
@@ -140,6 +148,8 @@ struct Lane::State {
   // The keeper's steps; each false when Redis could not be reached.
   /// Renews the lease of every entry held here; releases those another process has claimed.
   bool renew_leases(detail::Connection& connection);
+  /// Renews the leases of the running slots held here (src/redis/limits.cpp).
+  bool renew_slots(detail::Connection& connection);
   /// Promotes due jobs, trims settled entries and follows the fleet-wide pause flag.
   bool promote_trim_and_follow_pause(detail::Connection& connection);
   /// Claims jobs whose lease lapsed (their process died), from `from` on, up to the free prefetch.

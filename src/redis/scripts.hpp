@@ -87,6 +87,44 @@ redis.call('SET', KEYS[3], member, 'PX', window + 60000)
 return {1 + folded, id}
 )lua";
 
+/// Limits for the fleet (Limits): <base>:limit:<scope>:rate holds a rate limit's theoretical
+/// arrival time (GCRA, in microseconds of the server's clock), <base>:limit:<scope>:running the
+/// holders of running slots, scored by when their lease lapses. <scope> is "queue" or a job type.
+
+/// Books one start. KEYS: the rate key. ARGV: interval us, tolerance us. Returns the wait in us.
+inline constexpr const char* book_start_script = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local after = math.max(tat, now) + interval
+redis.call('SET', KEYS[1], string.format('%d', after), 'PX', math.floor((after - now) / 1000) + 1000)
+return math.max(0, tat - tonumber(ARGV[2]) - now)
+)lua";
+
+/// Takes a running slot. KEYS: the running key. ARGV: limit, holder, lease ms. Slots of holders
+/// whose lease lapsed (their process died) are freed first. Returns 1 when taken, 0 when full.
+inline constexpr const char* acquire_slot_script = JOBQ_LUA_NOW R"lua(
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[2]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) * 2)
+  return 1
+end
+return 0
+)lua";
+
+/// Renews the leases of running slots this process holds. ARGV: lease ms, then pairs of running
+/// key, holder. A slot already freed is not taken again.
+inline constexpr const char* renew_slots_script = JOBQ_LUA_NOW R"lua(
+local lease = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
+  redis.call('ZADD', ARGV[i], 'XX', now + lease, ARGV[i + 1])
+  redis.call('PEXPIRE', ARGV[i], lease * 2)
+end
+return 0
+)lua";
+
 /// Releases keys held until their jobs started. ARGV: pairs of key, id; a key is deleted only if
 /// it still names that job.
 inline constexpr const char* unlock_script = R"lua(

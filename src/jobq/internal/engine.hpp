@@ -212,6 +212,11 @@ class Engine {
   /// Changes nothing if it throws (std::bad_alloc), so that it can be tried again.
   void settle(QueueRuntime& queue, TypeCell& cell, Envelope& envelope, const Message& message, const Status& status,
               SettleProgress& progress);
+  /// Waits until a job may start under its type's and its queue's limits, taking what it needs
+  /// into `hold` (src/limits.cpp). False when the worker must stop first: nothing is then held.
+  bool wait_for_limits(QueueRuntime& queue, Worker& worker, const Envelope& envelope, LimitHold& hold);
+  /// Gives back what wait_for_limits() took, once the job's run has ended.
+  void release_limits(QueueRuntime& queue, const Envelope& envelope, LimitHold& hold) noexcept;
   /// Shows the job a worker runs to the inspector (a sequence-locked write on the worker's line).
   static void publish_running(Worker& worker, const Envelope& envelope, std::uint64_t since);
   static void publish_idle(Worker& worker);
@@ -301,6 +306,8 @@ class Engine {
   std::vector<Middleware> middleware_;
   std::vector<DispatchMiddleware> dispatch_middleware_;
   std::vector<RetryPolicy> type_retry_;  // per TypeId, resolved at registration
+  std::vector<std::unique_ptr<LimitScope>> type_limits_;  // per TypeId; null for a type without limits
+  bool any_type_limited_ = false;  // some type has limits: workers look up their job's
 
   Timer timer_;
   std::thread timer_thread_;

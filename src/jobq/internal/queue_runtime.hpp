@@ -20,6 +20,7 @@
 #include "jobq/internal/allocator.hpp"
 #include "jobq/internal/counter.hpp"
 #include "jobq/internal/envelope.hpp"
+#include "jobq/internal/limiter.hpp"
 #include "jobq/internal/notifier.hpp"
 #include "jobq/internal/run_deadline.hpp"
 #include "jobq/latency.hpp"
@@ -100,6 +101,7 @@ struct QueueRuntime {
         parks(config.idle == IdleStrategy::spin_then_park),
         capacity(static_cast<std::int64_t>(config.capacity)),
         lane(config.lane.get()),
+        limits(config.limits.any() ? std::make_unique<LimitScope>("queue", config.limits) : nullptr),
         ring(Ring::BLOCK_SIZE * 4) {}
 
   const QueueConfig config;
@@ -108,6 +110,8 @@ struct QueueRuntime {
   const std::int64_t capacity;
   /// The durable store that dispatches go to and the workers' jobs come from; null: in memory.
   Lane* const lane;
+  /// The queue's own limits; null without any.
+  const std::unique_ptr<LimitScope> limits;
   /// Read by the workers once per poll; written only by pause() and resume().
   std::atomic<bool> paused{false};
   Ring ring;
@@ -166,6 +170,8 @@ struct QueueRuntime {
   std::atomic<std::uint64_t> delivered{0};    // durable: jobs fetched into this process
   std::atomic<std::uint64_t> handed_back{0};  // durable: jobs put back in the store (retry, snooze, shutdown)
   std::atomic<std::uint64_t> async_rejected{0};  // durable: asynchronous dispatches the store refused
+  std::atomic<std::uint64_t> throttled{0};       // jobs that waited for a limit before they started
+  std::atomic<std::int64_t> limit_waiting{0};    // jobs held by workers waiting for a limit now
 };
 
 /// Where a job goes: its interned type and its queue.
