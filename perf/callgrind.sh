@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per job on jobq's two hot paths, counted by callgrind:
 #   dispatch: Manager::dispatch<Order> inclusive, on the producer (main) thread;
-#   worker:   Manager::run_job inclusive (handler lookup, Context, the handler: bind + trivial
+#   worker:   internal::Engine::run_job inclusive (handler lookup, Context, the handler: bind + trivial
 #             body, counters), on the worker thread.
 # The workload is perf/callgrind_driver.cpp: 100 000 typed jobs (JOBS=N to change) from one
 # producer to one busy_spin worker, with a capacity above N so that nothing is refused.
@@ -42,7 +42,7 @@ rm -f "$out" "$out"-*
 # busy-spins while idle; that polling, outside run_job, is not counted.)
 valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out" \
   --toggle-collect='*jobq::Manager::dispatch<*' \
-  --toggle-collect='jobq::Manager::run_job(*' \
+  --toggle-collect='jobq::internal::Engine::run_job(*' \
   "$build/perf/jobq_callgrind_driver" "$jobs"
 
 producer="$out-01"
@@ -70,19 +70,19 @@ breakdown() {
 dispatch=$(total "$producer")
 run_job=$(total "$worker")
 if [[ "$dispatch" == 0 || "$run_job" == 0 ]]; then
-  echo "callgrind.sh: no instructions counted in Manager::dispatch<...> or Manager::run_job (renamed or inlined?)" >&2
+  echo "callgrind.sh: no instructions counted in Manager::dispatch<...> or internal::Engine::run_job (renamed or inlined?)" >&2
   exit 1
 fi
 
 echo
 echo "inside Manager::dispatch (producer thread), Ir per job, inclusive:"
 breakdown "$producer" "$dispatch"
-echo "inside Manager::run_job (worker thread), Ir per job, inclusive:"
+echo "inside internal::Engine::run_job (worker thread), Ir per job, inclusive:"
 breakdown "$worker" "$run_job"
 echo
 echo "instructions per job (Ir, callgrind, $jobs jobs, RelWithDebInfo):"
 awk -v d="$dispatch" -v r="$run_job" -v n="$jobs" 'BEGIN {
   printf "  dispatch path  Manager::dispatch<Order> inclusive, producer thread  %8.1f\n", d / n
-  printf "  worker path    Manager::run_job inclusive, worker thread            %8.1f\n", r / n
+  printf "  worker path    internal::Engine::run_job inclusive, worker thread            %8.1f\n", r / n
 }'
 echo "profiles: $producer, $worker (callgrind_annotate --inclusive=yes FILE)"
