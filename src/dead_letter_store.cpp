@@ -23,7 +23,7 @@ std::size_t headers_weight(const Headers& headers) noexcept {
 std::size_t DeadLetterStore::weight(const Record& record) noexcept {
   const DeadLetter& letter = record.letter;
   return sizeof(Record) + letter.payload.size() + letter.last_error.size() + letter.type.size() +
-         letter.queue.size() + (record.extras ? sizeof(JobExtras) : 0) + headers_weight(letter.headers);
+         letter.queue.size() + (record.extras ? sizeof(JobExtras) : 0) + headers_weight(letter.headers) + letter.flow.size();
 }
 
 void DeadLetterStore::insert_locked(Order::iterator position, Record& record) {

@@ -297,9 +297,10 @@ Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& st
   envelope.id = id;
   const bool headers = job.headers_value() != nullptr && !job.headers_value()->empty();
   if (!job.key().empty() || job.timeout_value().count() > 0 || job.retry_policy() != nullptr ||
-      job.max_attempts_value() != 0 || headers) {
+      job.max_attempts_value() != 0 || headers || !job.flow_value().empty()) {
     auto extras = std::make_unique<internal::JobExtras>();
     if (headers) extras->headers = *job.headers_value();
+    extras->flow = job.flow_value();
     extras->key = job.key();
     extras->hold = job.key_hold();
     extras->timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());

@@ -62,7 +62,8 @@ internal::Engine::Engine(Config config)
         return limits;
       }()),
       keys_(config_.max_idempotency_keys, config_.idempotency_ttl),
-      dead_letters_(config_.dead_letter_capacity, config_.dead_letter_bytes) {
+      dead_letters_(config_.dead_letter_capacity, config_.dead_letter_bytes),
+      results_(config_.result_ttl, config_.max_results, config_.result_bytes) {
   if (config_.queues.empty()) throw ConfigError("the configuration has no queues");
   if (config_.retry.max_attempts == 0) throw ConfigError("retry.max_attempts must be at least 1");
   if (config_.latency_sample_every == 0) throw ConfigError("latency_sample_every must be at least 1");
@@ -71,6 +72,7 @@ internal::Engine::Engine(Config config)
     throw ConfigError("max_payload_bytes must be between 1 and 2^31");
   }
   if (config_.max_payload_depth == 0) throw ConfigError("max_payload_depth must be at least 1");
+  if (config_.result_ttl < std::chrono::nanoseconds::zero()) throw ConfigError("result_ttl must not be negative");
   const cpu_set_t allowed = internal::process_cpus();
   validate_cpus(config_.timer_cpus, allowed, "timer_cpus");
   for (const QueueConfig& queue : config_.queues) {
@@ -325,6 +327,8 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
   ShutdownReport report;
   report.not_run = std::move(returned_);
   returned_.clear();
+  report.chain_steps = std::move(chain_returned_);
+  chain_returned_.clear();
   report.drained = drained && report.not_run.empty();
   lock.unlock();
   report.queues = stats();
@@ -371,6 +375,7 @@ void internal::Engine::record_returned(internal::QueueRuntime& queue, const inte
   if (envelope.extras) {
     if (!envelope.extras->debounced) job.idempotency_key = envelope.extras->key;  // a debounce slot is no key
     job.headers = envelope.extras->headers;
+    job.flow = envelope.extras->flow;
   }
   if (due != Clock::time_point{}) {
     // The wall-clock time at which it was due, so that the record survives a restart.

@@ -139,9 +139,10 @@ Result<JobId> internal::Engine::requeue_record(const internal::DeadLetterStore::
   envelope.attempt = 1;
   if (config_.metrics) envelope.stamped = internal::ticks();
   if (record.extras) envelope.extras = std::make_unique<internal::JobExtras>(*record.extras);
-  if (!record.letter.headers.empty()) {
+  if (!record.letter.headers.empty() || !record.letter.flow.empty()) {
     if (!envelope.extras) envelope.extras = std::make_unique<internal::JobExtras>();
     envelope.extras->headers = record.letter.headers;
+    envelope.extras->flow = record.letter.flow;
   }
   if (!envelope.payload.assign(record.letter.payload)) return Error(Errc::payload_too_large, "could not allocate");
   internal::QueueRuntime& queue = *queues_[record.queue];

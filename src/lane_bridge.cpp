@@ -18,6 +18,7 @@ bool internal::LaneBridge::deliver(LaneDelivery&& job) {
   auto extras = std::make_unique<JobExtras>();
   extras->key = std::move(job.key);
   extras->hold = job.key_hold;
+  extras->flow = std::move(job.flow);
   extras->timeout = job.timeout;
   extras->max_attempts = job.max_attempts;
   extras->lane_ref = std::move(job.ref);
@@ -44,6 +45,7 @@ bool internal::LaneBridge::deliver(LaneDelivery&& job) {
     letter.reason = reason;
     letter.when = std::chrono::system_clock::now();
     letter.headers = envelope.extras->headers;
+    letter.flow = envelope.extras->flow;
     engine_.call_hook(engine_.on_dead_, "dead-letter", letter);
     LaneSettlement outcome;
     outcome.kind = LaneSettlement::Kind::dead;
@@ -187,6 +189,7 @@ LaneJob internal::Engine::lane_job(Route route, const Job& job, std::string_view
   stored.payload = payload;
   stored.key = job.key();
   stored.key_hold = job.key_hold();
+  stored.flow = job.flow_value();
   stored.debounce = job.debounce_window();
   stored.max_attempts = job.max_attempts_value();
   stored.timeout = std::max(job.timeout_value(), std::chrono::nanoseconds::zero());
@@ -274,6 +277,7 @@ void internal::Engine::settle_in_lane(QueueRuntime& queue, const Envelope& envel
   }
   outcome.key = extras.key;
   outcome.key_hold = extras.hold;
+  if (kind == LaneSettlement::Kind::later || kind == LaneSettlement::Kind::give_back) outcome.flow = extras.flow;
   outcome.attempt = envelope.attempt;
   outcome.max_attempts = extras.max_attempts;
   outcome.timeout = extras.timeout;

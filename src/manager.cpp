@@ -40,6 +40,11 @@ Result<JobId> Manager::dispatch_object(const Job& job, const internal::ObjectTyp
   return engine_->dispatch_object(job, type, object, move);
 }
 Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) { return engine_->dispatch_bulk(jobs); }
+Result<JobId> Manager::chain(std::span<const Job> steps) { return engine_->chain(steps); }
+std::optional<std::string> Manager::result(JobId id) const { return engine_->result(id); }
+Result<std::optional<std::string>> Manager::result(std::string_view queue, JobId id) const {
+  return engine_->result(queue, id);
+}
 Result<DeadLetterPage> Manager::dead_letters(std::string_view queue, std::size_t offset, std::size_t limit) const {
   return engine_->dead_letters(queue, offset, limit);
 }

@@ -5,6 +5,7 @@
 
 #include "jobq/internal/deadline.hpp"
 #include "jobq/internal/engine.hpp"
+#include "jobq/internal/flow.hpp"
 
 namespace jobq {
 namespace {
@@ -129,7 +130,11 @@ void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Enve
   record.letter.last_error = std::move(error);
   record.letter.reason = reason;
   record.letter.when = std::chrono::system_clock::now();
-  if (envelope.extras) record.letter.headers = envelope.extras->headers;
+  if (envelope.extras) {
+    record.letter.headers = envelope.extras->headers;
+    record.letter.flow = envelope.extras->flow;
+    record.letter.chain_waiting = internal::waiting_types(envelope.extras->flow);
+  }
   record.type = envelope.type;
   record.queue = queue.index;
   if (logs(LogLevel::warn)) {
@@ -146,18 +151,23 @@ void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Enve
     return;
   }
   // The job's overrides go with the letter last, and come back if the store cannot take it. Its
-  // headers are kept once, in the letter, where a requeue takes them from.
+  // headers and its chain are kept once, in the letter, where a requeue takes them from.
   record.extras = std::move(envelope.extras);
   if (record.extras) {
     record.extras->key.clear();  // released above; a requeue does not claim it
     record.extras->headers.swap(record.letter.headers);
     record.extras->headers.clear();
+    record.extras->flow.swap(record.letter.flow);
+    record.extras->flow.clear();
   }
   try {
     dead_letters_.add(record);
   } catch (...) {
     envelope.extras = std::move(record.extras);
-    if (envelope.extras) envelope.extras->headers.swap(record.letter.headers);
+    if (envelope.extras) {
+      envelope.extras->headers.swap(record.letter.headers);
+      envelope.extras->flow.swap(record.letter.flow);
+    }
     throw;
   }
 }

@@ -212,7 +212,7 @@ std::string prometheus_text(const MetricsSnapshot& snapshot) {
   }
   writer.family("jobq_queue_throttled_total", "counter", "Jobs that waited for a rate or concurrency limit before they started.");
   for (const QueueMetrics& queue : snapshot.queues) {
-    writer.sample("jobq_queue_throttled_total", "queue="" + escaped(queue.name) + """, std::to_string(queue.throttled));
+    writer.sample("jobq_queue_throttled_total", "queue=\"" + escaped(queue.name) + "\"", std::to_string(queue.throttled));
   }
   writer.family("jobq_queue_wakeups_total", "counter", "Futex wakes issued to the queue's parked workers.");
   for (const QueueMetrics& queue : snapshot.queues) {

@@ -27,6 +27,8 @@ struct ContextAccess {
     context.type_ = type;
     context.attempt_ = attempt;
     context.headers_ = extras != nullptr ? &extras->headers : nullptr;
+    context.flow_ = extras != nullptr ? &extras->flow : nullptr;
+    context.result_.clear();
   }
   static void set_deadline(Context& context, std::chrono::steady_clock::time_point deadline) noexcept {
     context.deadline_ = deadline;
@@ -250,6 +252,7 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
   publish_idle(worker);
   if (limited) [[unlikely]] release_limits(queue, envelope, held);
   if (status.ok() && !envelope.extras) [[likely]] {
+    if (!context.result().empty()) [[unlikely]] keep_result(queue, envelope, context.result());
     cell.succeeded.add();
     return;
   }
@@ -260,6 +263,19 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
   internal::until_allocated(
       [&] {
         if (status.ok()) {
+          // The next step of its chain goes before this one is acknowledged: a durable step
+          // whose process dies between the two runs again, and its next step's key refuses the
+          // second dispatch.
+          if (!envelope.extras->flow.empty() && !progress.chain_continued) {
+            if (std::optional<Error> stalled = continue_chain(queue, envelope, context.result())) {
+              dead_letter(queue, envelope, "its chain's next step could not be dispatched: " + stalled->message(),
+                          DeadReason::chain_stalled, progress);
+              cell.dead_lettered.add();
+              return;
+            }
+            progress.chain_continued = true;
+          }
+          if (!context.result().empty()) keep_result(queue, envelope, context.result());
           end_key(queue, envelope, KeyEnd::succeeded);
           cell.succeeded.add();
         } else {

@@ -99,6 +99,12 @@ struct Config {
   /// Idempotency keys held at once (pending, running, or within their TTL). A keyed dispatch past
   /// it fails with Errc::too_many_keys.
   std::size_t max_idempotency_keys = 1 << 20;
+  /// How long a job's result (Context::set_result) is kept for Manager::result(); zero: results
+  /// are only handed along chains, never kept.
+  std::chrono::nanoseconds result_ttl = std::chrono::minutes(10);
+  /// Results kept at once, and the bytes they may take; past either the oldest go first.
+  std::size_t max_results = 65536;
+  std::size_t result_bytes = std::size_t{64} << 20;
   /// Record queue-wait and run-time histograms and date the running job of each worker for the
   /// inspector. Counters are kept either way: the books need them.
   bool metrics = true;

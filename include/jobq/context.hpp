@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <stop_token>
 #include <string_view>
 
@@ -45,6 +46,17 @@ class Context {
     return headers_ != nullptr ? headers_->get(name) : std::nullopt;
   }
 
+  /// Results at most this long are kept.
+  static constexpr std::size_t max_result_bytes = 64 * 1024;
+  /// Sets this run's result: JSON text, at most max_result_bytes. Kept if the run succeeds, for
+  /// Config::result_ttl (Manager::result()), and handed to the next step of its chain
+  /// (previous_result()). False, and nothing set, for text that is not JSON or too long.
+  bool set_result(std::string_view json);
+  /// The result set so far in this run; empty when none.
+  const std::string& result() const noexcept { return result_; }
+  /// In a chain (Manager::chain()), the result of the step before this one, if it set one.
+  std::optional<std::string> previous_result() const;
+
  private:
   friend struct internal::ContextAccess;
 
@@ -54,6 +66,8 @@ class Context {
   std::uint32_t attempt_ = 0;
   std::stop_token stop_;
   const Headers* headers_ = nullptr;
+  const std::string* flow_ = nullptr;  // the job's place in a chain (JobExtras::flow), or null
+  std::string result_;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
 };
 

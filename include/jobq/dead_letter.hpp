@@ -23,6 +23,9 @@ enum class DeadReason : std::uint8_t {
   lease_lost,
   /// a stored job that could not be read: a missing or bad field, or a type nobody registered
   malformed,
+  /// a step of a chain that succeeded, but whose next step could not be dispatched (its queue
+  /// full, its store away): requeue it to run it again and go on
+  chain_stalled,
 };
 
 constexpr std::string_view describe(DeadReason reason) noexcept {
@@ -37,6 +40,8 @@ constexpr std::string_view describe(DeadReason reason) noexcept {
       return "lease lost";
     case DeadReason::malformed:
       return "malformed";
+    case DeadReason::chain_stalled:
+      return "chain stalled";
   }
   return "unknown";
 }
@@ -52,6 +57,10 @@ struct DeadLetter {
   DeadReason reason = DeadReason::attempts_exhausted;
   std::chrono::system_clock::time_point when{};
   Headers headers;  ///< the job's headers; a requeue runs it with them again
+  /// A step of a chain: the rest of its chain waits on this letter (requeued, it goes on), as
+  /// Job::flow_state() takes it; `chain_waiting` names the types of the steps waiting, in order.
+  std::string flow;
+  std::vector<std::string> chain_waiting;
 };
 
 /// A page of dead letters, oldest first.

@@ -118,6 +118,15 @@ class Job {
     return *this;
   }
 
+  /// The job's place in a chain: what ReturnedJob::flow and DeadLetter::flow hold, opaque. to_job()
+  /// sets it, so that a job dispatched again goes on with its chain. Manager::chain() sets it
+  /// for the steps it dispatches.
+  constexpr Job& flow_state(std::string_view flow) noexcept {
+    flow_ = flow;
+    options_ = true;
+    return *this;
+  }
+
   constexpr std::string_view type() const noexcept { return type_; }
   constexpr std::string_view payload() const noexcept { return payload_; }
   constexpr std::string_view queue() const noexcept { return queue_; }
@@ -137,12 +146,13 @@ class Job {
   constexpr std::chrono::nanoseconds timeout_value() const noexcept { return timeout_; }
   constexpr const RetryPolicy* retry_policy() const noexcept { return retry_; }
   constexpr std::uint32_t max_attempts_value() const noexcept { return max_attempts_; }
+  constexpr std::string_view flow_value() const noexcept { return flow_; }
   /// The headers set by headers(), or null.
   constexpr const Headers* headers_value() const noexcept { return headers_; }
   /// True when an option that dispatch_bulk() refuses is set: any but headers().
   constexpr bool has_single_options() const noexcept {
     return delay_.count() != 0 || at_ != steady_time{} || !key_.empty() || timeout_.count() != 0 ||
-           retry_ != nullptr || max_attempts_ != 0 || debounced_;
+           retry_ != nullptr || max_attempts_ != 0 || debounced_ || !flow_.empty();
   }
 
  private:
@@ -150,6 +160,7 @@ class Job {
   std::string_view payload_ = "{}";
   std::string_view queue_;
   std::string_view key_;
+  std::string_view flow_;
   std::chrono::nanoseconds delay_{0};
   steady_time at_{};
   std::chrono::nanoseconds timeout_{0};

@@ -32,6 +32,7 @@ struct LaneJob {
   /// Debounce (Job::debounce): `key` names the burst, and the job waits this long, taking the
   /// place of a job of the same key and type that still waits. 0: not debounced.
   std::chrono::nanoseconds debounce{0};
+  std::string_view flow = {};  ///< its place in a chain (Job::flow_state()), kept as is; empty: none
 };
 
 /// A job a lane fetched for this process to run.
@@ -46,6 +47,7 @@ struct LaneDelivery {
   std::string ref;  ///< the lane's handle on the stored job (a stream entry id)
   std::string headers;  ///< as stored from LaneJob::headers; empty: none
   KeyHold key_hold = KeyHold::until_done;
+  std::string flow;  ///< as stored from LaneJob::flow
 };
 
 /// How a job that came from a lane ended here; the lane makes it so in its store.
@@ -73,6 +75,7 @@ struct LaneSettlement {
   const DeadLetter* letter = nullptr;  ///< for dead (its headers are the job's)
   std::string_view headers = {};  ///< for later and give_back: as in LaneJob
   KeyHold key_hold = KeyHold::until_done;  ///< for give_back: as in LaneJob
+  std::string_view flow = {};  ///< for later and give_back: as in LaneJob (a dead letter has its own)
 };
 
 /// What the engine offers a lane: a way to hand fetched jobs to the queue's workers.
@@ -154,6 +157,10 @@ class Lane {
     return Error(Errc::unsupported);
   }
   virtual void release_slot(std::string_view /*scope*/, JobId /*job*/) noexcept {}
+  /// Keeps a job's result (Context::set_result) for `ttl`, for any process to read; by default
+  /// results are not kept.
+  virtual void store_result(JobId /*job*/, std::string_view /*json*/, std::chrono::nanoseconds /*ttl*/) noexcept {}
+  virtual Result<std::optional<std::string>> result(JobId /*job*/) { return std::optional<std::string>{}; }
   /// Stops fetching (shutdown's first step); no deliver() call follows its return.
   virtual void stop_fetching() = 0;
   /// Stores what is left to store and closes (after the workers have stopped).

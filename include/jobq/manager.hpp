@@ -187,6 +187,25 @@ class Manager {
     requires Payload<std::remove_cvref_t<P>>
   std::future<Result<JobId>> dispatch_async(const Job& job, P&& payload);
 
+  /// Dispatches a chain: `steps[0]` now, and each next step when the one before succeeds, with
+  /// that step's result (Context::set_result) as its Context::previous_result(). A step that is
+  /// dead-lettered stops the chain there, visibly: its letter holds the rest
+  /// (DeadLetter::chain_waiting), and requeueing it goes on. Each step is dispatched as a dispatch
+  /// would (the dispatch middleware runs for it, on the worker that ran the step before, so that
+  /// trace context follows the chain), with its options (headers, key, delay counted from the
+  /// step before, timeout, max_attempts), but no RetryPolicy object, at() or debounce. Every step
+  /// is checked now: type, queue, payload, headers. Returns the first step's id. A chain is a
+  /// list, so it cannot loop; a handler that dispatches a chain of its own starts a new one.
+  /// Each next step carries the key "chain:<chain>:<step>" (unless it has one of its own), so
+  /// that a step run twice on a durable queue still dispatches its next step once.
+  Result<JobId> chain(std::span<const Job> steps);
+  /// The result of a job of an in-memory queue that succeeded less than Config::result_ttl ago,
+  /// if it set one.
+  std::optional<std::string> result(JobId id) const;
+  /// The result of a durable queue's job, from its store, whichever process ran it. Throws
+  /// ConfigError for an unknown queue.
+  Result<std::optional<std::string>> result(std::string_view queue, JobId id) const;
+
   /// Stops intake at once (dispatch returns Errc::shutting_down) and freezes the timer. With
   /// ShutdownMode::drain the workers run what is on the queues until `deadline`; with
   /// return_pending they start nothing more. At the deadline the stop tokens of handlers still

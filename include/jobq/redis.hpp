@@ -91,6 +91,9 @@ class Lane final : public jobq::Lane {
   Result<std::chrono::nanoseconds> book_start(std::string_view scope, const RateLimit& rate) override;
   Result<bool> acquire_slot(std::string_view scope, std::uint32_t limit, JobId job) override;
   void release_slot(std::string_view scope, JobId job) noexcept override;
+  /// Results live in Redis for every process (src/redis/results.cpp).
+  void store_result(JobId job, std::string_view json, std::chrono::nanoseconds ttl) noexcept override;
+  Result<std::optional<std::string>> result(JobId job) override;
   void stop_fetching() override;
   void stop() override;
   bool idle() override;

@@ -76,6 +76,7 @@ struct ReturnedJob {
   /// that was to wait forever (a delay, snooze or backoff of max()).
   std::chrono::system_clock::time_point due{};
   Headers headers;
+  std::string flow;  ///< its place in a chain (Job::flow_state()); empty: none
 
   /// A Job viewing this record, to dispatch again: same type, queue, payload, key, headers, and
   /// the time left until `due` as its delay. It starts again from attempt 1 under a new id.
@@ -84,6 +85,7 @@ struct ReturnedJob {
     job.payload(payload).on_queue(queue);
     if (!idempotency_key.empty()) job.idempotency_key(idempotency_key);
     if (!headers.empty()) job.headers(headers);
+    if (!flow.empty()) job.flow_state(flow);
     if (due == std::chrono::system_clock::time_point::max()) {
       job.delay(std::chrono::nanoseconds::max());  // it was to wait forever, and still does
     } else if (due != std::chrono::system_clock::time_point{}) {
@@ -109,6 +111,10 @@ struct ShutdownReport {
   std::uint64_t handed_back = 0;
   /// Accepted jobs that did not reach a terminal state, in no particular order.
   std::vector<ReturnedJob> not_run;
+  /// Next steps of chains (Manager::chain()) whose step before succeeded while intake was
+  /// closing: never accepted (so outside the books, with id 0), to dispatch again on the next
+  /// start (to_job() keeps their chain).
+  std::vector<ReturnedJob> chain_steps;
   std::vector<QueueStats> queues;
   /// Dispatches refused for an unknown job type or queue (never accepted, so outside the books).
   std::uint64_t unrouted = 0;

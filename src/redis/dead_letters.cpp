@@ -1,6 +1,7 @@
 // Dead letters of a durable queue, kept in Redis: any process may list, requeue or purge them.
 #include <charconv>
 
+#include "jobq/internal/flow.hpp"
 #include "redis/lane_state.hpp"
 
 namespace jobq::redis {
@@ -27,7 +28,10 @@ std::optional<DeadLetter> read_letter(const redisReply* fields) {
     else if (name == "error") letter.last_error = value;
     else if (name == "reason") letter.reason = static_cast<DeadReason>(number(value));
     else if (name == "when") letter.when = std::chrono::system_clock::time_point(std::chrono::milliseconds(number(value)));
-    else if (name == "headers") {
+    else if (name == "flow") {
+      letter.flow = value;
+      letter.chain_waiting = internal::waiting_types(value);
+    } else if (name == "headers") {
       // Headers that do not read (a letter written by hand) are left out rather than the letter.
       if (Result<Headers> headers = Headers::from_json(value)) letter.headers = std::move(*headers);
     }

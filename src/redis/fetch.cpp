@@ -81,6 +81,8 @@ bool Lane::State::read_entry(const redisReply* fields, LaneDelivery& job, std::s
       job.key = value;
     } else if (name == "hold") {
       job.key_hold = value == "started" ? KeyHold::until_started : KeyHold::until_done;
+    } else if (name == "flow") {
+      job.flow = value;
     } else if (name == "headers") {
       job.headers = value;  // read (and a bad one dead-lettered) by the engine
     } else if (name == "malformed") {

@@ -158,7 +158,7 @@ detail::Args Lane::State::append_args(const LaneJob& job) {
   }
   args.add(job.type).add(job.payload).add(job.key).add(std::int64_t{job.max_attempts});
   args.add(static_cast<std::int64_t>(job.timeout.count())).add(script_ms(job.delay)).add(job.headers);
-  args.add(job.key_hold == KeyHold::until_started ? "started" : "");
+  args.add(job.key_hold == KeyHold::until_started ? "started" : "").add(job.flow);
   return args;
 }
 
@@ -303,11 +303,12 @@ void Lane::State::settle(const LaneSettlement& outcome) noexcept {
       switch (outcome.kind) {
         case LaneSettlement::Kind::later:
           args.add(script_ms(outcome.delay)).add(id).add(outcome.type).add(outcome.payload).add(attempt).add(max);
-          args.add(timeout).add(outcome.key).add(state.consumer).add(outcome.headers);
+          args.add(timeout).add(outcome.key).add(state.consumer).add(outcome.headers).add(outcome.flow);
           return connection.eval(detail::Script::later, {state.stream, state.scheduled}, args);
         case LaneSettlement::Kind::give_back:
           args.add(id).add(outcome.type).add(outcome.payload).add(attempt).add(max).add(timeout).add(outcome.key);
           args.add(state.consumer).add(outcome.headers).add(outcome.key_hold == KeyHold::until_started ? "started" : "");
+          args.add(outcome.flow);
           return connection.eval(detail::Script::give_back, {state.stream}, args);
         default: {
           const DeadLetter& letter = *outcome.letter;
@@ -315,7 +316,7 @@ void Lane::State::settle(const LaneSettlement& outcome) noexcept {
           args.add(id).add(letter.type).add(letter.queue).add(letter.payload).add(std::int64_t{letter.attempts});
           args.add(letter.last_error).add(std::int64_t{static_cast<int>(letter.reason)}).add(std::int64_t{when});
           args.add(max).add(timeout).add(static_cast<std::int64_t>(state.options.dead_letter_capacity)).add(state.dead_prefix);
-          args.add(state.consumer).add(letter.headers.empty() ? std::string() : letter.headers.to_json());
+          args.add(state.consumer).add(letter.headers.empty() ? std::string() : letter.headers.to_json()).add(letter.flow);
           return connection.eval(detail::Script::dead, {state.stream, state.dead, state.dead_prefix + id, key}, args);
         }
       }

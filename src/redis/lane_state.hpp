@@ -68,6 +68,7 @@ struct Lane::State {
   /// The keeper renews their leases with the jobs'.
   std::mutex slots_mutex;
   std::set<std::pair<std::string, JobId>> slots;
+  std::string result_key(JobId job) const { return base + ":result:" + std::to_string(job); }
   std::string limit_key(std::string_view scope, std::string_view what) const {
     return base + ":limit:" + std::string(scope) + ":" + std::string(what);
   }

@@ -9,7 +9,8 @@
 // scheduled-set member of the job waiting under it), <base>:paused. A stream entry's fields: id,
 // type, payload, at (ms), and only where they differ from their defaults: attempt (1), max (0:
 // the type's), timeout (ns; 0: the type's), key (none), headers (a JSON object of strings; none),
-// hold ('started' for a key held until the run starts; none: until done). Times come from the server's clock
+// hold ('started' for a key held until the run starts; none: until done), flow (its place in a
+// chain; none). <base>:result:<id> holds a job's result for Config::result_ttl. Times come from the server's clock
 // (TIME), so that every process agrees on what is due.
 //
 // Settled entries are acknowledged, never deleted one by one (XDEL costs about 1.7 us an entry):
@@ -21,7 +22,7 @@ namespace jobq::redis::detail {
 
 // Appends a job to the stream with only its non-default fields.
 #define JOBQ_LUA_XADD \
-  "local function xadd(stream, id, jobtype, payload, attempt, max, timeout, key, at, headers, hold) " \
+  "local function xadd(stream, id, jobtype, payload, attempt, max, timeout, key, at, headers, hold, flow) " \
   "  local f = {'id', id, 'type', jobtype, 'payload', payload, 'at', at} " \
   "  if attempt ~= '1' then f[#f + 1] = 'attempt' f[#f + 1] = attempt end " \
   "  if max ~= '0' and max ~= '' then f[#f + 1] = 'max' f[#f + 1] = max end " \
@@ -29,6 +30,7 @@ namespace jobq::redis::detail {
   "  if key ~= '' then f[#f + 1] = 'key' f[#f + 1] = key end " \
   "  if headers ~= nil and headers ~= '' then f[#f + 1] = 'headers' f[#f + 1] = headers end " \
   "  if key ~= '' and hold ~= nil and hold ~= '' then f[#f + 1] = 'hold' f[#f + 1] = hold end " \
+  "  if flow ~= nil and flow ~= '' then f[#f + 1] = 'flow' f[#f + 1] = flow end " \
   "  return redis.call('XADD', stream, '*', unpack(f)) " \
   "end "
 // True when entry `id` is pending for `consumer`: XACK alone would acknowledge an entry that
@@ -41,8 +43,8 @@ namespace jobq::redis::detail {
 #define JOBQ_LUA_NOW "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 
 /// KEYS: stream, scheduled, ids, key ('' for none). ARGV: type, payload, key, max, timeout,
-/// delay ms (0 now, -1 forever), headers ('' for none), hold ('' or 'started'). Returns {1, id},
-/// or {0, holder} when the key is held.
+/// delay ms (0 now, -1 forever), headers ('' for none), hold ('' or 'started'), flow ('' for
+/// none). Returns {1, id}, or {0, holder} when the key is held.
 inline constexpr const char* append_script = JOBQ_LUA_NOW JOBQ_LUA_XADD R"lua(
 local id = string.format('%d', redis.call('INCR', KEYS[3]))
 if ARGV[3] ~= '' then
@@ -53,9 +55,10 @@ if delay ~= 0 then
   local due = '+inf'
   if delay > 0 then due = now + delay end
   redis.call('ZADD', KEYS[2], due, cjson.encode({id = id, type = ARGV[1], payload = ARGV[2], attempt = '1',
-    max = ARGV[4], timeout = ARGV[5], key = ARGV[3], at = string.format('%d', now), headers = ARGV[7], hold = ARGV[8]}))
+    max = ARGV[4], timeout = ARGV[5], key = ARGV[3], at = string.format('%d', now), headers = ARGV[7], hold = ARGV[8],
+    flow = ARGV[9]}))
 else
-  xadd(KEYS[1], id, ARGV[1], ARGV[2], '1', ARGV[4], ARGV[5], ARGV[3], string.format('%d', now), ARGV[7], ARGV[8])
+  xadd(KEYS[1], id, ARGV[1], ARGV[2], '1', ARGV[4], ARGV[5], ARGV[3], string.format('%d', now), ARGV[7], ARGV[8], ARGV[9])
 end
 return {1, id}
 )lua";
@@ -180,8 +183,8 @@ return acked
 )lua";
 
 /// A retry or a snooze. KEYS: stream, scheduled. ARGV: group, entry, delay ms (-1 forever), id,
-/// type, payload, attempt, max, timeout, key, consumer, headers. 0 when the entry is no longer
-/// this process's.
+/// type, payload, attempt, max, timeout, key, consumer, headers, flow. 0 when the entry is no
+/// longer this process's.
 inline constexpr const char* later_script = JOBQ_LUA_NOW JOBQ_LUA_MINE R"lua(
 if not mine(KEYS[1], ARGV[1], ARGV[11], ARGV[2]) then return 0 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
@@ -189,19 +192,21 @@ local delay = tonumber(ARGV[3])
 local due = '+inf'
 if delay >= 0 then due = now + delay end
 redis.call('ZADD', KEYS[2], due, cjson.encode({id = ARGV[4], type = ARGV[5], payload = ARGV[6], attempt = ARGV[7],
-  max = ARGV[8], timeout = ARGV[9], key = ARGV[10], at = string.format('%d', now), headers = ARGV[12]}))
+  max = ARGV[8], timeout = ARGV[9], key = ARGV[10], at = string.format('%d', now), headers = ARGV[12], flow = ARGV[13]}))
 return 1
 )lua";
 
 /// KEYS: stream, dead, the letter's hash, key ('' none). ARGV: group, entry, id, type, queue,
 /// payload, attempts, error, reason, when ms, max, timeout, capacity, letter hash prefix,
-/// consumer, headers ('' for none). 0 when the entry is no longer this process's.
+/// consumer, headers ('' for none), flow ('' for none). 0 when the entry is no longer this
+/// process's.
 inline constexpr const char* dead_script = JOBQ_LUA_MINE R"lua(
 if not mine(KEYS[1], ARGV[1], ARGV[15], ARGV[2]) then return 0 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[3], 'id', ARGV[3], 'type', ARGV[4], 'queue', ARGV[5], 'payload', ARGV[6],
   'attempts', ARGV[7], 'error', ARGV[8], 'reason', ARGV[9], 'when', ARGV[10], 'max', ARGV[11], 'timeout', ARGV[12])
 if ARGV[16] ~= '' then redis.call('HSET', KEYS[3], 'headers', ARGV[16]) end
+if ARGV[17] ~= '' then redis.call('HSET', KEYS[3], 'flow', ARGV[17]) end
 redis.call('ZADD', KEYS[2], ARGV[10], ARGV[3])
 if KEYS[4] ~= '' and redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
 local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[13])
@@ -213,13 +218,13 @@ return 1
 )lua";
 
 /// A job not run here goes back on the stream. KEYS: stream. ARGV: group, entry, id, type,
-/// payload, attempt, max, timeout, key, consumer, headers, hold. 0 when the entry is no longer
-/// this process's.
+/// payload, attempt, max, timeout, key, consumer, headers, hold, flow. 0 when the entry is no
+/// longer this process's.
 inline constexpr const char* give_back_script = JOBQ_LUA_NOW JOBQ_LUA_XADD JOBQ_LUA_MINE R"lua(
 if not mine(KEYS[1], ARGV[1], ARGV[10], ARGV[2]) then return 0 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 xadd(KEYS[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], string.format('%d', now), ARGV[11],
-  ARGV[12])
+  ARGV[12], ARGV[13])
 return 1
 )lua";
 
@@ -233,7 +238,8 @@ for _, member in ipairs(due) do
   if ok and type(job) == 'table' then
     local function s(v, default) if v == nil then return default end return tostring(v) end
     xadd(KEYS[1], s(job.id, ''), s(job.type, ''), s(job.payload, ''), s(job.attempt, '1'), s(job.max, '0'),
-      s(job.timeout, '0'), s(job.key, ''), s(job.at, string.format('%d', now)), s(job.headers, ''), s(job.hold, ''))
+      s(job.timeout, '0'), s(job.key, ''), s(job.at, string.format('%d', now)), s(job.headers, ''), s(job.hold, ''),
+      s(job.flow, ''))
   else
     redis.call('XADD', KEYS[1], '*', 'malformed', member)
   end
@@ -280,7 +286,7 @@ if #f == 0 then return 0 end
 local h = {}
 for i = 1, #f, 2 do h[f[i]] = f[i + 1] end
 xadd(KEYS[1], h.id or ARGV[1], h.type or '', h.payload or '', '1', h.max or '0', h.timeout or '0', '', string.format('%d', now),
-  h.headers or '')
+  h.headers or '', '', h.flow or '')
 redis.call('DEL', KEYS[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1

@@ -16,6 +16,7 @@
 #include "jobq/internal/lane_bridge.hpp"
 #include "jobq/internal/payload_json.hpp"
 #include "jobq/internal/queue_runtime.hpp"
+#include "jobq/internal/result_store.hpp"
 #include "jobq/internal/scheduler.hpp"
 #include "jobq/internal/ticks.hpp"
 #include "jobq/internal/timer.hpp"
@@ -62,6 +63,17 @@ class Engine {
   void dispatch_async_inner(const Job& job, Manager::DispatchCallback done);
   void dispatch_object_async_inner(const Job& job, const ObjectType& type, void* object, bool move,
                                    Manager::DispatchCallback done);
+  // Chains and results (src/chains.cpp).
+  Result<JobId> chain(std::span<const Job> steps);
+  std::optional<std::string> result(JobId id) const;
+  Result<std::optional<std::string>> result(std::string_view queue, JobId id) const;
+  /// After a step of a chain succeeded: dispatches the next step with `result` handed on. The
+  /// error when it could not (the caller dead-letters the step: chain stalled); none when it was
+  /// dispatched, had been already, or went into the shutdown report because intake closed.
+  std::optional<Error> continue_chain(QueueRuntime& queue, const Envelope& envelope, const std::string& result);
+  /// Keeps a succeeded job's result: in the result store, or in its durable queue's store.
+  void keep_result(QueueRuntime& queue, const Envelope& envelope, const std::string& result);
+
   /// A dispatch as the dispatch middleware left it: the caller's job with the headers they set.
   struct Outbound {
     Job job;
@@ -207,6 +219,7 @@ class Engine {
   struct SettleProgress {
     bool failure_reported = false;
     bool dead_reported = false;
+    bool chain_continued = false;
   };
   /// Everything after a handler that did not succeed: retry, dead-letter, revoke or snooze.
   /// Changes nothing if it throws (std::bad_alloc), so that it can be tried again.
@@ -314,6 +327,7 @@ class Engine {
   bool timer_stop_ = false;  // guarded by the timer's lock
   KeyTable keys_;
   DeadLetterStore dead_letters_;
+  ResultStore results_;
 
   alignas(cache_line) std::atomic<int> state_{configuring};
   std::atomic<bool> cells_ready_{false};  // the workers' per-type cells exist
@@ -332,6 +346,7 @@ class Engine {
   bool timer_ready_ = false;  // the timer thread has been named, pinned and announced
   std::string start_error_;
   std::vector<ReturnedJob> returned_;
+  std::vector<ReturnedJob> chain_returned_;  // next steps of chains that met closed intake
   bool shut_down_ = false;
 };
 

@@ -25,6 +25,9 @@ struct JobExtras {
   /// by the lane, not by the Manager's key table.
   std::string lane_ref;
   Headers headers;  ///< what Context::headers() shows on every run
+  /// The job's place in a chain, as JSON (src/flow.cpp): the steps after it, and the result of
+  /// the step before. Empty: not in a chain.
+  std::string flow;
 };
 
 }  // namespace jobq::internal

@@ -1,0 +1,120 @@
+// Chains and job results in the engine: dispatching a chain's first step, handing each step's
+// result on and dispatching the next when a step succeeds, and keeping results for a time.
+#include <random>
+
+#include "jobq/internal/engine.hpp"
+#include "jobq/internal/flow.hpp"
+
+namespace jobq {
+namespace {
+
+/// A chain's name: random, so that chains started by different processes on one durable queue
+/// never share the keys of their steps.
+std::uint64_t fresh_chain_name() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  std::uint64_t name = 0;
+  while (name == 0) name = random();
+  return name;
+}
+
+}  // namespace
+
+Result<JobId> internal::Engine::chain(std::span<const Job> steps) {
+  if (steps.empty()) return Error(Errc::unsupported, "a chain needs at least one step");
+  if (state_.load(std::memory_order_acquire) != running) return refuse_closed(steps.front());
+  // Every step is checked now, so that a later step does not fail once its chain is half done.
+  simdjson::dom::parser parser;
+  for (std::size_t index = 0; index < steps.size(); ++index) {
+    const Job& step = steps[index];
+    const std::string which = "step " + std::to_string(index) + ": ";
+    Result<Route> routed = route(step);
+    if (!routed) return refuse_unrouted(Error(routed.error().code(), which + routed.error().detail()));
+    auto refuse = [&](Errc code, std::string why) {
+      count_rejected(producer(), *routed);
+      return Error(code, which + why);
+    };
+    if (std::string problem = internal::step_problem(step); !problem.empty()) return refuse(Errc::unsupported, problem);
+    if (const Headers* headers = step.headers_value()) {
+      if (std::string problem = headers->problem(); !problem.empty()) return refuse(Errc::invalid_header, problem);
+    }
+    if (step.payload().size() > config_.max_payload_bytes) {
+      return refuse(Errc::payload_too_large, std::to_string(step.payload().size()) + " bytes");
+    }
+    if (config_.validate_payloads && !step.is_trusted()) {
+      const simdjson::padded_string padded(step.payload());
+      simdjson::dom::element root;
+      if (const simdjson::error_code error = parser.parse(padded).get(root); error != simdjson::SUCCESS) {
+        return refuse(Errc::invalid_payload, internal::describe_simdjson_error(error));
+      }
+    }
+  }
+  if (steps.size() == 1) return dispatch(steps.front());
+  internal::FlowState state;
+  state.chain = fresh_chain_name();
+  state.step = 0;
+  for (std::size_t index = 1; index < steps.size(); ++index) state.next.push_back(internal::step_of(steps[index]));
+  const std::string flow = internal::encode(state);
+  Job first = steps.front();
+  first.flow_state(flow);
+  return dispatch(first);
+}
+
+std::optional<Error> internal::Engine::continue_chain(internal::QueueRuntime& queue, const internal::Envelope& envelope,
+                                                      const std::string& result) {
+  Result<internal::FlowState> state = internal::decode(envelope.extras->flow);
+  if (!state) {
+    log(LogLevel::error, "job " + std::to_string(envelope.id) + " on queue '" + queue.config.name +
+                             "': " + state.error().message() + "; its chain stops here");
+    return std::nullopt;
+  }
+  if (state->next.empty()) return std::nullopt;
+  internal::FlowState after;
+  after.chain = state->chain;
+  after.step = state->step + 1;
+  if (!result.empty()) after.previous = result;
+  after.next.assign(std::make_move_iterator(state->next.begin() + 1), std::make_move_iterator(state->next.end()));
+  Headers headers;
+  Job next = internal::job_of(state->next.front(), headers);
+  const std::string flow = internal::encode(after);
+  next.flow_state(flow);
+  // The step's own key, or one naming its place in the chain: a step that runs twice (a durable
+  // job whose process died after this) dispatches its next step once.
+  const std::string key = "chain:" + std::to_string(after.chain) + ":" + std::to_string(after.step);
+  if (state->next.front().key.empty()) next.idempotency_key(key);
+  Result<JobId> dispatched = dispatch(next);
+  if (dispatched || dispatched.code() == Errc::duplicate) return std::nullopt;
+  if (dispatched.code() == Errc::shutting_down) {
+    // Intake closed under it: the step goes into the shutdown report for the next start.
+    ReturnedJob returned;
+    returned.type = std::string(next.type());
+    returned.queue = std::string(next.queue());
+    returned.payload = std::string(next.payload());
+    returned.headers = headers;
+    returned.flow = flow;
+    if (!state->next.front().key.empty()) returned.idempotency_key = state->next.front().key;
+    const std::lock_guard lock(lifecycle_mutex_);
+    chain_returned_.push_back(std::move(returned));
+    return std::nullopt;
+  }
+  return dispatched.error();
+}
+
+void internal::Engine::keep_result(internal::QueueRuntime& queue, const internal::Envelope& envelope,
+                                   const std::string& result) {
+  if (config_.result_ttl.count() <= 0) return;
+  if (queue.lane != nullptr) {
+    queue.lane->store_result(envelope.id, result, config_.result_ttl);
+  } else {
+    results_.keep(envelope.id, result, now());
+  }
+}
+
+std::optional<std::string> internal::Engine::result(JobId id) const { return results_.find(id, now()); }
+
+Result<std::optional<std::string>> internal::Engine::result(std::string_view queue, JobId id) const {
+  internal::QueueRuntime& runtime = queue_named(queue);
+  if (runtime.lane == nullptr) return results_.find(id, now());
+  return runtime.lane->result(id);
+}
+
+}  // namespace jobq

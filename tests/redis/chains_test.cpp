@@ -1,0 +1,121 @@
+// Chains and results through Redis: steps on durable and in-memory queues, results any process
+// can read, a dead letter in Redis that holds the rest of its chain, and a requeue by another
+// process that goes on.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "jobq/jobq.hpp"
+#include "jobq/redis.hpp"
+#include "durable_support.hpp"
+#include "redis_server.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using jobq::Context;
+using jobq::Message;
+using jobq::Status;
+using jobq::testing::eventually;
+using jobq::testing::fast;
+using jobq::testing::RedisServer;
+using namespace std::chrono_literals;
+
+struct Trace {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  void add(const Context& context) {
+    const std::lock_guard lock(mutex);
+    lines.push_back(std::string(context.type()) + " on " + std::string(context.queue()) + " after " +
+                    context.previous_result().value_or("-"));
+  }
+  std::vector<std::string> snapshot() {
+    const std::lock_guard lock(mutex);
+    return lines;
+  }
+};
+
+TEST(DurableChains, StepsCrossDurableAndInMemoryQueuesAndResultsAreReadAnywhere) {
+  RedisServer redis;
+  auto lane = jobq::redis::make_lane(fast(redis.options()));
+  jobq::Manager queues(jobq::testing::durable_config(lane, "payments"));
+  Trace trace;
+  queues.register_handler("pay:authorize", [&](Context& context, const Message&) {
+    trace.add(context);
+    context.set_result(R"({"auth":"A-1"})");
+    return Status::success();
+  }, {.queue = "payments"});
+  queues.register_handler("pay:notify", [&](Context& context, const Message&) {
+    trace.add(context);
+    context.set_result(R"({"notified":true})");
+    return Status::success();
+  });
+  queues.register_handler("pay:capture", [&](Context& context, const Message&) {
+    trace.add(context);
+    return Status::success();
+  }, {.queue = "payments"});
+  queues.start();
+  const jobq::Headers traced{{"request-id", "r-1"}};
+  const std::vector<jobq::Job> steps{jobq::Job("pay:authorize").headers(traced), jobq::Job("pay:notify"),
+                                     jobq::Job("pay:capture")};
+  const auto first = queues.chain(steps);
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  ASSERT_TRUE(eventually([&] { return trace.snapshot().size() == 3; }));
+  EXPECT_EQ(trace.snapshot(), (std::vector<std::string>{"pay:authorize on payments after -",
+                                                        R"(pay:notify on default after {"auth":"A-1"})",
+                                                        R"(pay:capture on payments after {"notified":true})"}));
+  // Another process reads the durable step's result from Redis.
+  auto other_lane = jobq::redis::make_lane(redis.options());
+  jobq::Manager other(jobq::testing::durable_config(other_lane, "payments", 0));
+  other.start();
+  const auto result = other.result("payments", *first);
+  ASSERT_TRUE(result.ok()) << result.error().message();
+  EXPECT_EQ(result->value_or("none"), R"({"auth":"A-1"})");
+  EXPECT_GT(redis.integer({"PTTL", "jobq:{payments}:result:" + std::to_string(*first)}), 0);
+}
+
+TEST(DurableChains, ADeadLetterInRedisHoldsTheRestAndAnotherProcessRequeuesIt) {
+  RedisServer redis;
+  auto lane = jobq::redis::make_lane(fast(redis.options()));
+  jobq::Config config = jobq::testing::durable_config(lane, "payments");
+  config.retry.max_attempts = 1;
+  jobq::Manager queues(std::move(config));
+  Trace trace;
+  std::atomic<bool> healthy{false};
+  queues.register_handler("pay:authorize", [&](Context& context, const Message&) {
+    trace.add(context);
+    context.set_result("\"ok\"");
+    return Status::success();
+  }, {.queue = "payments"});
+  queues.register_handler("pay:capture", [&](Context& context, const Message&) {
+    trace.add(context);
+    return healthy.load() ? Status::success() : Status::error("bank offline");
+  }, {.queue = "payments"});
+  queues.register_handler("pay:receipt", [&](Context& context, const Message&) {
+    trace.add(context);
+    return Status::success();
+  }, {.queue = "payments"});
+  queues.start();
+  const std::vector<jobq::Job> steps{jobq::Job("pay:authorize"), jobq::Job("pay:capture"), jobq::Job("pay:receipt")};
+  ASSERT_TRUE(queues.chain(steps).ok());
+  ASSERT_TRUE(eventually([&] { return lane->stats().dead == 1; }));
+  auto other = jobq::redis::make_lane(redis.options());
+  other->attach("payments");
+  const auto page = other->dead_letters();
+  ASSERT_TRUE(page.ok() && page->total == 1u);
+  const jobq::DeadLetter& letter = page->letters.at(0);
+  EXPECT_EQ(letter.type, "pay:capture");
+  EXPECT_EQ(letter.chain_waiting, (std::vector<std::string>{"pay:receipt"}));
+  healthy.store(true);
+  const auto requeued = other->requeue_dead(letter.id);
+  ASSERT_TRUE(requeued.ok() && *requeued);
+  ASSERT_TRUE(eventually([&] { return trace.snapshot().size() == 4; }));
+  const std::vector<std::string> lines = trace.snapshot();
+  EXPECT_EQ(lines[2], "pay:capture on payments after \"ok\"");
+  EXPECT_EQ(lines[3], "pay:receipt on payments after -");
+}
+
+}  // namespace
