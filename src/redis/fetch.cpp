@@ -192,6 +192,10 @@ void Lane::State::give_back_entry(const LaneDelivery& job) {
   outcome.attempt = job.attempt;
   outcome.max_attempts = job.max_attempts;
   outcome.timeout = job.timeout;
+  // Everything the job carries goes back with it.
+  outcome.headers = job.headers;
+  outcome.key_hold = job.key_hold;
+  outcome.flow = job.flow;
   settle(outcome);
 }
 
