@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include "jobq/internal/flow.hpp"
+#include "jobq/internal/job_extras.hpp"
 
 namespace jobq {
 
@@ -17,9 +18,13 @@ bool Context::set_result(std::string_view json) {
   return true;
 }
 
+const Headers& Context::headers() const noexcept {
+  return extras_ != nullptr ? extras_->headers : internal::no_headers();
+}
+
 std::optional<std::string> Context::previous_result() const {
-  if (flow_ == nullptr || flow_->empty()) return std::nullopt;
-  Result<internal::FlowState> state = internal::decode(*flow_);
+  if (extras_ == nullptr || extras_->flow.empty()) return std::nullopt;
+  Result<internal::FlowState> state = internal::decode(extras_->flow);
   if (!state) return std::nullopt;
   return state->previous;
 }

@@ -73,6 +73,19 @@ std::optional<Error> internal::Engine::run_dispatch_middleware(Outbound& outboun
   return std::nullopt;
 }
 
+Result<JobId> internal::Engine::dispatch_through_middleware(const Job& job) {
+  Outbound outbound{job, {}};
+  if (std::optional<Error> refused = run_dispatch_middleware(outbound)) return std::move(*refused);
+  return dispatch_inner(outbound.job);
+}
+
+Result<JobId> internal::Engine::dispatch_object_through_middleware(const Job& job, const internal::ObjectType& type,
+                                                                   void* object, bool move) {
+  Outbound outbound{job, {}};
+  if (std::optional<Error> refused = run_dispatch_middleware(outbound)) return std::move(*refused);
+  return dispatch_object_inner(outbound.job, type, object, move);
+}
+
 Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
   if (dispatch_middleware_.empty()) return dispatch_bulk_inner(jobs);
   std::vector<Outbound> outbound;

@@ -206,6 +206,7 @@ void internal::Engine::start() {
   std::string failure;
   for (auto& queue : queues_) {
     for (auto& worker : queue->workers) worker->cells = std::make_unique<internal::TypeCell[]>(registry_.size());
+    queue->check_limits = queue->limits != nullptr || any_type_limited_;
   }
   started_at_ = std::chrono::steady_clock::now();
   cells_ready_.store(true, std::memory_order_release);

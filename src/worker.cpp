@@ -26,10 +26,9 @@ struct ContextAccess {
     context.job_id_ = id;
     context.type_ = type;
     context.attempt_ = attempt;
-    context.headers_ = extras != nullptr ? &extras->headers : nullptr;
-    context.flow_ = extras != nullptr ? &extras->flow : nullptr;
-    context.result_.clear();
+    context.extras_ = extras;
   }
+  static void clear_result(Context& context) noexcept { context.result_.clear(); }
   static void set_deadline(Context& context, std::chrono::steady_clock::time_point deadline) noexcept {
     context.deadline_ = deadline;
   }
@@ -215,7 +214,8 @@ void internal::Engine::hold_while_paused(internal::QueueRuntime& queue) {
 void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
                       Context& context, internal::PayloadScratch& scratch, std::uint64_t& last_ticks) {
   internal::LimitHold held;
-  const bool limited = queue.limits != nullptr || (any_type_limited_ && type_limits_[envelope.type] != nullptr);
+  const bool limited =
+      queue.check_limits && (queue.limits != nullptr || (any_type_limited_ && type_limits_[envelope.type] != nullptr));
   if (limited) [[unlikely]] {
     if (!wait_for_limits(queue, worker, envelope, held)) {
       // Shutdown came first: the job goes back unstarted, as the rest of a batch does.
@@ -252,10 +252,18 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
   publish_idle(worker);
   if (limited) [[unlikely]] release_limits(queue, envelope, held);
   if (status.ok() && !envelope.extras) [[likely]] {
-    if (!context.result().empty()) [[unlikely]] keep_result(queue, envelope, context.result());
+    if (!context.result().empty()) [[unlikely]] {
+      keep_result(queue, envelope, context.result());
+      internal::ContextAccess::clear_result(context);
+    }
     cell.succeeded.add();
     return;
   }
+  // Whatever happens below, this run's result does not outlive it.
+  struct ClearResult {
+    Context& context;
+    ~ClearResult() { internal::ContextAccess::clear_result(context); }
+  } const clear_result{context};
   // What follows may allocate (a key kept for its TTL, a retry's timer node, a dead letter). A
   // failed allocation must neither kill this worker nor lose or double the job: each step
   // changes nothing until it can no longer fail, so the whole settlement is tried again.

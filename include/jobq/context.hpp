@@ -15,6 +15,7 @@ namespace jobq {
 
 namespace internal {
 struct ContextAccess;
+struct JobExtras;
 }
 
 /// The running job's identity, its deadline and its stop token. A worker reuses one Context for
@@ -40,11 +41,9 @@ class Context {
   std::chrono::steady_clock::time_point deadline() const noexcept { return deadline_; }
   /// The headers the job was dispatched with (Job::headers(), or added by a dispatch
   /// middleware); empty when it has none.
-  const Headers& headers() const noexcept { return headers_ != nullptr ? *headers_ : internal::no_headers(); }
+  const Headers& headers() const noexcept;
   /// One header's value, if the job carries it.
-  std::optional<std::string_view> header(std::string_view name) const noexcept {
-    return headers_ != nullptr ? headers_->get(name) : std::nullopt;
-  }
+  std::optional<std::string_view> header(std::string_view name) const noexcept { return headers().get(name); }
 
   /// Results at most this long are kept.
   static constexpr std::size_t max_result_bytes = 64 * 1024;
@@ -65,9 +64,9 @@ class Context {
   std::string_view queue_;
   std::uint32_t attempt_ = 0;
   std::stop_token stop_;
-  const Headers* headers_ = nullptr;
-  const std::string* flow_ = nullptr;  // the job's place in a chain (JobExtras::flow), or null
-  std::string result_;
+  // The job's per-job options (headers, its place in a chain), or null: one pointer to set per job.
+  const internal::JobExtras* extras_ = nullptr;
+  std::string result_;  // cleared by the worker once the run's outcome is settled
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
 };
 

@@ -58,21 +58,15 @@ inline Result<Engine::Admitted> Engine::admit(const Job& job) {
   return Admitted{*routed, &state};
 }
 
+// With dispatch middleware the job goes out of line (dispatch.cpp), so that the plain path holds
+// no Outbound (and no cleanup for one) in its frame.
 inline Result<JobId> Engine::dispatch(const Job& job) {
-  if (!dispatch_middleware_.empty()) [[unlikely]] {
-    Outbound outbound{job, {}};
-    if (std::optional<Error> refused = run_dispatch_middleware(outbound)) return std::move(*refused);
-    return dispatch_inner(outbound.job);
-  }
+  if (!dispatch_middleware_.empty()) [[unlikely]] return dispatch_through_middleware(job);
   return dispatch_inner(job);
 }
 
 inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& type, void* object, bool move) {
-  if (!dispatch_middleware_.empty()) [[unlikely]] {
-    Outbound outbound{job, {}};
-    if (std::optional<Error> refused = run_dispatch_middleware(outbound)) return std::move(*refused);
-    return dispatch_object_inner(outbound.job, type, object, move);
-  }
+  if (!dispatch_middleware_.empty()) [[unlikely]] return dispatch_object_through_middleware(job, type, object, move);
   return dispatch_object_inner(job, type, object, move);
 }
 

@@ -83,6 +83,8 @@ class Engine {
   /// one refuses, counted unless `count` is false; none for a job that is not routable or while
   /// the Manager is not running, which the dispatch itself then refuses.
   std::optional<Error> run_dispatch_middleware(Outbound& outbound, bool count = true);
+  Result<JobId> dispatch_through_middleware(const Job& job);
+  Result<JobId> dispatch_object_through_middleware(const Job& job, const ObjectType& type, void* object, bool move);
   /// Hands a checked durable dispatch to its lane without waiting; `payload` is JSON.
   void send_async(QueueRuntime& queue, Route route, const Job& job, std::string_view payload,
                   Manager::DispatchCallback done);

@@ -112,6 +112,9 @@ struct QueueRuntime {
   Lane* const lane;
   /// The queue's own limits; null without any.
   const std::unique_ptr<LimitScope> limits;
+  /// The queue has limits, or some job type has: its workers look at them for each job. Set by
+  /// start(), before the workers run.
+  bool check_limits = false;
   /// Read by the workers once per poll; written only by pause() and resume().
   std::atomic<bool> paused{false};
   Ring ring;
