@@ -148,8 +148,9 @@ struct DeadLetterRow {
   std::string failed_at{};  ///< UTC, ISO 8601
   std::string payload{};    ///< the job's JSON text
   std::vector<HeaderRow> headers{};  ///< the job's headers, in order
+  std::vector<std::string> chain_waiting{};  ///< a chain's steps waiting on this letter, in order
 };
-JOBQ_PAYLOAD(DeadLetterRow, id, type, queue, attempts, reason, last_error, failed_at, payload, headers);
+JOBQ_PAYLOAD(DeadLetterRow, id, type, queue, attempts, reason, last_error, failed_at, payload, headers, chain_waiting);
 
 /// GET /api/dead?queue=Q&offset=N&limit=N: one queue's dead letters, oldest first.
 struct DeadLetters {

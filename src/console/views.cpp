@@ -139,7 +139,8 @@ api::DeadLetterRow row_of(const DeadLetter& letter) {
                          .last_error = valid_utf8(letter.last_error),
                          .failed_at = utc_text(letter.when),
                          .payload = valid_utf8(letter.payload),
-                         .headers = {}};
+                         .headers = {},
+                         .chain_waiting = letter.chain_waiting};
   for (const Header& header : letter.headers) row.headers.push_back({header.name, valid_utf8(header.value)});
   return row;
 }

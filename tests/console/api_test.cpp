@@ -391,3 +391,37 @@ TEST(ConsoleOptions, BadOptionsAreRefusedWithTheReason) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ConsoleChains, ADeadLetterShowsTheStepsOfItsChainWaitingOnIt) {
+  jobq::Manager queues(jobq::Config{.log_level = jobq::LogLevel::off});
+  queues.register_handler("order:reserve", [](jobq::Context&, const jobq::Message&) { return jobq::Status::success(); });
+  queues.register_handler("order:charge", [](jobq::Context&, const jobq::Message&) {
+    return jobq::Status::skip_retry("card declined");
+  });
+  queues.register_handler("order:ship", [](jobq::Context&, const jobq::Message&) { return jobq::Status::success(); });
+  queues.start();
+  const std::vector<jobq::Job> steps{jobq::Job("order:reserve"), jobq::Job("order:charge"), jobq::Job("order:ship"),
+                                     jobq::Job("order:ship")};
+  ASSERT_TRUE(queues.chain(steps).ok());
+  ASSERT_TRUE(queues.wait_idle(30s));
+  ASSERT_EQ(queues.dead_letters().total, 1u);
+  const jobq::JobId id = queues.dead_letters().letters.at(0).id;
+  jobq::console::Console console(queues, {.log = [](jobq::LogLevel, std::string_view) {}});
+  httplib::Server server;
+  console.mount(server);
+  const int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread listener([&] { server.listen_after_bind(); });
+  while (!server.is_running()) std::this_thread::sleep_for(1ms);
+  httplib::Client client("127.0.0.1", port);
+  const auto letter =
+      bound<jobq::console::api::DeadLetterRow>(client.Get("/api/dead/default/" + std::to_string(id)));
+  EXPECT_EQ(letter.type, "order:charge");
+  EXPECT_EQ(letter.chain_waiting, (std::vector<std::string>{"order:ship", "order:ship"}));
+  server.stop();
+  listener.join();
+}
+
+}  // namespace
