@@ -26,18 +26,14 @@ using steady = std::chrono::steady_clock;
 
 /// Counts handlers running at once and the most seen, and every attempt number.
 struct Occupancy {
-  std::atomic<int> now{0};
-  std::atomic<int> most{0};
+  jobq::testing::Overlap overlap;
   std::atomic<int> runs{0};
   std::atomic<int> later_attempts{0};  // runs with attempt > 1: a limit must spend none
   Status run(const Context& context, std::chrono::microseconds work) {
-    const int inside = now.fetch_add(1) + 1;
-    int seen = most.load();
-    while (inside > seen && !most.compare_exchange_weak(seen, inside)) {
-    }
+    overlap.enter();
     if (context.attempt() != 1) later_attempts.fetch_add(1);
     std::this_thread::sleep_for(work);
-    now.fetch_sub(1);
+    overlap.leave();
     runs.fetch_add(1);
     return Status::success();
   }
@@ -71,7 +67,7 @@ TEST(Limits, ATypesConcurrencyIsNeverPassedOnAQueueWithMoreWorkers) {
   for (int index = 0; index < jobs; ++index) ASSERT_TRUE(queues.dispatch(jobq::Job("exports:build")).ok());
   ASSERT_TRUE(queues.wait_idle(60s));
   EXPECT_EQ(occupancy.runs.load(), jobs);
-  EXPECT_EQ(occupancy.most.load(), 2);
+  EXPECT_EQ(occupancy.overlap.most.load(), 2);
   EXPECT_EQ(occupancy.later_attempts.load(), 0);
   const jobq::QueueStats stats = queues.stats("default");
   EXPECT_GT(stats.throttled, 0u);
@@ -92,7 +88,7 @@ TEST(Limits, AQueuesConcurrencyHoldsOverEveryTypeOnIt) {
   }
   ASSERT_TRUE(queues.wait_idle(60s));
   EXPECT_EQ(occupancy.runs.load(), 200);
-  EXPECT_EQ(occupancy.most.load(), 1);
+  EXPECT_EQ(occupancy.overlap.most.load(), 1);
 }
 
 TEST(Limits, ARateSpacesStartsAfterItsBurstAndShowsWaitingJobs) {

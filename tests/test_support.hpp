@@ -96,6 +96,20 @@ class ManualClock : public jobq::Clock {
   std::atomic<std::int64_t> wall_offset_{0};
 };
 
+/// How many of something run at once, and the most seen: enter() on the way in, leave() on the
+/// way out (handlers under a concurrency limit).
+struct Overlap {
+  std::atomic<int> now{0};
+  std::atomic<int> most{0};
+  void enter() {
+    const int inside = now.fetch_add(1) + 1;
+    int seen = most.load();
+    while (inside > seen && !most.compare_exchange_weak(seen, inside)) {
+    }
+  }
+  void leave() { now.fetch_sub(1); }
+};
+
 /// Polls `done` until it returns true or `limit` passes; returns its last answer. Used to wait
 /// for asynchronous effects without fixed sleeps.
 template <class Predicate>

@@ -39,6 +39,25 @@ struct Lines {
   }
 };
 
+/// An application's own server on a loopback port, listening on a thread of its own from
+/// listen() until it is destroyed.
+struct AppServer {
+  httplib::Server server;
+  int port = 0;
+  std::thread listener;
+  bool listen() {
+    port = server.bind_to_any_port("127.0.0.1");
+    if (port <= 0) return false;
+    listener = std::thread([this] { server.listen_after_bind(); });
+    while (!server.is_running()) std::this_thread::sleep_for(1ms);
+    return true;
+  }
+  ~AppServer() {
+    server.stop();
+    if (listener.joinable()) listener.join();
+  }
+};
+
 template <class T>
 T bound(const httplib::Result& result) {
   T out;
@@ -342,14 +361,11 @@ TEST(ConsoleMount, RoutesGoUnderThePrefixOfTheApplicationsServer) {
   LiveManager live;
   ASSERT_TRUE(live.run_history());
   jobq::console::Console console(live.queues, {.prefix = "/ops/jobq", .log = [](jobq::LogLevel, std::string_view) {}});
-  httplib::Server server;
-  server.Get("/health", [](const httplib::Request&, httplib::Response& response) { response.set_content("ok", "text/plain"); });
-  console.mount(server);
-  const int port = server.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread listener([&] { server.listen_after_bind(); });
-  while (!server.is_running()) std::this_thread::sleep_for(1ms);
-  httplib::Client client("127.0.0.1", port);
+  AppServer app;
+  app.server.Get("/health", [](const httplib::Request&, httplib::Response& response) { response.set_content("ok", "text/plain"); });
+  console.mount(app.server);
+  ASSERT_TRUE(app.listen());
+  httplib::Client client("127.0.0.1", app.port);
   EXPECT_EQ(client.Get("/health")->body, "ok");
   const auto redirect = client.Get("/ops/jobq");
   ASSERT_TRUE(redirect);
@@ -364,8 +380,6 @@ TEST(ConsoleMount, RoutesGoUnderThePrefixOfTheApplicationsServer) {
   EXPECT_EQ(console.token().size(), 32u);
   EXPECT_EQ(client.Post("/ops/jobq/api/queues/reports/pause", headers, "", "application/json")->status, 200);
   EXPECT_TRUE(live.queues.paused("reports"));
-  server.stop();
-  listener.join();
 }
 
 TEST(ConsoleOptions, BadOptionsAreRefusedWithTheReason) {
@@ -409,19 +423,14 @@ TEST(ConsoleChains, ADeadLetterShowsTheStepsOfItsChainWaitingOnIt) {
   ASSERT_EQ(queues.dead_letters().total, 1u);
   const jobq::JobId id = queues.dead_letters().letters.at(0).id;
   jobq::console::Console console(queues, {.log = [](jobq::LogLevel, std::string_view) {}});
-  httplib::Server server;
-  console.mount(server);
-  const int port = server.bind_to_any_port("127.0.0.1");
-  ASSERT_GT(port, 0);
-  std::thread listener([&] { server.listen_after_bind(); });
-  while (!server.is_running()) std::this_thread::sleep_for(1ms);
-  httplib::Client client("127.0.0.1", port);
+  AppServer app;
+  console.mount(app.server);
+  ASSERT_TRUE(app.listen());
+  httplib::Client client("127.0.0.1", app.port);
   const auto letter =
       bound<jobq::console::api::DeadLetterRow>(client.Get("/api/dead/default/" + std::to_string(id)));
   EXPECT_EQ(letter.type, "order:charge");
   EXPECT_EQ(letter.chain_waiting, (std::vector<std::string>{"order:ship", "order:ship"}));
-  server.stop();
-  listener.join();
 }
 
 }  // namespace

@@ -33,8 +33,7 @@ using steady = std::chrono::steady_clock;
 
 /// Handlers running at once over the whole fleet, the most seen, and the start times.
 struct Fleetwide {
-  std::atomic<int> now{0};
-  std::atomic<int> most{0};
+  jobq::testing::Overlap overlap;
   std::atomic<int> runs{0};
   std::mutex mutex;
   std::vector<steady::time_point> starts;
@@ -43,12 +42,9 @@ struct Fleetwide {
       const std::lock_guard lock(mutex);
       starts.push_back(steady::now());
     }
-    const int inside = now.fetch_add(1) + 1;
-    int seen = most.load();
-    while (inside > seen && !most.compare_exchange_weak(seen, inside)) {
-    }
+    overlap.enter();
     std::this_thread::sleep_for(work);
-    now.fetch_sub(1);
+    overlap.leave();
     runs.fetch_add(1);
     return Status::success();
   }
@@ -87,7 +83,7 @@ TEST(DurableLimits, ATypesConcurrencyHoldsAcrossProcesses) {
   constexpr int jobs = 120;
   for (int index = 0; index < jobs; ++index) ASSERT_TRUE(fleet.managers[0]->dispatch(jobq::Job("exports:build")).ok());
   ASSERT_TRUE(eventually([&] { return fleetwide.runs.load() == jobs; }, 60s));
-  EXPECT_EQ(fleetwide.most.load(), 2);  // six workers in all, two at a time
+  EXPECT_EQ(fleetwide.overlap.most.load(), 2);  // six workers in all, two at a time
   const std::uint64_t throttled =
       fleet.managers[0]->stats("exports").throttled + fleet.managers[1]->stats("exports").throttled;
   EXPECT_GT(throttled, 0u);
@@ -100,7 +96,7 @@ TEST(DurableLimits, AQueuesConcurrencyHoldsAcrossProcesses) {
   Fleet fleet(redis, fleetwide, {}, 2, 2ms, {.concurrency = 1});
   for (int index = 0; index < 60; ++index) ASSERT_TRUE(fleet.managers[1]->dispatch(jobq::Job("exports:build")).ok());
   ASSERT_TRUE(eventually([&] { return fleetwide.runs.load() == 60; }, 60s));
-  EXPECT_EQ(fleetwide.most.load(), 1);
+  EXPECT_EQ(fleetwide.overlap.most.load(), 1);
 }
 
 TEST(DurableLimits, ARateIsOneBudgetForTheFleet) {
