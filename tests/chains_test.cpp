@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "jobq/jobq.hpp"
+#include "chain_trace.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -23,20 +24,7 @@ using jobq::Status;
 using jobq::testing::eventually;
 using namespace std::chrono_literals;
 
-/// What each step saw: its type, attempt and the previous result ("-" for none).
-struct Trace {
-  std::mutex mutex;
-  std::vector<std::string> lines;
-  void add(const Context& context) {
-    const std::lock_guard lock(mutex);
-    lines.push_back(std::string(context.type()) + "#" + std::to_string(context.attempt()) + " after " +
-                    context.previous_result().value_or("-"));
-  }
-  std::vector<std::string> snapshot() {
-    const std::lock_guard lock(mutex);
-    return lines;
-  }
-};
+using Trace = jobq::testing::ChainTrace;
 
 TEST(Chains, StepsRunInOrderEachSeeingTheResultBefore) {
   jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 3}, {.name = "other"}}});
@@ -62,8 +50,8 @@ TEST(Chains, StepsRunInOrderEachSeeingTheResultBefore) {
   ASSERT_TRUE(first.ok()) << first.error().message();
   ASSERT_TRUE(eventually([&] { return trace.snapshot().size() == 3; }));
   ASSERT_TRUE(queues.wait_idle(30s));
-  EXPECT_EQ(trace.snapshot(), (std::vector<std::string>{"order:reserve#1 after -", R"(order:charge#1 after {"reserved":7})",
-                                                        R"(order:ship#1 after {"charged":true})"}));
+  EXPECT_EQ(trace.snapshot(), (std::vector<std::string>{"order:reserve#1 on default after -", R"(order:charge#1 on other after {"reserved":7})",
+                                                        R"(order:ship#1 on default after {"charged":true})"}));
   EXPECT_EQ(queues.result(*first), R"({"reserved":7})");
   EXPECT_FALSE(queues.result(*first + 1000).has_value());
   const jobq::ShutdownReport report = queues.shutdown(1s);
@@ -96,9 +84,9 @@ TEST(Chains, ARetryInsideAChainIsStillOneStep) {
   ASSERT_TRUE(queues.chain(steps).ok());
   ASSERT_TRUE(eventually([&] { return trace.snapshot().size() == 5; }));
   ASSERT_TRUE(queues.wait_idle(30s));
-  EXPECT_EQ(trace.snapshot(), (std::vector<std::string>{R"(a:first#1 after -)", R"(a:flaky#1 after "one")",
-                                                        R"(a:flaky#2 after "one")", R"(a:flaky#3 after "one")",
-                                                        R"(a:last#1 after "two")"}));
+  EXPECT_EQ(trace.snapshot(), (std::vector<std::string>{R"(a:first#1 on default after -)", R"(a:flaky#1 on default after "one")",
+                                                        R"(a:flaky#2 on default after "one")", R"(a:flaky#3 on default after "one")",
+                                                        R"(a:last#1 on default after "two")"}));
 }
 
 TEST(Chains, ADeadLetterStopsTheChainVisiblyAndItsRequeueGoesOn) {
@@ -140,9 +128,9 @@ TEST(Chains, ADeadLetterStopsTheChainVisiblyAndItsRequeueGoesOn) {
   ASSERT_TRUE(eventually([&] { return trace.snapshot().size() == 5; }));
   ASSERT_TRUE(queues.wait_idle(30s));
   const std::vector<std::string> lines = trace.snapshot();
-  EXPECT_EQ(lines[2], "b:fragile#1 after 1");  // the requeued step still has the result before it
-  EXPECT_EQ(lines[3], "b:third#1 after -");
-  EXPECT_EQ(lines[4], "b:fourth#1 after -");
+  EXPECT_EQ(lines[2], "b:fragile#1 on default after 1");  // the requeued step still has the result before it
+  EXPECT_EQ(lines[3], "b:third#1 on default after -");
+  EXPECT_EQ(lines[4], "b:fourth#1 on default after -");
 }
 
 TEST(Chains, AStepThatSucceedsDuringShutdownLeavesItsNextStepInTheReport) {
@@ -183,8 +171,8 @@ TEST(Chains, AStepThatSucceedsDuringShutdownLeavesItsNextStepInTheReport) {
   ASSERT_TRUE(again.dispatch(carried[0].to_job()).ok());
   ASSERT_TRUE(eventually([&] { return trace.snapshot().size() == 3; }));
   const std::vector<std::string> lines = trace.snapshot();
-  EXPECT_EQ(lines[1], R"(c:next#1 after "slow done")");
-  EXPECT_EQ(lines[2], "c:next#1 after -");
+  EXPECT_EQ(lines[1], R"(c:next#1 on default after "slow done")");
+  EXPECT_EQ(lines[2], "c:next#1 on default after -");
 }
 
 TEST(Chains, BadChainsAreRefusedBeforeAnyStepRuns) {

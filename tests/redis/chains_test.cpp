@@ -10,6 +10,7 @@
 
 #include "jobq/jobq.hpp"
 #include "jobq/redis.hpp"
+#include "chain_trace.hpp"
 #include "durable_support.hpp"
 #include "redis_server.hpp"
 #include "test_support.hpp"
@@ -24,19 +25,7 @@ using jobq::testing::fast;
 using jobq::testing::RedisServer;
 using namespace std::chrono_literals;
 
-struct Trace {
-  std::mutex mutex;
-  std::vector<std::string> lines;
-  void add(const Context& context) {
-    const std::lock_guard lock(mutex);
-    lines.push_back(std::string(context.type()) + " on " + std::string(context.queue()) + " after " +
-                    context.previous_result().value_or("-"));
-  }
-  std::vector<std::string> snapshot() {
-    const std::lock_guard lock(mutex);
-    return lines;
-  }
-};
+using Trace = jobq::testing::ChainTrace;
 
 TEST(DurableChains, StepsCrossDurableAndInMemoryQueuesAndResultsAreReadAnywhere) {
   RedisServer redis;
@@ -64,9 +53,9 @@ TEST(DurableChains, StepsCrossDurableAndInMemoryQueuesAndResultsAreReadAnywhere)
   const auto first = queues.chain(steps);
   ASSERT_TRUE(first.ok()) << first.error().message();
   ASSERT_TRUE(eventually([&] { return trace.snapshot().size() == 3; }));
-  EXPECT_EQ(trace.snapshot(), (std::vector<std::string>{"pay:authorize on payments after -",
-                                                        R"(pay:notify on default after {"auth":"A-1"})",
-                                                        R"(pay:capture on payments after {"notified":true})"}));
+  EXPECT_EQ(trace.snapshot(), (std::vector<std::string>{"pay:authorize#1 on payments after -",
+                                                        R"(pay:notify#1 on default after {"auth":"A-1"})",
+                                                        R"(pay:capture#1 on payments after {"notified":true})"}));
   // Another process reads the durable step's result from Redis.
   auto other_lane = jobq::redis::make_lane(redis.options());
   jobq::Manager other(jobq::testing::durable_config(other_lane, "payments", 0));
@@ -114,8 +103,8 @@ TEST(DurableChains, ADeadLetterInRedisHoldsTheRestAndAnotherProcessRequeuesIt) {
   ASSERT_TRUE(requeued.ok() && *requeued);
   ASSERT_TRUE(eventually([&] { return trace.snapshot().size() == 4; }));
   const std::vector<std::string> lines = trace.snapshot();
-  EXPECT_EQ(lines[2], "pay:capture on payments after \"ok\"");
-  EXPECT_EQ(lines[3], "pay:receipt on payments after -");
+  EXPECT_EQ(lines[2], "pay:capture#1 on payments after \"ok\"");
+  EXPECT_EQ(lines[3], "pay:receipt#1 on payments after -");
 }
 
 }  // namespace
