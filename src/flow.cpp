@@ -61,6 +61,27 @@ Result<FlowState> decode(std::string_view text) {
   return state;
 }
 
+std::string encode(const FlowStep& step) {
+  Result<std::string> json = jobq::to_json(step);
+  return json ? *json : std::string();
+}
+
+Result<FlowStep> decode_step(std::string_view text) {
+  FlowStep step;
+  if (Status bound = jobq::from_json(text, step); !bound.ok()) {
+    return Error(Errc::invalid_payload, "a batch callback does not read: " + bound.message());
+  }
+  return step;
+}
+
+std::optional<std::string> batch_of(std::string_view flow) {
+  // Most flows are chains: a batch's flow holds its id as a string, a chain's holds null.
+  if (flow.find("\"batch\":\"") == std::string_view::npos) return std::nullopt;
+  Result<FlowState> state = decode(flow);
+  if (!state) return std::nullopt;
+  return state->batch;
+}
+
 std::vector<std::string> waiting_types(std::string_view flow) {
   std::vector<std::string> types;
   if (flow.empty()) return types;

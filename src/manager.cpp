@@ -41,6 +41,11 @@ Result<JobId> Manager::dispatch_object(const Job& job, const internal::ObjectTyp
 }
 Result<JobId> Manager::dispatch_bulk(std::span<const Job> jobs) { return engine_->dispatch_bulk(jobs); }
 Result<JobId> Manager::chain(std::span<const Job> steps) { return engine_->chain(steps); }
+Result<std::string> Manager::batch(std::span<const Job> jobs, const BatchOptions& options) {
+  return engine_->batch(jobs, options);
+}
+Result<BatchOutcome> Manager::batch_status(std::string_view batch) const { return engine_->batch_status(batch); }
+Result<bool> Manager::cancel_batch(std::string_view batch) { return engine_->cancel_batch(batch); }
 std::optional<std::string> Manager::result(JobId id) const { return engine_->result(id); }
 Result<std::optional<std::string>> Manager::result(std::string_view queue, JobId id) const {
   return engine_->result(queue, id);

@@ -173,6 +173,13 @@ void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Enve
 }
 
 void internal::Engine::end_key(internal::QueueRuntime& queue, const internal::Envelope& envelope, KeyEnd end) {
+  // A batch's count goes first: a durable job whose process dies before its acknowledgement runs
+  // again, and is not counted twice.
+  if (envelope.extras && !envelope.extras->flow.empty()) {
+    finish_in_batch(envelope, end == KeyEnd::succeeded ? internal::BatchEnd::succeeded
+                              : end == KeyEnd::dead   ? internal::BatchEnd::dead
+                                                      : internal::BatchEnd::revoked);
+  }
   if (from_lane(envelope)) {
     // A durable job's outcome, and its key, go to its lane; a dead one's with its letter.
     if (end != KeyEnd::dead) {

@@ -213,6 +213,13 @@ void internal::Engine::hold_while_paused(internal::QueueRuntime& queue) {
 
 void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& worker, internal::Envelope& envelope,
                       Context& context, internal::PayloadScratch& scratch, std::uint64_t& last_ticks) {
+  if (envelope.extras && !envelope.extras->flow.empty() && batch_cancelled(envelope)) [[unlikely]] {
+    // Its batch was cancelled: revoked without running.
+    internal::TypeCell& cell = worker.cells[envelope.type];
+    internal::until_allocated([&] { end_key(queue, envelope, KeyEnd::revoked); }, []() noexcept {});
+    cell.revoked.add();
+    return;
+  }
   internal::LimitHold held;
   const bool limited =
       queue.check_limits && (queue.limits != nullptr || (any_type_limited_ && type_limits_[envelope.type] != nullptr));

@@ -25,6 +25,18 @@ struct ReportRequest {
 };
 JOBQ_PAYLOAD(ReportRequest, name, day);
 
+/// POST /signups: a group signing up together (a batch of welcome emails).
+struct GroupSignupRequest {
+  std::vector<std::string> user_ids;
+};
+JOBQ_PAYLOAD(GroupSignupRequest, user_ids);
+
+/// 202 from POST /signups: the batch, to follow at GET /batches/<batch> (a jobq::BatchOutcome).
+struct BatchAccepted {
+  std::string batch;
+};
+JOBQ_PAYLOAD(BatchAccepted, batch);
+
 /// 202 from POST /signup, /reports and /dead/<id>/requeue.
 struct Accepted {
   std::uint64_t job_id = 0;

@@ -91,6 +91,8 @@ void HttpApi::mount(httplib::Server& server) {
     };
   };
   server.Post("/signup", to(&HttpApi::signup));
+  server.Post("/signups", to(&HttpApi::group_signup));
+  server.Get(R"(/batches/([a-z0-9_:-]+))", to(&HttpApi::batch_status));
   server.Post("/reports", to(&HttpApi::report));
   server.Get("/metrics", to(&HttpApi::metrics));
   server.Get("/inspect", to(&HttpApi::inspect));
@@ -105,6 +107,24 @@ void HttpApi::signup(const httplib::Request& request, httplib::Response& respons
   if (!bind_body(request, response, signup)) return;
   if (signup.user_id.empty()) return refuse(response, 400, "user_id is empty");
   answer(response, welcome_email_.queue(signup.user_id));
+}
+
+void HttpApi::group_signup(const httplib::Request& request, httplib::Response& response) {
+  api::GroupSignupRequest group;
+  if (!bind_body(request, response, group)) return;
+  if (group.user_ids.empty()) return refuse(response, 400, "user_ids is empty");
+  for (const std::string& user_id : group.user_ids) {
+    if (user_id.empty()) return refuse(response, 400, "a user_id is empty");
+  }
+  const jobq::Result<std::string> batch = welcome_email_.queue_group(group.user_ids, "signups:welcomed");
+  if (!batch) return refuse(response, batch.code() == jobq::Errc::queue_full ? 503 : 400, batch.error().message());
+  reply(response, 202, api::BatchAccepted{*batch});
+}
+
+void HttpApi::batch_status(const httplib::Request& request, httplib::Response& response) {
+  const jobq::Result<jobq::BatchOutcome> status = queues_.batch_status(request.matches[1].str());
+  if (!status) return refuse(response, 404, status.error().message());
+  reply(response, 200, *status);
 }
 
 void HttpApi::report(const httplib::Request& request, httplib::Response& response) {

@@ -24,6 +24,8 @@ class HttpApi {
 
  private:
   void signup(const httplib::Request& request, httplib::Response& response);
+  void group_signup(const httplib::Request& request, httplib::Response& response);
+  void batch_status(const httplib::Request& request, httplib::Response& response);
   void report(const httplib::Request& request, httplib::Response& response);
   void metrics(const httplib::Request& request, httplib::Response& response);
   void inspect(const httplib::Request& request, httplib::Response& response);

@@ -141,6 +141,15 @@ int main(int argc, char** argv) {
       jobq::RegisterOptions{.retry = jobq::RetryPolicy{.max_attempts = email_attempts, .backoff = fixed_delay}},
       mailer);
   auto& generate_report = queues.emplace_job<webapp::GenerateReport>(report_builder);
+  // When a group's welcome emails have all ended (POST /signups, a batch): one line with the counts.
+  queues.register_handler("signups:welcomed", [](jobq::Context& ctx, const jobq::Message&) {
+    jobq::BatchOutcome group;
+    if (jobq::Status bound = jobq::from_json(ctx.previous_result().value_or("{}"), group); !bound) return bound;
+    std::cout << ("group welcomed: batch " + group.batch + ": " + std::to_string(group.succeeded) + " sent, " +
+                  std::to_string(group.dead) + " failed\n")
+              << std::flush;
+    return jobq::Status::success();
+  }, {.queue = "reports"});
   // A periodic report: the sales of the day before, every morning in the office's time zone. If
   // the service was paused or stalled at that time, it runs once when it can.
   if (options->daily_report != "off") {

@@ -4,8 +4,10 @@
 
 #include <jobq/jobq.hpp>
 
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "services.hpp"
 
@@ -26,6 +28,20 @@ class SendWelcomeEmail {
   /// Callers pass plain arguments; the payload layout stays private to this class.
   jobq::Result<jobq::JobId> queue(std::string_view user_id) {
     return queues_.dispatch(jobq::Job(type_name), SendWelcomeEmailPayload{std::string(user_id)});
+  }
+
+  /// A group's welcome emails as one batch: when every email has been sent or has failed for
+  /// good, `on_welcomed` runs once with the counts. Returns the batch's id.
+  jobq::Result<std::string> queue_group(std::span<const std::string> user_ids, std::string_view on_welcomed) {
+    std::vector<std::string> payloads;
+    for (const std::string& user_id : user_ids) {
+      jobq::Result<std::string> json = jobq::to_json(SendWelcomeEmailPayload{user_id});
+      if (!json) return json.error();
+      payloads.push_back(*json);
+    }
+    std::vector<jobq::Job> jobs;
+    for (const std::string& payload : payloads) jobs.push_back(jobq::Job(type_name).payload(payload));
+    return queues_.batch(jobs, {.on_complete = jobq::Job(on_welcomed)});
   }
 
   /// The relay's refusals come back as error Statuses: jobq counts them, retries under the

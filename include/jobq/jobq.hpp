@@ -1,6 +1,7 @@
 // jobq: a lock-free, in-process background job engine. Include this header for everything.
 #pragma once
 
+#include "jobq/batch.hpp"
 #include "jobq/clock.hpp"
 #include "jobq/config.hpp"
 #include "jobq/context.hpp"

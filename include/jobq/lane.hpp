@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "jobq/batch.hpp"
 #include "jobq/dead_letter.hpp"
 #include "jobq/error.hpp"
 #include "jobq/ids.hpp"
@@ -161,6 +162,31 @@ class Lane {
   /// results are not kept.
   virtual void store_result(JobId /*job*/, std::string_view /*json*/, std::chrono::nanoseconds /*ttl*/) noexcept {}
   virtual Result<std::optional<std::string>> result(JobId /*job*/) { return std::optional<std::string>{}; }
+
+  /// Batches whose jobs are on this queue (Manager::batch()), kept in the store so that every
+  /// process counts into one. A batch that has just ended, with its callbacks as the engine
+  /// wrote them (empty: none); `outcome.complete` is false until then.
+  struct BatchEnding {
+    BatchOutcome outcome;
+    std::string on_complete;
+    std::string on_success;
+  };
+  /// Opens a batch of `total` jobs, before any is stored.
+  virtual Result<bool> open_batch(std::string_view /*batch*/, std::uint64_t /*total*/, std::string_view /*on_complete*/,
+                                  std::string_view /*on_success*/) {
+    return Error(Errc::unsupported, "this queue's lane keeps no batches");
+  }
+  /// Counts `job`'s end ("succeeded", "dead" or "revoked") once, whichever process ends it.
+  virtual Result<BatchEnding> finish_in_batch(std::string_view /*batch*/, JobId /*job*/, std::string_view /*end*/) {
+    return Error(Errc::unsupported);
+  }
+  /// After a failed dispatch: the batch is the `total` jobs stored before it, cancelled.
+  virtual Result<BatchEnding> shrink_batch(std::string_view /*batch*/, std::uint64_t /*total*/) {
+    return Error(Errc::unsupported);
+  }
+  /// False for an unknown batch.
+  virtual Result<bool> cancel_batch(std::string_view /*batch*/) { return Error(Errc::unsupported); }
+  virtual Result<std::optional<BatchOutcome>> batch_status(std::string_view /*batch*/) { return Error(Errc::unsupported); }
   /// Stops fetching (shutdown's first step); no deliver() call follows its return.
   virtual void stop_fetching() = 0;
   /// Stores what is left to store and closes (after the workers have stopped).

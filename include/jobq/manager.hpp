@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "jobq/batch.hpp"
 #include "jobq/clock.hpp"
 #include "jobq/config.hpp"
 #include "jobq/context.hpp"
@@ -199,6 +200,21 @@ class Manager {
   /// Each next step carries the key "chain:<chain>:<step>" (unless it has one of its own), so
   /// that a step run twice on a durable queue still dispatches its next step once.
   Result<JobId> chain(std::span<const Job> steps);
+  /// Dispatches a batch: every job now, and its callbacks (options) once, when all of them have
+  /// ended: on_success if every job succeeded, then on_complete whatever they did. Each callback
+  /// gets the counts (BatchOutcome) as Context::previous_result(). A job counts once however often
+  /// it runs (a dead letter requeued after its batch ended counts for nothing). The batch is kept
+  /// with its jobs: in this Manager for in-memory queues, or in the store of the one durable
+  /// queue its jobs go to (then every process counts into it). Jobs and callbacks are checked
+  /// first, as a chain's steps are. If a dispatch fails part-way, the jobs dispatched before it
+  /// stay the batch, cancelled, and the error says so. Returns the batch's id ("<queue>:<hex>").
+  Result<std::string> batch(std::span<const Job> jobs, const BatchOptions& options = {});
+  /// Where a batch stands; Errc::not_found for one that is unknown (or ended long ago).
+  Result<BatchOutcome> batch_status(std::string_view batch) const;
+  /// Cancels a batch: its jobs that have not started are revoked when they come up, without
+  /// running; its callbacks still come (on_complete; not on_success). False for an unknown batch.
+  Result<bool> cancel_batch(std::string_view batch);
+
   /// The result of a job of an in-memory queue that succeeded less than Config::result_ttl ago,
   /// if it set one.
   std::optional<std::string> result(JobId id) const;

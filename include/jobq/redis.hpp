@@ -94,6 +94,13 @@ class Lane final : public jobq::Lane {
   /// Results live in Redis for every process (src/redis/results.cpp).
   void store_result(JobId job, std::string_view json, std::chrono::nanoseconds ttl) noexcept override;
   Result<std::optional<std::string>> result(JobId job) override;
+  /// Batches live in Redis for every process (src/redis/batches.cpp).
+  Result<bool> open_batch(std::string_view batch, std::uint64_t total, std::string_view on_complete,
+                          std::string_view on_success) override;
+  Result<BatchEnding> finish_in_batch(std::string_view batch, JobId job, std::string_view end) override;
+  Result<BatchEnding> shrink_batch(std::string_view batch, std::uint64_t total) override;
+  Result<bool> cancel_batch(std::string_view batch) override;
+  Result<std::optional<BatchOutcome>> batch_status(std::string_view batch) override;
   void stop_fetching() override;
   void stop() override;
   bool idle() override;

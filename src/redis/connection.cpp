@@ -36,6 +36,10 @@ constexpr const char* script_text(Script script) {
     case Script::book_start: return book_start_script;
     case Script::acquire_slot: return acquire_slot_script;
     case Script::renew_slots: return renew_slots_script;
+    case Script::open_batch: return open_batch_script;
+    case Script::finish_in_batch: return finish_in_batch_script;
+    case Script::shrink_batch: return shrink_batch_script;
+    case Script::cancel_batch: return cancel_batch_script;
     case Script::count: break;
   }
   return "";

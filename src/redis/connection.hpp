@@ -62,7 +62,7 @@ class Args {
 /// The lane's Lua scripts, loaded on every connection.
 enum class Script : std::uint8_t {
   append, append_bulk, debounce, ack, unlock, later, dead, give_back, promote, reclaim, renew, requeue, trim,
-  book_start, acquire_slot, renew_slots, count
+  book_start, acquire_slot, renew_slots, open_batch, finish_in_batch, shrink_batch, cancel_batch, count
 };
 
 class Connection {

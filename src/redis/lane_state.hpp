@@ -69,6 +69,7 @@ struct Lane::State {
   std::mutex slots_mutex;
   std::set<std::pair<std::string, JobId>> slots;
   std::string result_key(JobId job) const { return base + ":result:" + std::to_string(job); }
+  std::string batch_key(std::string_view batch) const { return base + ":batch:" + std::string(batch); }
   std::string limit_key(std::string_view scope, std::string_view what) const {
     return base + ":limit:" + std::string(scope) + ":" + std::string(what);
   }

@@ -128,6 +128,52 @@ end
 return 0
 )lua";
 
+/// Batches: <base>:batch:<id> holds total, succeeded, dead, revoked, cancelled, done and the
+/// callbacks; <base>:batch:<id>:finished the ids of the jobs counted, so that each is counted once
+/// however often it runs.
+#define JOBQ_LUA_BATCH_ENDING \
+  "local function ending(hash, finished) " \
+  "  local f = redis.call('HGETALL', hash) local h = {} " \
+  "  for i = 1, #f, 2 do h[f[i]] = f[i + 1] end " \
+  "  local counted = tonumber(h.succeeded or '0') + tonumber(h.dead or '0') + tonumber(h.revoked or '0') " \
+  "  if counted >= tonumber(h.total or '0') and redis.call('HSETNX', hash, 'done', '1') == 1 then " \
+  "    redis.call('PEXPIRE', hash, 86400000) redis.call('PEXPIRE', finished, 86400000) " \
+  "    return {2, h.total, h.succeeded, h.dead, h.revoked, h.cancelled or '0', h.on_complete or '', h.on_success or ''} " \
+  "  end " \
+  "  return {1} " \
+  "end "
+
+/// KEYS: batch hash. ARGV: total, on_complete, on_success.
+inline constexpr const char* open_batch_script = R"lua(
+redis.call('HSET', KEYS[1], 'total', ARGV[1], 'succeeded', '0', 'dead', '0', 'revoked', '0', 'cancelled', '0',
+  'on_complete', ARGV[2], 'on_success', ARGV[3])
+return 1
+)lua";
+
+/// KEYS: batch hash, finished set. ARGV: job id, 'succeeded', 'dead' or 'revoked'. {0} when the
+/// batch is unknown or the job was counted already, {1} when counted, {2, counts..., callbacks}
+/// when it was the last.
+inline constexpr const char* finish_in_batch_script = JOBQ_LUA_BATCH_ENDING R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'done') == 1 then return {0} end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return {0} end
+redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+return ending(KEYS[1], KEYS[2])
+)lua";
+
+/// KEYS: batch hash, finished set. ARGV: total. Cancels the batch and sets its total.
+inline constexpr const char* shrink_batch_script = JOBQ_LUA_BATCH_ENDING R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+redis.call('HSET', KEYS[1], 'total', ARGV[1], 'cancelled', '1')
+return ending(KEYS[1], KEYS[2])
+)lua";
+
+/// KEYS: batch hash. 1 when cancelled, 0 for an unknown batch.
+inline constexpr const char* cancel_batch_script = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'cancelled', '1')
+return 1
+)lua";
+
 /// Releases keys held until their jobs started. ARGV: pairs of key, id; a key is deleted only if
 /// it still names that job.
 inline constexpr const char* unlock_script = R"lua(
@@ -317,5 +363,6 @@ return redis.call('XTRIM', KEYS[1], 'MINID', floor)
 #undef JOBQ_LUA_NOW
 #undef JOBQ_LUA_XADD
 #undef JOBQ_LUA_MINE
+#undef JOBQ_LUA_BATCH_ENDING
 
 }  // namespace jobq::redis::detail

@@ -239,7 +239,9 @@ TEST(Durable, ShutdownHandsPrefetchedJobsBackForAnotherProcess) {
     for (int index = 0; index < jobs; ++index) {
       ASSERT_TRUE(first.dispatch(jobq::Job("payments:slow").payload(std::to_string(index))).ok());
     }
-    ASSERT_TRUE(eventually([&] { return lane->stats().pending == 64; }));  // the prefetch, held here
+    // The prefetch, held here: leased in Redis, and handed to this Manager's queue (a fetched batch
+    // is leased a moment before it is delivered).
+    ASSERT_TRUE(eventually([&] { return lane->stats().pending == 64 && first.stats("payments").accepted == 64; }));
     std::thread releaser([&] {
       std::this_thread::sleep_for(50ms);
       release.store(true);

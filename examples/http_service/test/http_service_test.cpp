@@ -252,6 +252,28 @@ void stops_on_sigterm(Checks& checks, const std::string& program) {
   checks.that(output.find("books balanced: yes") != std::string::npos, "sigterm: its shutdown report balances");
 }
 
+/// POST /signups welcomes a group as a batch: GET /batches/<id> follows it to its end, and the
+/// batch's callback prints the counts once.
+std::string welcome_a_group(Checks& checks, ServiceClient& client, Plan& plan) {
+  const Reply accepted = client.post("/signups", R"({"user_ids":["group-1","group-2","unreachable-group-3"]})");
+  checks.status("a group's sign-up", accepted, 202);
+  const std::string batch = accepted.as<webapp::api::BatchAccepted>().value_or(webapp::api::BatchAccepted{}).batch;
+  if (!checks.that(!batch.empty(), "the group's batch has an id")) return {};
+  std::optional<jobq::BatchOutcome> outcome;
+  for (const auto deadline = Clock::now() + http_service_test::settle_timeout; Clock::now() < deadline;) {
+    outcome = client.get("/batches/" + batch).as<jobq::BatchOutcome>();
+    if (outcome && outcome->complete) break;
+    std::this_thread::sleep_for(http_service_test::poll_interval);
+  }
+  if (!checks.that(outcome && outcome->complete, "the group's batch completes")) return {};
+  checks.equal("the group: emails sent", outcome->succeeded, std::uint64_t{2});
+  checks.equal("the group: emails failed for good", outcome->dead, std::uint64_t{1});
+  checks.status("an unknown batch", client.get("/batches/emails:0000000000000000"), 404);
+  checks.status("a group with no one", client.post("/signups", R"({"user_ids":[]})"), 400);
+  plan.emails.succeeded += 2;
+  return "group welcomed: batch " + batch + ": 2 sent, 1 failed";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -273,6 +295,7 @@ int main(int argc, char** argv) {
   take_burst(checks, client, port, plan);
   pause_until_full(checks, client, port, plan);
   requeue_and_delete_a_dead_letter(checks, client, plan);
+  const std::string group_line = welcome_a_group(checks, client, plan);
 
   checks.status("POST /shutdown", client.post("/shutdown"), 202);
   const std::optional<int> exit_code = service.wait_for_exit(Clock::now() + exit_timeout);
@@ -285,6 +308,9 @@ int main(int argc, char** argv) {
   const std::string services = "services: " + std::to_string(plan.emails.succeeded) + " welcome emails sent, " +
                                std::to_string(plan.reports.succeeded) + " reports generated";
   checks.that(output.find(services) != std::string::npos, "the services saw every job once: " + services);
+  checks.that(!group_line.empty() && output.find(group_line) != std::string::npos,
+              "the group's callback ran once: " + group_line);
+  checks.that(output.find("group welcomed:") == output.rfind("group welcomed:"), "and only once");
   stops_on_sigterm(checks, argv[1]);
   std::cout << "ran in " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()
             << " ms\n";

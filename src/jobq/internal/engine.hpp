@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "jobq/internal/batch_table.hpp"
 #include "jobq/internal/dead_letter_store.hpp"
 #include "jobq/internal/envelope.hpp"
 #include "jobq/internal/key_table.hpp"
@@ -63,6 +64,18 @@ class Engine {
   void dispatch_async_inner(const Job& job, Manager::DispatchCallback done);
   void dispatch_object_async_inner(const Job& job, const ObjectType& type, void* object, bool move,
                                    Manager::DispatchCallback done);
+  // Batches (src/batches.cpp).
+  Result<std::string> batch(std::span<const Job> jobs, const BatchOptions& options);
+  Result<BatchOutcome> batch_status(std::string_view batch) const;
+  Result<bool> cancel_batch(std::string_view batch);
+  /// The queue a batch is kept on (its id names it), or null.
+  QueueRuntime* batch_queue(std::string_view batch) const;
+  /// Counts a batch job's end, once; dispatches the batch's callbacks if it was the last.
+  void finish_in_batch(const Envelope& envelope, BatchEnd end);
+  void dispatch_batch_callbacks(const BatchEnding& ending);
+  /// True for a job of a cancelled batch: it is revoked instead of run.
+  bool batch_cancelled(const Envelope& envelope);
+
   // Chains and results (src/chains.cpp).
   Result<JobId> chain(std::span<const Job> steps);
   std::optional<std::string> result(JobId id) const;
@@ -330,6 +343,7 @@ class Engine {
   KeyTable keys_;
   DeadLetterStore dead_letters_;
   ResultStore results_;
+  BatchTable batches_;
 
   alignas(cache_line) std::atomic<int> state_{configuring};
   std::atomic<bool> cells_ready_{false};  // the workers' per-type cells exist

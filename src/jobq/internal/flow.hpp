@@ -42,8 +42,9 @@ struct FlowState {
   std::uint32_t step = 0;    ///< this job's index in it
   std::optional<std::string> previous;  ///< the step before's result (JSON text)
   std::vector<FlowStep> next;
+  std::optional<std::string> batch;  ///< the batch the job belongs to (Manager::batch())
 };
-JOBQ_PAYLOAD(FlowState, chain, step, previous, next);
+JOBQ_PAYLOAD(FlowState, chain, step, previous, next, batch);
 
 /// Why `job` cannot be a step of a chain (a RetryPolicy object, debounce, a flow of its own), or
 /// empty.
@@ -54,6 +55,10 @@ FlowStep step_of(const Job& job);
 Job job_of(const FlowStep& step, Headers& headers);
 std::string encode(const FlowState& state);
 Result<FlowState> decode(std::string_view text);
+std::string encode(const FlowStep& step);
+Result<FlowStep> decode_step(std::string_view text);
+/// The batch a job's flow names, read without a full parse when it names none.
+std::optional<std::string> batch_of(std::string_view flow);
 /// The types of the steps still to come, in order (for a dead letter); empty if `flow` is empty
 /// or unreadable.
 std::vector<std::string> waiting_types(std::string_view flow);
