@@ -18,10 +18,12 @@ constexpr std::chrono::milliseconds fleet_poll{5};
 }  // namespace
 
 std::string internal::limits_problem(const Limits& limits) {
-  if (limits.rate.count == 0) return {};
-  if (limits.rate.per <= std::chrono::nanoseconds::zero()) return "a rate limit's period must be positive";
-  if (limits.rate.burst == 0) return "a rate limit's burst must be at least 1";
-  if (limits.rate.per.count() / limits.rate.count == 0) return "a rate limit of more than one start a nanosecond";
+  if (!limits.rate) return {};
+  const RateLimit& rate = *limits.rate;
+  if (rate.count == 0) return "a rate limit of 0 starts would start nothing: leave the rate unset for none";
+  if (rate.per <= std::chrono::nanoseconds::zero()) return "a rate limit's period must be positive";
+  if (rate.burst == 0) return "a rate limit's burst must be at least 1";
+  if (rate.per.count() / rate.count == 0) return "a rate limit of more than one start a nanosecond";
   return {};
 }
 
@@ -75,10 +77,10 @@ bool internal::Engine::wait_for_limits(internal::QueueRuntime& queue, internal::
   // Then a start time from each rate limit; the job starts at the later of them.
   std::chrono::nanoseconds wait{0};
   for (internal::LimitScope* scope : {type, own}) {
-    if (scope == nullptr || scope->limits.rate.count == 0) continue;
+    if (scope == nullptr || !scope->limits.rate) continue;
     if (fleet != nullptr) {
       for (;;) {
-        const Result<std::chrono::nanoseconds> booked = fleet->book_start(scope->scope, scope->limits.rate);
+        const Result<std::chrono::nanoseconds> booked = fleet->book_start(scope->scope, *scope->limits.rate);
         if (booked) {
           wait = std::max(wait, *booked);
           break;

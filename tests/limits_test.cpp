@@ -124,7 +124,7 @@ TEST(Limits, ShutdownHandsAJobWaitingForItsStartBackUnstarted) {
   queues.register_handler("mail:send", [&](Context&, const Message&) {
     runs.fetch_add(1);
     return Status::success();
-  }, {.limits = {.rate = {.count = 1, .per = 1h}}});
+  }, {.limits = {.rate = jobq::RateLimit{.count = 1, .per = 1h}}});
   queues.start();
   for (int index = 0; index < 3; ++index) ASSERT_TRUE(queues.dispatch(jobq::Job("mail:send")).ok());
   ASSERT_TRUE(eventually([&] { return runs.load() == 1 && queues.stats("default").limit_waiting == 1; }));
@@ -146,12 +146,13 @@ TEST(Limits, BadLimitsAreRefusedWithTheReason) {
       EXPECT_NE(std::string(error.what()).find(why), std::string::npos) << error.what();
     }
   };
-  refused({.rate = {.count = 10, .per = 0s}}, "period must be positive");
-  refused({.rate = {.count = 10, .per = 1s, .burst = 0}}, "burst must be at least 1");
-  refused({.rate = {.count = 10, .per = 5ns}}, "more than one start a nanosecond");
+  refused({.rate = jobq::RateLimit::per_second(0)}, "a rate limit of 0 starts");
+  refused({.rate = jobq::RateLimit{.count = 10, .per = 0s}}, "period must be positive");
+  refused({.rate = jobq::RateLimit{.count = 10, .per = 1s, .burst = 0}}, "burst must be at least 1");
+  refused({.rate = jobq::RateLimit{.count = 10, .per = 5ns}}, "more than one start a nanosecond");
   jobq::Manager queues(jobq::Config{});
   EXPECT_THROW(queues.register_handler("a:b", [](Context&, const Message&) { return Status::success(); },
-                                       {.limits = {.rate = {.count = 1, .per = -1s}}}),
+                                       {.limits = {.rate = jobq::RateLimit{.count = 1, .per = -1s}}}),
                jobq::ConfigError);
 }
 

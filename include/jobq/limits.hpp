@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 namespace jobq {
 
@@ -11,7 +12,7 @@ namespace jobq {
 /// generic cell rate algorithm (GCRA), a token bucket of `burst` tokens refilled one every
 /// per / count. Over any window of length w, at most burst + count · w / per jobs start.
 struct RateLimit {
-  std::uint32_t count = 0;                                   ///< 0: no rate limit
+  std::uint32_t count = 0;                                   ///< at least 1
   std::chrono::nanoseconds per = std::chrono::seconds(1);
   std::uint32_t burst = 1;                                   ///< at least 1
 
@@ -26,10 +27,10 @@ struct RateLimit {
 /// On a durable queue whose lane keeps limits (jobq::redis does), they hold for the fleet: every
 /// process sharing the queue draws from one budget in the store.
 struct Limits {
-  RateLimit rate{};
+  std::optional<RateLimit> rate = std::nullopt;  ///< none: no rate limit (a rate of 0 is refused)
   std::uint32_t concurrency = 0;  ///< at most this many running at once; 0: no limit
 
-  constexpr bool any() const noexcept { return rate.count != 0 || concurrency != 0; }
+  constexpr bool any() const noexcept { return rate.has_value() || concurrency != 0; }
 };
 
 }  // namespace jobq

@@ -75,7 +75,7 @@ class ConcurrencyGate {
 struct LimitScope {
   LimitScope(std::string scope_name, const Limits& scope_limits)
       : scope(std::move(scope_name)), limits(scope_limits) {
-    if (limits.rate.count != 0) rate = std::make_unique<RateGate>(limits.rate);
+    if (limits.rate) rate = std::make_unique<RateGate>(*limits.rate);
     if (limits.concurrency != 0) concurrency = std::make_unique<ConcurrencyGate>(limits.concurrency);
   }
   const std::string scope;
