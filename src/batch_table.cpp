@@ -12,6 +12,27 @@ void BatchTable::open(const std::string& batch, std::uint64_t total, std::string
   entry.on_success = std::move(on_success);
 }
 
+void BatchTable::restore(const PendingBatch& batch) {
+  const std::lock_guard lock(mutex_);
+  Entry& entry = batches_[batch.outcome.batch];
+  entry.outcome = batch.outcome;
+  entry.outcome.complete = false;
+  // Ids start again in a new Manager: the ones counted before mean nothing here. The jobs that
+  // come back (dispatched again under new ids) are each counted once, as any job is.
+  entry.finished = {};
+  entry.on_complete = batch.on_complete;
+  entry.on_success = batch.on_success;
+}
+
+std::vector<PendingBatch> BatchTable::pending() const {
+  const std::lock_guard lock(mutex_);
+  std::vector<PendingBatch> out;
+  for (const auto& [id, entry] : batches_) {
+    if (!entry.outcome.complete) out.push_back(PendingBatch{entry.outcome, entry.on_complete, entry.on_success});
+  }
+  return out;
+}
+
 std::optional<BatchEnding> BatchTable::end_if_done_locked(Entry& entry) {
   BatchOutcome& outcome = entry.outcome;
   if (outcome.complete || outcome.succeeded + outcome.dead + outcome.revoked < outcome.total) return std::nullopt;

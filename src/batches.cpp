@@ -190,6 +190,16 @@ Result<BatchOutcome> internal::Engine::batch_status(std::string_view batch) cons
   return *outcome;
 }
 
+void internal::Engine::restore_batch(const PendingBatch& batch) {
+  require_configuring("restore batch '" + batch.outcome.batch + "'");
+  internal::QueueRuntime* const owner = batch_queue(batch.outcome.batch);
+  if (owner == nullptr || owner->lane != nullptr) {
+    throw ConfigError("cannot restore batch '" + batch.outcome.batch +
+                      "': it is kept on an in-memory queue of its id's name, and this Manager has none");
+  }
+  batches_.restore(batch);
+}
+
 Result<bool> internal::Engine::cancel_batch(std::string_view batch) {
   internal::QueueRuntime* const owner = batch_queue(batch);
   if (owner == nullptr) return false;

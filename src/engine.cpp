@@ -330,6 +330,7 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
   returned_.clear();
   report.chain_steps = std::move(chain_returned_);
   chain_returned_.clear();
+  report.batches = batches_.pending();
   report.drained = drained && report.not_run.empty();
   lock.unlock();
   report.queues = stats();

@@ -46,6 +46,7 @@ Result<std::string> Manager::batch(std::span<const Job> jobs, const BatchOptions
 }
 Result<BatchOutcome> Manager::batch_status(std::string_view batch) const { return engine_->batch_status(batch); }
 Result<bool> Manager::cancel_batch(std::string_view batch) { return engine_->cancel_batch(batch); }
+void Manager::restore_batch(const PendingBatch& batch) { engine_->restore_batch(batch); }
 std::optional<std::string> Manager::result(JobId id) const { return engine_->result(id); }
 Result<std::optional<std::string>> Manager::result(std::string_view queue, JobId id) const {
   return engine_->result(queue, id);

@@ -223,3 +223,62 @@ TEST(Batches, ManyBatchesAtOnceEachCallBackOnceWithExactCounts) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Batches, AnInMemoryBatchGoesOnAfterARestartWithItsReturnedJobs) {
+  std::vector<jobq::ReturnedJob> returned;
+  std::vector<jobq::PendingBatch> pending;
+  std::string id;
+  {
+    jobq::Config config;
+    config.queues = {{.name = "default", .workers = 1, .dequeue_batch = 1}};
+    jobq::Manager first(std::move(config));
+    std::atomic<bool> closing{false};
+    std::atomic<int> started{0};
+    first.register_handler("work:do", [&](Context&, const Message&) {
+      started.fetch_add(1);
+      while (!closing.load()) std::this_thread::sleep_for(100us);
+      return Status::success();
+    });
+    first.register_handler("batch:complete", [](Context&, const Message&) { return Status::success(); });
+    first.start();
+    const std::vector<jobq::Job> jobs(5, jobq::Job("work:do"));
+    const auto batch = first.batch(jobs, {.on_complete = jobq::Job("batch:complete")});
+    ASSERT_TRUE(batch.ok());
+    id = *batch;
+    ASSERT_TRUE(eventually([&] { return started.load() == 1; }));
+    std::thread closer([&] {
+      std::this_thread::sleep_for(20ms);
+      closing.store(true);
+    });
+    const jobq::ShutdownReport report = first.shutdown(5s, jobq::ShutdownMode::return_pending);
+    closer.join();
+    EXPECT_TRUE(report.balanced());
+    EXPECT_EQ(report.succeeded, 1u);
+    returned = report.not_run;
+    pending = report.batches;
+  }
+  ASSERT_EQ(returned.size(), 4u);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].outcome.batch, id);
+  EXPECT_EQ(pending[0].outcome.succeeded, 1u);
+  jobq::Manager second(jobq::Config{});
+  Callbacks callbacks;
+  second.register_handler("work:do", [](Context&, const Message&) { return Status::success(); });
+  second.register_handler("batch:complete", [&](Context& context, const Message&) {
+    callbacks.add(context);
+    return Status::success();
+  });
+  second.restore_batch(pending[0]);
+  second.start();
+  EXPECT_THROW(second.restore_batch(pending[0]), jobq::ConfigError);
+  for (const jobq::ReturnedJob& job : returned) ASSERT_TRUE(second.dispatch(job.to_job()).ok());
+  ASSERT_TRUE(eventually([&] { return callbacks.snapshot().size() == 1; }));
+  const auto runs = callbacks.snapshot();
+  EXPECT_EQ(runs[0].second.batch, id);
+  EXPECT_EQ(runs[0].second.total, 5u);
+  EXPECT_EQ(runs[0].second.succeeded, 5u);
+}
+
+}  // namespace

@@ -23,6 +23,15 @@ struct BatchOutcome {
 };
 JOBQ_PAYLOAD(BatchOutcome, batch, total, succeeded, dead, revoked, cancelled, complete);
 
+/// An in-memory batch that had not ended when its Manager shut down (ShutdownReport::batches):
+/// give it to the next Manager's restore_batch() before start(), and dispatch the returned jobs
+/// again (ReturnedJob::to_job() keeps their batch), and the batch goes on where it stopped.
+struct PendingBatch {
+  BatchOutcome outcome;     ///< its counts so far
+  std::string on_complete;  ///< its callbacks, as the engine wrote them (opaque)
+  std::string on_success;
+};
+
 /// A batch's callbacks: jobs dispatched once, when the batch's jobs have all ended. Their views
 /// (type, payload, queue, headers) need only live through Manager::batch().
 struct BatchOptions {

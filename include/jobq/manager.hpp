@@ -214,6 +214,10 @@ class Manager {
   /// Cancels a batch: its jobs that have not started are revoked when they come up, without
   /// running; its callbacks still come (on_complete; not on_success). False for an unknown batch.
   Result<bool> cancel_batch(std::string_view batch);
+  /// Carries an in-memory batch over from the last run (ShutdownReport::batches), before start().
+  /// Throws ConfigError after start(), or when its queue (the first part of its id) is not an
+  /// in-memory queue of this Manager.
+  void restore_batch(const PendingBatch& batch);
 
   /// The result of a job of an in-memory queue that succeeded less than Config::result_ttl ago,
   /// if it set one.

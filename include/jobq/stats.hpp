@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "jobq/batch.hpp"
 #include "jobq/headers.hpp"
 #include "jobq/ids.hpp"
 #include "jobq/job.hpp"
@@ -115,6 +116,9 @@ struct ShutdownReport {
   /// closing: never accepted (so outside the books, with id 0), to dispatch again on the next
   /// start (to_job() keeps their chain).
   std::vector<ReturnedJob> chain_steps;
+  /// In-memory batches that had not ended: Manager::restore_batch() carries them over to the
+  /// next start, where their returned jobs (not_run) count into them again.
+  std::vector<PendingBatch> batches;
   std::vector<QueueStats> queues;
   /// Dispatches refused for an unknown job type or queue (never accepted, so outside the books).
   std::uint64_t unrouted = 0;

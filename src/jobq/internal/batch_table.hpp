@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "jobq/batch.hpp"
 #include "jobq/ids.hpp"
@@ -28,6 +29,10 @@ struct BatchEnding {
 class BatchTable {
  public:
   void open(const std::string& batch, std::uint64_t total, std::string on_complete, std::string on_success);
+  /// A batch carried over from another run, with its counts so far.
+  void restore(const PendingBatch& batch);
+  /// The batches that have not ended, for the shutdown report.
+  std::vector<PendingBatch> pending() const;
   /// Counts `job`'s end once; the ending when it was the batch's last.
   std::optional<BatchEnding> finish(std::string_view batch, JobId job, BatchEnd end);
   /// After a failed dispatch: the batch is the `total` jobs dispatched before it, cancelled.

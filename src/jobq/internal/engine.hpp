@@ -68,6 +68,7 @@ class Engine {
   Result<std::string> batch(std::span<const Job> jobs, const BatchOptions& options);
   Result<BatchOutcome> batch_status(std::string_view batch) const;
   Result<bool> cancel_batch(std::string_view batch);
+  void restore_batch(const PendingBatch& batch);
   /// The queue a batch is kept on (its id names it), or null.
   QueueRuntime* batch_queue(std::string_view batch) const;
   /// Counts a batch job's end, once; dispatches the batch's callbacks if it was the last.
