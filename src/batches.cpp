@@ -43,27 +43,9 @@ Result<std::string> internal::Engine::batch(std::span<const Job> jobs, const Bat
   simdjson::dom::parser parser;
   std::vector<Route> routes;
   auto check = [&](const Job& job, const std::string& which) -> std::optional<Error> {
-    Result<Route> routed = route(job);
-    if (!routed) return refuse_unrouted(Error(routed.error().code(), which + routed.error().detail()));
-    auto refuse = [&](Errc code, std::string why) {
-      count_rejected(producer(), *routed);
-      return Error(code, which + why);
-    };
-    if (std::string problem = internal::step_problem(job); !problem.empty()) return refuse(Errc::unsupported, problem);
-    if (const Headers* headers = job.headers_value()) {
-      if (std::string problem = headers->problem(); !problem.empty()) return refuse(Errc::invalid_header, problem);
-    }
-    if (job.payload().size() > config_.max_payload_bytes) {
-      return refuse(Errc::payload_too_large, std::to_string(job.payload().size()) + " bytes");
-    }
-    if (config_.validate_payloads && !job.is_trusted()) {
-      const simdjson::padded_string padded(job.payload());
-      simdjson::dom::element root;
-      if (const simdjson::error_code error = parser.parse(padded).get(root); error != simdjson::SUCCESS) {
-        return refuse(Errc::invalid_payload, internal::describe_simdjson_error(error));
-      }
-    }
-    routes.push_back(*routed);
+    Result<Route> checked = check_ahead(job, which, parser);
+    if (!checked) return checked.error();
+    routes.push_back(*checked);
     return std::nullopt;
   };
   for (std::size_t index = 0; index < jobs.size(); ++index) {

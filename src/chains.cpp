@@ -25,28 +25,8 @@ Result<JobId> internal::Engine::chain(std::span<const Job> steps) {
   // Every step is checked now, so that a later step does not fail once its chain is half done.
   simdjson::dom::parser parser;
   for (std::size_t index = 0; index < steps.size(); ++index) {
-    const Job& step = steps[index];
-    const std::string which = "step " + std::to_string(index) + ": ";
-    Result<Route> routed = route(step);
-    if (!routed) return refuse_unrouted(Error(routed.error().code(), which + routed.error().detail()));
-    auto refuse = [&](Errc code, std::string why) {
-      count_rejected(producer(), *routed);
-      return Error(code, which + why);
-    };
-    if (std::string problem = internal::step_problem(step); !problem.empty()) return refuse(Errc::unsupported, problem);
-    if (const Headers* headers = step.headers_value()) {
-      if (std::string problem = headers->problem(); !problem.empty()) return refuse(Errc::invalid_header, problem);
-    }
-    if (step.payload().size() > config_.max_payload_bytes) {
-      return refuse(Errc::payload_too_large, std::to_string(step.payload().size()) + " bytes");
-    }
-    if (config_.validate_payloads && !step.is_trusted()) {
-      const simdjson::padded_string padded(step.payload());
-      simdjson::dom::element root;
-      if (const simdjson::error_code error = parser.parse(padded).get(root); error != simdjson::SUCCESS) {
-        return refuse(Errc::invalid_payload, internal::describe_simdjson_error(error));
-      }
-    }
+    Result<Route> checked = check_ahead(steps[index], "step " + std::to_string(index) + ": ", parser);
+    if (!checked) return checked.error();
   }
   if (steps.size() == 1) return dispatch(steps.front());
   internal::FlowState state;
@@ -57,6 +37,30 @@ Result<JobId> internal::Engine::chain(std::span<const Job> steps) {
   Job first = steps.front();
   first.flow_state(flow);
   return dispatch(first);
+}
+
+Result<internal::Route> internal::Engine::check_ahead(const Job& job, const std::string& which, simdjson::dom::parser& parser) {
+  Result<Route> routed = route(job);
+  if (!routed) return refuse_unrouted(Error(routed.error().code(), which + routed.error().detail()));
+  auto refuse = [&](Errc code, std::string why) {
+    count_rejected(producer(), *routed);
+    return Error(code, which + why);
+  };
+  if (std::string problem = internal::step_problem(job); !problem.empty()) return refuse(Errc::unsupported, problem);
+  if (const Headers* headers = job.headers_value()) {
+    if (std::string problem = headers->problem(); !problem.empty()) return refuse(Errc::invalid_header, problem);
+  }
+  if (job.payload().size() > config_.max_payload_bytes) {
+    return refuse(Errc::payload_too_large, std::to_string(job.payload().size()) + " bytes");
+  }
+  if (config_.validate_payloads && !job.is_trusted()) {
+    const simdjson::padded_string padded(job.payload());
+    simdjson::dom::element root;
+    if (const simdjson::error_code error = parser.parse(padded).get(root); error != simdjson::SUCCESS) {
+      return refuse(Errc::invalid_payload, internal::describe_simdjson_error(error));
+    }
+  }
+  return routed;
 }
 
 std::optional<Error> internal::Engine::continue_chain(internal::QueueRuntime& queue, const internal::Envelope& envelope,

@@ -78,6 +78,10 @@ class Engine {
   bool batch_cancelled(const Envelope& envelope);
 
   // Chains and results (src/chains.cpp).
+  /// Checks a job dispatched later on the caller's behalf (a chain's step, a batch's job or
+  /// callback) as its dispatch would: route, options, headers, payload. Its route, or the
+  /// refusal (counted), prefixed with `which`.
+  Result<Route> check_ahead(const Job& job, const std::string& which, simdjson::dom::parser& parser);
   Result<JobId> chain(std::span<const Job> steps);
   std::optional<std::string> result(JobId id) const;
   Result<std::optional<std::string>> result(std::string_view queue, JobId id) const;
