@@ -1,10 +1,10 @@
 // Batches in the engine: dispatching one, counting each job's end once (in the batch table, or
 // in a durable queue's store), dispatching the callbacks when the last one ends, and cancelling.
 #include <cstdio>
-#include <random>
 
 #include "jobq/internal/engine.hpp"
 #include "jobq/internal/flow.hpp"
+#include "jobq/internal/random_id.hpp"
 #include "jobq/json.hpp"
 
 namespace jobq {
@@ -12,9 +12,8 @@ namespace {
 
 /// "<queue>:<16 hex digits>": the queue names where the batch is kept.
 std::string fresh_batch_id(std::string_view queue) {
-  thread_local std::mt19937_64 random{std::random_device{}()};
   char digits[17];
-  std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(random()));
+  std::snprintf(digits, sizeof digits, "%016llx", static_cast<unsigned long long>(internal::random_name()));
   return std::string(queue) + ":" + digits;
 }
 

@@ -1,23 +1,10 @@
 // Chains and job results in the engine: dispatching a chain's first step, handing each step's
 // result on and dispatching the next when a step succeeds, and keeping results for a time.
-#include <random>
-
 #include "jobq/internal/engine.hpp"
 #include "jobq/internal/flow.hpp"
+#include "jobq/internal/random_id.hpp"
 
 namespace jobq {
-namespace {
-
-/// A chain's name: random, so that chains started by different processes on one durable queue
-/// never share the keys of their steps.
-std::uint64_t fresh_chain_name() {
-  thread_local std::mt19937_64 random{std::random_device{}()};
-  std::uint64_t name = 0;
-  while (name == 0) name = random();
-  return name;
-}
-
-}  // namespace
 
 Result<JobId> internal::Engine::chain(std::span<const Job> steps) {
   if (steps.empty()) return Error(Errc::unsupported, "a chain needs at least one step");
@@ -30,7 +17,9 @@ Result<JobId> internal::Engine::chain(std::span<const Job> steps) {
   }
   if (steps.size() == 1) return dispatch(steps.front());
   internal::FlowState state;
-  state.chain = fresh_chain_name();
+  // Random, so that chains started by different processes on one durable queue never share the
+  // keys of their steps.
+  state.chain = internal::random_name();
   state.step = 0;
   for (std::size_t index = 1; index < steps.size(); ++index) state.next.push_back(internal::step_of(steps[index]));
   const std::string flow = internal::encode(state);
