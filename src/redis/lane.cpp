@@ -225,7 +225,7 @@ Result<JobId> Lane::append(const LaneJob& job) {
 void Lane::append_async(const LaneJob& job, std::function<void(Result<JobId>)> done) {
   State& state = *state_;
   State::Outgoing item{std::string(job.type), std::string(job.payload), std::string(job.key), std::string(job.headers),
-                       job, std::move(done)};
+                       std::string(job.flow), job, std::move(done)};
   std::unique_lock lock(state.outgoing_mutex);
   if (state.sender_stopping) {
     lock.unlock();
@@ -248,8 +248,9 @@ Result<JobId> Lane::append_bulk(std::span<const LaneJob> jobs) {
   detail::Args args;
   for (const LaneJob& job : jobs) {
     if (!job.key.empty() || job.max_attempts != 0 || job.timeout.count() != 0 || job.delay.count() != 0 ||
-        job.debounce.count() != 0) {
-      return Error(Errc::unsupported, "a bulk append takes jobs without options (key, attempts, timeout, delay)");
+        job.debounce.count() != 0 || !job.flow.empty()) {
+      return Error(Errc::unsupported,
+                   "a bulk append takes jobs without options (key, attempts, timeout, delay, debounce, a chain)");
     }
     args.add(job.type).add(job.payload).add(job.headers);
   }

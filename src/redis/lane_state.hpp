@@ -110,7 +110,7 @@ struct Lane::State {
 
   /// Asynchronous dispatches, sent by the sender thread in pipelined batches.
   struct Outgoing {
-    std::string type, payload, key, headers;
+    std::string type, payload, key, headers, flow;
     LaneJob options;  ///< its views are not used: view() points them at the strings above
     std::function<void(Result<JobId>)> done;
 
@@ -120,6 +120,7 @@ struct Lane::State {
       job.payload = payload;
       job.key = key;
       job.headers = headers;
+      job.flow = flow;
       return job;
     }
   };

@@ -58,8 +58,10 @@ void Lane::State::run_sender() {
     };
     for (std::size_t index = 0; index < batch.size(); ++index) {
       const Outgoing& job = batch[index];
-      const bool is_plain = job.key.empty() && job.options.delay.count() == 0 && job.options.max_attempts == 0 &&
-                            job.options.timeout.count() == 0 && job.options.debounce.count() == 0;
+      // The bulk script stores type, payload and headers: a job with anything more goes alone.
+      const bool is_plain = job.key.empty() && job.flow.empty() && job.options.delay.count() == 0 &&
+                            job.options.max_attempts == 0 && job.options.timeout.count() == 0 &&
+                            job.options.debounce.count() == 0;
       if (is_plain && (plain.empty() || plain.back() + 1 == index) && plain.size() < 512) {
         plain.push_back(index);
         continue;

@@ -107,4 +107,44 @@ TEST(DurableChains, ADeadLetterInRedisHoldsTheRestAndAnotherProcessRequeuesIt) {
   EXPECT_EQ(lines[3], "pay:receipt#1 on payments after -");
 }
 
+TEST(DurableChains, AnAsynchronousDispatchCarriesItsPlaceInAChain) {
+  RedisServer redis;
+  auto lane = jobq::redis::make_lane(fast(redis.options()));
+  jobq::Config config = jobq::testing::durable_config(lane, "payments");
+  config.retry.max_attempts = 1;
+  jobq::Manager queues(std::move(config));
+  Trace trace;
+  std::atomic<int> captures{0};
+  queues.register_handler("pay:capture", [&](Context& context, const Message&) {
+    trace.add(context);
+    return captures.fetch_add(1) == 0 ? Status::skip_retry("first time") : Status::success();
+  }, {.queue = "payments"});
+  queues.register_handler("pay:receipt", [&](Context& context, const Message&) {
+    trace.add(context);
+    return Status::success();
+  }, {.queue = "payments"});
+  queues.register_handler("pay:start", [](Context& context, const Message&) {
+    context.set_result("\"started\"");
+    return Status::success();
+  }, {.queue = "payments"});
+  queues.start();
+  const std::vector<jobq::Job> steps{jobq::Job("pay:start"), jobq::Job("pay:capture"), jobq::Job("pay:receipt")};
+  ASSERT_TRUE(queues.chain(steps).ok());
+  ASSERT_TRUE(eventually([&] { return lane->stats().dead == 1; }));
+  const auto letter = queues.dead_letters("payments");
+  ASSERT_TRUE(letter.ok() && letter->total == 1u);
+  // The step dispatched again, without waiting, from what its letter holds: the chain goes on
+  // from it (the flow's strings must outlive the call that views them).
+  std::string flow = letter->letters.at(0).flow;
+  ASSERT_FALSE(flow.empty());
+  auto sent = queues.dispatch_async(jobq::Job("pay:capture").flow_state(flow));
+  flow.assign(flow.size(), 'x');
+  ASSERT_TRUE(sent.get().ok());
+  ASSERT_TRUE(eventually([&] { return trace.snapshot().size() == 3; }));
+  const std::vector<std::string> lines = trace.snapshot();
+  EXPECT_EQ(lines[0], "pay:capture#1 on payments after \"started\"");
+  EXPECT_EQ(lines[1], "pay:capture#1 on payments after \"started\"");
+  EXPECT_EQ(lines[2], "pay:receipt#1 on payments after -");
+}
+
 }  // namespace
