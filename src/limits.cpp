@@ -31,7 +31,7 @@ bool internal::Engine::wait_for_limits(internal::QueueRuntime& queue, internal::
                                        const internal::Envelope& envelope, internal::LimitHold& hold) {
   internal::LimitScope* const type = any_type_limited_ ? type_limits_[envelope.type].get() : nullptr;
   internal::LimitScope* const own = queue.limits.get();
-  Lane* const fleet = queue.lane != nullptr && queue.lane->keeps_limits() ? queue.lane : nullptr;
+  Lane* const fleet = queue.limit_store;
   bool waited = false;
   auto wait_begins = [&] {
     if (waited) return;
@@ -107,7 +107,7 @@ bool internal::Engine::wait_for_limits(internal::QueueRuntime& queue, internal::
 
 void internal::Engine::release_limits(internal::QueueRuntime& queue, const internal::Envelope& envelope,
                                       internal::LimitHold& hold) noexcept {
-  Lane* const fleet = queue.lane != nullptr && queue.lane->keeps_limits() ? queue.lane : nullptr;
+  Lane* const fleet = queue.limit_store;
   auto release = [&](internal::LimitScope& scope) {
     if (fleet != nullptr) {
       fleet->release_slot(scope.scope, envelope.id);

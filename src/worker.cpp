@@ -221,8 +221,8 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
     return;
   }
   internal::LimitHold held;
-  const bool limited =
-      queue.check_limits && (queue.limits != nullptr || (any_type_limited_ && type_limits_[envelope.type] != nullptr));
+  // check_limits: the queue has limits, or some type has (then type_limits_ is looked at).
+  const bool limited = queue.check_limits && (queue.limits != nullptr || type_limits_[envelope.type] != nullptr);
   if (limited) [[unlikely]] {
     if (!wait_for_limits(queue, worker, envelope, held)) {
       // Shutdown came first: the job goes back unstarted, as the rest of a batch does.

@@ -102,6 +102,7 @@ struct QueueRuntime {
         capacity(static_cast<std::int64_t>(config.capacity)),
         lane(config.lane.get()),
         limits(config.limits.any() ? std::make_unique<LimitScope>("queue", config.limits) : nullptr),
+        limit_store(lane != nullptr && lane->keeps_limits() ? lane : nullptr),
         ring(Ring::BLOCK_SIZE * 4) {}
 
   const QueueConfig config;
@@ -112,6 +113,9 @@ struct QueueRuntime {
   Lane* const lane;
   /// The queue's own limits; null without any.
   const std::unique_ptr<LimitScope> limits;
+  /// Where the queue's limits (and its job types') are kept for the fleet: its lane, if the lane
+  /// keeps limits; null: in this process's gates.
+  Lane* const limit_store;
   /// The queue has limits, or some job type has: its workers look at them for each job. Set by
   /// start(), before the workers run.
   bool check_limits = false;
