@@ -7,6 +7,14 @@
 #include "jobq/internal/engine.hpp"
 
 namespace jobq {
+namespace {
+
+/// Headers as a lane stores them: their JSON, or nothing for none.
+std::string stored_headers(const Headers* headers) {
+  return headers == nullptr || headers->empty() ? std::string() : headers->to_json();
+}
+
+}  // namespace
 
 internal::LaneBridge::LaneBridge(Engine& engine, QueueRuntime& queue)
     : engine_(engine), queue_(queue), token_(queue.ring) {}
@@ -181,10 +189,8 @@ void internal::Engine::send_async(QueueRuntime& queue, Route routed, const Job& 
 LaneJob internal::Engine::lane_job(Route route, const Job& job, std::string_view payload,
                                    std::string& headers) const {
   LaneJob stored;
-  if (job.headers_value() != nullptr && !job.headers_value()->empty()) {
-    headers = job.headers_value()->to_json();
-    stored.headers = headers;
-  }
+  headers = stored_headers(job.headers_value());
+  stored.headers = headers;
   stored.type = registry_[route.type].name;
   stored.payload = payload;
   stored.key = job.key();
@@ -251,10 +257,8 @@ Result<JobId> internal::Engine::dispatch_bulk_to_lane(ProducerState& state, std:
     }
     stored[index].type = registry_[state.routes[index].type].name;
     stored[index].payload = job.payload();
-    if (job.headers_value() != nullptr && !job.headers_value()->empty()) {
-      headers[index] = job.headers_value()->to_json();
-      stored[index].headers = headers[index];
-    }
+    headers[index] = stored_headers(job.headers_value());
+    stored[index].headers = headers[index];
   }
   if (state_.load(std::memory_order_acquire) != running) return refuse(Error(Errc::shutting_down));
   Result<JobId> appended = queues_[queue]->lane->append_bulk(stored);
@@ -284,9 +288,8 @@ void internal::Engine::settle_in_lane(QueueRuntime& queue, const Envelope& envel
   outcome.delay = delay;
   outcome.letter = letter;
   std::string headers;
-  if (!extras.headers.empty() &&
-      (kind == LaneSettlement::Kind::later || kind == LaneSettlement::Kind::give_back)) {
-    headers = extras.headers.to_json();
+  if (kind == LaneSettlement::Kind::later || kind == LaneSettlement::Kind::give_back) {
+    headers = stored_headers(&extras.headers);
     outcome.headers = headers;
   }
   queue.lane->settle(outcome);
