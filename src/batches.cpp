@@ -130,16 +130,11 @@ void internal::Engine::dispatch_batch_callbacks(const internal::BatchEnding& end
       log(LogLevel::error, "batch " + ending.outcome.batch + ": " + step.error().message());
       continue;
     }
-    Headers headers;
-    Job job = internal::job_of(*step, headers);
     internal::FlowState state;
     if (outcome) state.previous = *outcome;
-    const std::string flow = internal::encode(state);
-    job.flow_state(flow);
     // Keyed, so that a batch whose last job runs twice (a durable job's process died) calls back once.
-    const std::string key = "batch:" + ending.outcome.batch + ":" + std::string(which);
-    if (step->key.empty()) job.idempotency_key(key);
-    if (Result<JobId> dispatched = dispatch(job); !dispatched && dispatched.code() != Errc::duplicate) {
+    const Result<JobId> dispatched = dispatch_step(*step, state, "batch:" + ending.outcome.batch + ":" + std::string(which));
+    if (!dispatched && dispatched.code() != Errc::duplicate) {
       log(LogLevel::error, "batch " + ending.outcome.batch + ": its on_" + std::string(which) +
                                " callback could not be dispatched: " + dispatched.error().message());
     }

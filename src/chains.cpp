@@ -66,30 +66,39 @@ std::optional<Error> internal::Engine::continue_chain(internal::QueueRuntime& qu
   after.step = state->step + 1;
   if (!result.empty()) after.previous = result;
   after.next.assign(std::make_move_iterator(state->next.begin() + 1), std::make_move_iterator(state->next.end()));
-  Headers headers;
-  Job next = internal::job_of(state->next.front(), headers);
-  const std::string flow = internal::encode(after);
-  next.flow_state(flow);
-  // The step's own key, or one naming its place in the chain: a step that runs twice (a durable
-  // job whose process died after this) dispatches its next step once.
-  const std::string key = "chain:" + std::to_string(after.chain) + ":" + std::to_string(after.step);
-  if (state->next.front().key.empty()) next.idempotency_key(key);
-  Result<JobId> dispatched = dispatch(next);
+  // A key naming its place in the chain: a step that runs twice (a durable job whose process
+  // died after this) dispatches its next step once.
+  ReturnedJob closed;
+  Result<JobId> dispatched = dispatch_step(state->next.front(), after,
+                                           "chain:" + std::to_string(after.chain) + ":" + std::to_string(after.step),
+                                           &closed);
   if (dispatched || dispatched.code() == Errc::duplicate) return std::nullopt;
   if (dispatched.code() == Errc::shutting_down) {
     // Intake closed under it: the step goes into the shutdown report for the next start.
-    ReturnedJob returned;
-    returned.type = std::string(next.type());
-    returned.queue = std::string(next.queue());
-    returned.payload = std::string(next.payload());
-    returned.headers = headers;
-    returned.flow = flow;
-    if (!state->next.front().key.empty()) returned.idempotency_key = state->next.front().key;
     const std::lock_guard lock(lifecycle_mutex_);
-    chain_returned_.push_back(std::move(returned));
+    chain_returned_.push_back(std::move(closed));
     return std::nullopt;
   }
   return dispatched.error();
+}
+
+Result<JobId> internal::Engine::dispatch_step(const internal::FlowStep& step, const internal::FlowState& state,
+                                              const std::string& key, ReturnedJob* closed) {
+  Headers headers;
+  Job job = internal::job_of(step, headers);
+  const std::string flow = internal::encode(state);
+  job.flow_state(flow);
+  if (step.key.empty()) job.idempotency_key(key);
+  Result<JobId> dispatched = dispatch(job);
+  if (!dispatched && dispatched.code() == Errc::shutting_down && closed != nullptr) {
+    closed->type = step.type;
+    closed->queue = step.queue;
+    closed->payload = step.payload;
+    closed->headers = std::move(headers);
+    closed->flow = flow;
+    closed->idempotency_key = step.key;
+  }
+  return dispatched;
 }
 
 void internal::Engine::keep_result(internal::QueueRuntime& queue, const internal::Envelope& envelope,

@@ -25,6 +25,9 @@
 
 namespace jobq::internal {
 
+struct FlowStep;   // flow.hpp
+struct FlowState;
+
 /// Everything Manager does, with the state it needs; the documented API is Manager's.
 class Engine {
  public:
@@ -89,6 +92,11 @@ class Engine {
   /// error when it could not (the caller dead-letters the step: chain stalled); none when it was
   /// dispatched, had been already, or went into the shutdown report because intake closed.
   std::optional<Error> continue_chain(QueueRuntime& queue, const Envelope& envelope, const std::string& result);
+  /// Dispatches a job written down earlier (a chain's next step, a batch's callback) carrying
+  /// `state`, under `key` unless the step has a key of its own. When intake has closed, `closed`
+  /// (if given) gets the job, for the shutdown report.
+  Result<JobId> dispatch_step(const FlowStep& step, const FlowState& state, const std::string& key,
+                              ReturnedJob* closed = nullptr);
   /// Keeps a succeeded job's result: in the result store, or in its durable queue's store.
   void keep_result(QueueRuntime& queue, const Envelope& envelope, const std::string& result);
 
