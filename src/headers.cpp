@@ -8,6 +8,39 @@
 #include "jobq/internal/printable.hpp"
 
 namespace jobq {
+
+Headers::Headers(std::initializer_list<std::pair<std::string_view, std::string_view>> headers) {
+  for (const auto& [name, value] : headers) set(name, value);
+}
+
+Headers& Headers::set(std::string_view name, std::string_view value) {
+  for (Header& header : items_) {
+    if (header.name == name) {
+      header.value.assign(value);
+      return *this;
+    }
+  }
+  items_.push_back(Header{std::string(name), std::string(value)});
+  return *this;
+}
+
+std::optional<std::string_view> Headers::get(std::string_view name) const noexcept {
+  for (const Header& header : items_) {
+    if (header.name == name) return std::string_view(header.value);
+  }
+  return std::nullopt;
+}
+
+bool Headers::erase(std::string_view name) noexcept {
+  for (auto header = items_.begin(); header != items_.end(); ++header) {
+    if (header->name == name) {
+      items_.erase(header);
+      return true;
+    }
+  }
+  return false;
+}
+
 namespace {
 
 bool name_character(char c) noexcept {

@@ -1,6 +1,7 @@
 // Manager, the public facade: each call goes to the one Engine it owns.
 #include "jobq/manager.hpp"
 
+#include "jobq/internal/dispatch_future_state.hpp"
 #include "jobq/internal/engine.hpp"
 
 namespace jobq {
@@ -64,11 +65,16 @@ void Manager::dispatch_object_async(const Job& job, const internal::ObjectType& 
                                     DispatchCallback done) {
   engine_->dispatch_object_async(job, type, object, move, std::move(done));
 }
-std::future<Result<JobId>> Manager::dispatch_async(const Job& job) {
-  auto promise = std::make_shared<std::promise<Result<JobId>>>();
-  std::future<Result<JobId>> result = promise->get_future();
-  engine_->dispatch_async(job, [promise](Result<JobId> outcome) { promise->set_value(std::move(outcome)); });
-  return result;
+DispatchFuture Manager::dispatch_async(const Job& job) {
+  auto [future, fill] = internal::dispatch_future();
+  engine_->dispatch_async(job, std::move(fill));
+  return std::move(future);
+}
+DispatchFuture Manager::dispatch_object_future(const Job& job, const internal::ObjectType& type, void* object,
+                                               bool move) {
+  auto [future, fill] = internal::dispatch_future();
+  engine_->dispatch_object_async(job, type, object, move, std::move(fill));
+  return std::move(future);
 }
 
 ShutdownReport Manager::shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode) {

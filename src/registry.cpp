@@ -41,7 +41,7 @@ TypeId Registry::add(std::string_view name, HandlerEntry::Invoke invoke, void* t
   }
   if (invoke == nullptr || target == nullptr) throw ConfigError("cannot register " + quoted + ": the handler is empty");
   if (find(name) != no_id) throw ConfigError("cannot register " + quoted + ": it is already registered");
-  const std::string& stored = name_storage_.emplace_back(name);
+  const std::string& stored = *name_storage_.emplace_back(std::make_unique<const std::string>(name));
   const auto id = static_cast<TypeId>(entries_.size());
   entries_.push_back(HandlerEntry{invoke, target, stored, default_queue, timeout});
   owned_.push_back(std::move(owned));

@@ -3,11 +3,12 @@
 
 #include <cassert>
 #include <cstdint>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
-#include <variant>
 
 namespace jobq {
 
@@ -87,30 +88,70 @@ class Error {
 
 /// A value or an Error; returned by dispatch. Never throws on access misuse checks: call `ok()`
 /// first (accessing the wrong side is a precondition violation, checked by assert in debug builds).
+/// A tagged union rather than std::variant, because every public header includes this one and a
+/// user's translation unit should not pay for <variant> (bench/compile_time).
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>)  // NOLINT: implicit by design
-      : state_(std::in_place_index<0>, std::move(value)) {}
-  Result(Error error) noexcept : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  Result(T value) noexcept(std::is_nothrow_move_constructible_v<T>) : ok_(true) {  // NOLINT: implicit by design
+    ::new (static_cast<void*>(&value_)) T(std::move(value));
+  }
+  Result(Error error) noexcept : ok_(false) {  // NOLINT: implicit by design
+    ::new (static_cast<void*>(&error_)) Error(std::move(error));
+  }
+  Result(const Result& other) : ok_(other.ok_) {
+    if (ok_) ::new (static_cast<void*>(&value_)) T(other.value_);
+    else ::new (static_cast<void*>(&error_)) Error(other.error_);
+  }
+  Result(Result&& other) noexcept(std::is_nothrow_move_constructible_v<T>) : ok_(other.ok_) {
+    if (ok_) ::new (static_cast<void*>(&value_)) T(std::move(other.value_));
+    else ::new (static_cast<void*>(&error_)) Error(std::move(other.error_));
+  }
+  Result& operator=(const Result& other) {
+    static_assert(std::is_nothrow_move_constructible_v<T>, "jobq::Result assigns values that move without throwing");
+    if (this != &other) {
+      Result copy(other);  // may throw; *this is untouched until it has not
+      destroy();
+      ::new (static_cast<void*>(this)) Result(std::move(copy));
+    }
+    return *this;
+  }
+  Result& operator=(Result&& other) noexcept {
+    static_assert(std::is_nothrow_move_constructible_v<T>, "jobq::Result assigns values that move without throwing");
+    if (this != &other) {
+      destroy();
+      ::new (static_cast<void*>(this)) Result(std::move(other));
+    }
+    return *this;
+  }
+  ~Result() { destroy(); }
 
-  bool ok() const noexcept { return state_.index() == 0; }
-  explicit operator bool() const noexcept { return ok(); }
+  bool ok() const noexcept { return ok_; }
+  explicit operator bool() const noexcept { return ok_; }
   const T& value() const& {
-    assert(ok() && "jobq::Result: value() of an error; check ok() first");
-    return *std::get_if<0>(&state_);
+    assert(ok_ && "jobq::Result: value() of an error; check ok() first");
+    return value_;
   }
   const T& operator*() const& { return value(); }
   const T* operator->() const { return &value(); }
   const Error& error() const& {
-    assert(!ok() && "jobq::Result: error() of a value; check ok() first");
-    return *std::get_if<1>(&state_);
+    assert(!ok_ && "jobq::Result: error() of a value; check ok() first");
+    return error_;
   }
   /// Errc of the error; only meaningful when !ok().
-  Errc code() const noexcept { return ok() ? Errc{} : std::get_if<1>(&state_)->code(); }
+  Errc code() const noexcept { return ok_ ? Errc{} : error_.code(); }
 
  private:
-  std::variant<T, Error> state_;
+  void destroy() noexcept {
+    if (ok_) value_.~T();
+    else error_.~Error();
+  }
+
+  union {
+    T value_;
+    Error error_;
+  };
+  bool ok_;
 };
 
 /// Thrown for configuration mistakes at the moment they are made: an invalid job type name, a

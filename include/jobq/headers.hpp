@@ -36,39 +36,15 @@ class Headers {
   static constexpr std::size_t max_value_bytes = 8192;
 
   Headers() = default;
-  Headers(std::initializer_list<std::pair<std::string_view, std::string_view>> headers) {
-    for (const auto& [name, value] : headers) set(name, value);
-  }
+  Headers(std::initializer_list<std::pair<std::string_view, std::string_view>> headers);
 
   /// Sets `name` to `value`, replacing a value it had (in place: the order is that of first set).
-  Headers& set(std::string_view name, std::string_view value) {
-    for (Header& header : items_) {
-      if (header.name == name) {
-        header.value.assign(value);
-        return *this;
-      }
-    }
-    items_.push_back(Header{std::string(name), std::string(value)});
-    return *this;
-  }
+  Headers& set(std::string_view name, std::string_view value);
   /// The value of `name`, if set.
-  std::optional<std::string_view> get(std::string_view name) const noexcept {
-    for (const Header& header : items_) {
-      if (header.name == name) return std::string_view(header.value);
-    }
-    return std::nullopt;
-  }
+  std::optional<std::string_view> get(std::string_view name) const noexcept;
   bool contains(std::string_view name) const noexcept { return get(name).has_value(); }
   /// Removes `name`; false if it was not set.
-  bool erase(std::string_view name) noexcept {
-    for (auto header = items_.begin(); header != items_.end(); ++header) {
-      if (header->name == name) {
-        items_.erase(header);
-        return true;
-      }
-    }
-    return false;
-  }
+  bool erase(std::string_view name) noexcept;
   void clear() noexcept { items_.clear(); }
   void swap(Headers& other) noexcept { items_.swap(other.items_); }
 

@@ -6,6 +6,7 @@
 #include "jobq/config.hpp"
 #include "jobq/context.hpp"
 #include "jobq/dead_letter.hpp"
+#include "jobq/dispatch_future.hpp"
 #include "jobq/error.hpp"
 #include "jobq/headers.hpp"
 #include "jobq/ids.hpp"

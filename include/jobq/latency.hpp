@@ -1,7 +1,6 @@
 // Latency histograms: log-linear buckets, recorded in CPU ticks by one thread, merged on read.
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -20,7 +19,8 @@ constexpr std::size_t latency_bucket(std::uint64_t ticks) noexcept {
   if (ticks < 4) return static_cast<std::size_t>(ticks);
   const unsigned exponent = 63u - static_cast<unsigned>(std::countl_zero(ticks));
   const std::size_t sub = (ticks >> (exponent - 2)) & 3u;
-  return std::min<std::size_t>(4 + (exponent - 2) * 4 + sub, latency_buckets - 1);
+  const std::size_t index = 4 + (exponent - 2) * 4 + sub;
+  return index < latency_buckets ? index : latency_buckets - 1;
 }
 
 /// The smallest tick count past bucket `index`.
@@ -89,7 +89,8 @@ class Latency {
   /// The upper edge of the bucket holding the q-quantile (0 < q ≤ 1), in seconds; 0 if empty.
   double quantile(double q) const noexcept {
     if (count_ == 0) return 0;
-    const auto rank = static_cast<std::uint64_t>(std::max(1.0, q * static_cast<double>(count_) + 0.5));
+    const double wanted = q * static_cast<double>(count_) + 0.5;
+    const auto rank = static_cast<std::uint64_t>(wanted > 1.0 ? wanted : 1.0);
     std::uint64_t seen = 0;
     for (std::size_t index = 0; index < internal::latency_buckets; ++index) {
       seen += buckets_[index];

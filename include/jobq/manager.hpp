@@ -5,7 +5,6 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
-#include <future>
 #include <memory>
 #include <optional>
 #include <span>
@@ -19,6 +18,7 @@
 #include "jobq/config.hpp"
 #include "jobq/context.hpp"
 #include "jobq/dead_letter.hpp"
+#include "jobq/dispatch_future.hpp"
 #include "jobq/error.hpp"
 #include "jobq/ids.hpp"
 #include "jobq/job.hpp"
@@ -178,7 +178,7 @@ class Manager {
   using DispatchCallback = std::function<void(Result<JobId>)>;
   void dispatch_async(const Job& job, DispatchCallback done);
   /// The same, with the result in a future.
-  std::future<Result<JobId>> dispatch_async(const Job& job);
+  DispatchFuture dispatch_async(const Job& job);
   /// dispatch_async() of a typed payload: on a durable queue it is checked and made JSON on the
   /// calling thread, then sent as above; on an in-memory queue it is dispatch(job, payload).
   template <class P>
@@ -186,7 +186,7 @@ class Manager {
   void dispatch_async(const Job& job, P&& payload, DispatchCallback done);
   template <class P>
     requires Payload<std::remove_cvref_t<P>>
-  std::future<Result<JobId>> dispatch_async(const Job& job, P&& payload);
+  DispatchFuture dispatch_async(const Job& job, P&& payload);
 
   /// Dispatches a chain: `steps[0]` now, and each next step when the one before succeeds, with
   /// that step's result (Context::set_result) as its Context::previous_result(). A step that is
@@ -311,6 +311,7 @@ class Manager {
   Result<JobId> dispatch_object(const Job& job, const internal::ObjectType& type, void* object, bool move);
   void dispatch_object_async(const Job& job, const internal::ObjectType& type, void* object, bool move,
                              DispatchCallback done);
+  DispatchFuture dispatch_object_future(const Job& job, const internal::ObjectType& type, void* object, bool move);
 
   std::unique_ptr<internal::Engine> engine_;
 };
@@ -395,12 +396,10 @@ void Manager::dispatch_async(const Job& job, P&& payload, DispatchCallback done)
 
 template <class P>
   requires Payload<std::remove_cvref_t<P>>
-std::future<Result<JobId>> Manager::dispatch_async(const Job& job, P&& payload) {
-  auto promise = std::make_shared<std::promise<Result<JobId>>>();
-  std::future<Result<JobId>> result = promise->get_future();
-  dispatch_async(job, std::forward<P>(payload),
-                 [promise](Result<JobId> outcome) { promise->set_value(std::move(outcome)); });
-  return result;
+DispatchFuture Manager::dispatch_async(const Job& job, P&& payload) {
+  using T = std::remove_cvref_t<P>;
+  constexpr bool move = std::is_rvalue_reference_v<P&&> && !std::is_const_v<std::remove_reference_t<P>>;
+  return dispatch_object_future(job, *internal::payload_type_of<T>, const_cast<T*>(&payload), move);
 }
 
 }  // namespace jobq

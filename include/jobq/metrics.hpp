@@ -9,7 +9,7 @@
 
 #include "jobq/config.hpp"
 #include "jobq/ids.hpp"
-#include "jobq/lane.hpp"
+#include "jobq/lane_stats.hpp"
 #include "jobq/latency.hpp"
 
 namespace jobq {

@@ -5,7 +5,6 @@
 
 #include <concepts>
 #include <string_view>
-#include <tuple>
 
 #include "jobq/internal/for_each.hpp"
 // The description is instantiated here, in the translation unit that declares the struct: it is
@@ -14,14 +13,6 @@
 
 namespace jobq {
 
-/// One declared field of a payload struct: its JSON name and the member it binds to.
-template <class Struct, class Member>
-struct Field {
-  using member_type = Member;
-  std::string_view name;
-  Member Struct::*member;
-};
-
 /// A struct declared with JOBQ_PAYLOAD.
 template <class T>
 concept Payload = requires(const T* tag) {
@@ -29,13 +20,9 @@ concept Payload = requires(const T* tag) {
   { jobq_payload_name(tag) } -> std::convertible_to<std::string_view>;
 };
 
-/// The declared fields of payload type T, as a tuple of Field.
-template <Payload T>
-inline constexpr auto payload_fields = jobq_payload_fields(static_cast<const T*>(nullptr));
-
 }  // namespace jobq
 
-#define JOBQ_INTERNAL_FIELD(Type, member) ::jobq::Field<Type, decltype(Type::member)>{#member, &Type::member}
+#define JOBQ_INTERNAL_FIELD(Type, member) ::jobq::internal::field_of<&Type::member>(#member)
 
 /// Declares the payload fields of `Type`, in the namespace where `Type` is declared:
 ///
@@ -48,7 +35,7 @@ inline constexpr auto payload_fields = jobq_payload_fields(static_cast<const T*>
 /// default constructible and nothrow move constructible.
 #define JOBQ_PAYLOAD(Type, ...)                                                             \
   [[maybe_unused]] constexpr auto jobq_payload_fields(const Type*) noexcept {                \
-    return std::make_tuple(JOBQ_INTERNAL_FOR_EACH(JOBQ_INTERNAL_FIELD, Type, __VA_ARGS__)); \
+    return ::jobq::internal::fields_of(JOBQ_INTERNAL_FOR_EACH(JOBQ_INTERNAL_FIELD, Type, __VA_ARGS__)); \
   }                                                                                         \
   [[maybe_unused]] constexpr ::std::string_view jobq_payload_name(const Type*) noexcept { return #Type; } \
   static_assert(true, "JOBQ_PAYLOAD needs a semicolon")

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,7 +48,7 @@ class Registry {
   std::size_t size() const noexcept { return entries_.size(); }
 
  private:
-  std::deque<std::string> name_storage_;  // stable addresses for the views below
+  std::vector<std::unique_ptr<const std::string>> name_storage_;  // stable addresses for the views below
   std::vector<HandlerEntry> entries_;
   std::vector<std::shared_ptr<void>> owned_;
   internal::FlatNameMap names_;

@@ -1,7 +1,6 @@
 // Counters, the shutdown report, and what the hooks receive.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -81,20 +80,7 @@ struct ReturnedJob {
 
   /// A Job viewing this record, to dispatch again: same type, queue, payload, key, headers, and
   /// the time left until `due` as its delay. It starts again from attempt 1 under a new id.
-  Job to_job() const {
-    Job job(type);
-    job.payload(payload).on_queue(queue);
-    if (!idempotency_key.empty()) job.idempotency_key(idempotency_key);
-    if (!headers.empty()) job.headers(headers);
-    if (!flow.empty()) job.flow_state(flow);
-    if (due == std::chrono::system_clock::time_point::max()) {
-      job.delay(std::chrono::nanoseconds::max());  // it was to wait forever, and still does
-    } else if (due != std::chrono::system_clock::time_point{}) {
-      job.delay(std::max(std::chrono::nanoseconds::zero(),
-                         std::chrono::duration_cast<std::chrono::nanoseconds>(due - std::chrono::system_clock::now())));
-    }
-    return job;
-  }
+  Job to_job() const;
 };
 
 struct ShutdownReport {

@@ -440,10 +440,10 @@ TEST(DurableAsync, EveryAsynchronousDispatchIsReportedOnceAndRuns) {
   auto future = queues.dispatch_async(jobq::Job("payments:charge").payload("{}"));
   ASSERT_TRUE(future.get().ok());
   auto invalid = queues.dispatch_async(jobq::Job("payments:charge").payload("{not json"));
-  ASSERT_EQ(invalid.wait_for(0s), std::future_status::ready);
+  ASSERT_TRUE(invalid.wait_for(0s));
   EXPECT_EQ(invalid.get().error().code(), jobq::Errc::invalid_payload);
   auto local = queues.dispatch_async(jobq::Job("local:note").payload("{}"));
-  ASSERT_EQ(local.wait_for(0s), std::future_status::ready);
+  ASSERT_TRUE(local.wait_for(0s));
   EXPECT_TRUE(local.get().ok());
   ASSERT_TRUE(queues.wait_idle(30s));
   EXPECT_EQ(runs.load(), jobs + 1);
@@ -471,10 +471,10 @@ TEST(DurableAsync, ATypedPayloadCanBeDispatchedAsynchronously) {
                         [&](const jobq::Result<jobq::JobId>& result) { stored.fetch_add(result.ok() ? 1 : 0); });
   const Order local{2, "in memory"};
   auto in_memory = queues.dispatch_async(jobq::Job("local:charge"), local);  // copied, answered at once
-  ASSERT_EQ(in_memory.wait_for(0s), std::future_status::ready);
+  ASSERT_TRUE(in_memory.wait_for(0s));
   EXPECT_TRUE(in_memory.get().ok());
   auto refused = queues.dispatch_async(jobq::Job("payments:charge"), Order{3, std::string("\xff")});
-  ASSERT_EQ(refused.wait_for(0s), std::future_status::ready);  // checked before it is sent
+  ASSERT_TRUE(refused.wait_for(0s));  // checked before it is sent
   EXPECT_EQ(refused.get().error().code(), jobq::Errc::invalid_payload);
   ASSERT_TRUE(eventually([&] { return stored.load() == 1; }));
   ASSERT_TRUE(queues.wait_idle(30s));
@@ -492,7 +492,7 @@ TEST(DurableAsync, AnAsynchronousDispatchWithRedisGoneIsReportedAsUnavailable) {
   queues.start();
   redis.stop(SIGKILL);
   auto refused = queues.dispatch_async(jobq::Job("payments:charge").payload("{}"));
-  ASSERT_EQ(refused.wait_for(10s), std::future_status::ready);
+  ASSERT_TRUE(refused.wait_for(10s));
   const jobq::Result<jobq::JobId> result = refused.get();
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().code(), jobq::Errc::unavailable);

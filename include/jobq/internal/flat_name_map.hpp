@@ -83,7 +83,7 @@ class FlatNameMap {
 
   void grow() {
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(std::max<std::size_t>(16, old.size() * 2), Slot{});
+    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
     mask_ = slots_.size() - 1;
     for (const Slot& slot : old) {
       if (slot.value != no_id) place(slot.name, slot.hash, slot.value);

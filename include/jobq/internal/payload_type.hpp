@@ -9,13 +9,13 @@
 // compiler cannot disagree with the library about a layout.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <new>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -195,28 +195,28 @@ template <auto Member>
 struct MemberAccess;
 template <class Struct, class M, M Struct::*Member>
 struct MemberAccess<Member> {
+  using member_type = M;
   static void* get(void* object) noexcept { return &(static_cast<Struct*>(object)->*Member); }
 };
 
+/// One field of a JOBQ_PAYLOAD: what the macro writes for each member. Only the declaration is
+/// needed where the macro stands; the description is made where the struct is first carried.
+template <auto Member>
+constexpr FieldType field_of(std::string_view name) noexcept {
+  using M = typename MemberAccess<Member>::member_type;
+  return FieldType{name, &MemberAccess<Member>::get, value_type_of<M>, !is_optional<M>::value};
+}
+
+/// The fields of a JOBQ_PAYLOAD, as an array (empty for a struct that declares none).
+template <class... Fields>
+constexpr std::array<FieldType, sizeof...(Fields)> fields_of(Fields... fields) noexcept {
+  return {fields...};
+}
+
 template <class T>
 struct PayloadTypeFor {
-  static constexpr auto fields_tuple = jobq_payload_fields(static_cast<const T*>(nullptr));
-  static constexpr std::size_t field_count = std::tuple_size_v<std::remove_const_t<decltype(fields_tuple)>>;
-
-  template <std::size_t I>
-  static constexpr FieldType field() {
-    using Member = typename std::tuple_element_t<I, std::remove_const_t<decltype(fields_tuple)>>::member_type;
-    return FieldType{std::get<I>(fields_tuple).name, &MemberAccess<std::get<I>(fields_tuple).member>::get,
-                     value_type_of<Member>, !is_optional<Member>::value};
-  }
-  template <std::size_t... I>
-  static constexpr auto make_fields(std::index_sequence<I...>) {
-    struct Fields {
-      FieldType items[sizeof...(I) == 0 ? 1 : sizeof...(I)];
-    };
-    return Fields{{field<I>()...}};
-  }
-  static constexpr auto fields = make_fields(std::make_index_sequence<field_count>{});
+  static constexpr auto fields = jobq_payload_fields(static_cast<const T*>(nullptr));
+  static constexpr std::size_t field_count = fields.size();
 
   static void copy_construct(void* to, const void* from) { ::new (to) T(*static_cast<const T*>(from)); }
   static void move_construct(void* to, void* from) noexcept { ::new (to) T(std::move(*static_cast<T*>(from))); }
@@ -229,7 +229,7 @@ struct PayloadTypeFor {
   static_assert(std::is_default_constructible_v<T>, "jobq: a payload struct must be default constructible");
 
   static constexpr ObjectType value{jobq_payload_name(static_cast<const T*>(nullptr)),
-                                    fields.items,
+                                    fields.data(),
                                     field_count,
                                     sizeof(T),
                                     alignof(T),
