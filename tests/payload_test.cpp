@@ -133,6 +133,24 @@ TEST(PayloadBind, IgnoresUnknownFieldsOfAnyShape) {
   EXPECT_EQ(order.id, "o-17");
 }
 
+TEST(PayloadBind, KeysMatchByTheirValueInAnyOrderAndWithEscapes) {
+  // Keys are compared as written first; one spelled with escapes is compared unescaped. A key
+  // that only starts like a field name, or extends one, names nothing.
+  Order order;
+  const std::string text = R"({"ship_to": {"zip": "1", "c\u0069ty": "Nice"}, "items": [], "tags": [],
+    "war\u0065house": 7, "priority": 1, "gift": false, "discount": 0, "weight": 0, "total_cents": 5,
+    "customer": 2, "i": "prefix", "idx": "extended", "\u0069d": "o-18", "note": null})";
+  const jobq::Status status = jobq::from_json(text, order);
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(order.id, "o-18");
+  EXPECT_EQ(order.warehouse, 7);
+  EXPECT_EQ(order.ship_to.city, "Nice");
+  EXPECT_EQ(order.ship_to.zip, "1");
+  EXPECT_EQ(order.total_cents, 5u);
+  // An unknown key is still checked when it has escapes: a bad one is an error, not skipped.
+  EXPECT_NE(bind_error(R"({"b\qd": 1})").find("STRING_ERROR"), std::string::npos);
+}
+
 TEST(PayloadBind, MissingRequiredFieldIsNamed) {
   std::string text = full_order;
   text.replace(text.find("\"customer\": -42,"), 16, "");

@@ -18,10 +18,12 @@ namespace {
 namespace ondemand = simdjson::ondemand;
 using simdjson::error_code;
 
-error_code bind_value(ondemand::value value, const ValueType& type, void* out, BindFailure& failure);
+error_code bind_object(ondemand::object& object, const ObjectType& type, void* out, BindFailure& failure);
+error_code bind_nested(ondemand::value& value, const ValueType& type, void* out, BindFailure& failure);
+inline error_code bind_value(ondemand::value& value, const ValueType& type, void* out, BindFailure& failure);
 
 template <class Signed>
-error_code bind_signed(ondemand::value value, void* out) {
+error_code bind_signed(ondemand::value& value, void* out) {
   std::int64_t number = 0;
   if (error_code error = value.get_int64().get(number)) return error;
   if (number < std::numeric_limits<Signed>::min() || number > std::numeric_limits<Signed>::max()) {
@@ -32,7 +34,7 @@ error_code bind_signed(ondemand::value value, void* out) {
 }
 
 template <class Unsigned>
-error_code bind_unsigned(ondemand::value value, void* out) {
+error_code bind_unsigned(ondemand::value& value, void* out) {
   std::uint64_t number = 0;
   if (error_code error = value.get_uint64().get(number)) return error;
   if (number > std::numeric_limits<Unsigned>::max()) return simdjson::NUMBER_OUT_OF_RANGE;
@@ -40,25 +42,66 @@ error_code bind_unsigned(ondemand::value value, void* out) {
   return simdjson::SUCCESS;
 }
 
-error_code bind_object(ondemand::object object, const ObjectType& type, void* out, BindFailure& failure) {
+/// True when a key, given as the bytes after its opening quote, is exactly `name` as written,
+/// without escapes. A declared name is a C++ identifier (no quote, no backslash), so the first
+/// byte that differs ends the compare at the key's closing quote at the latest: nothing past the
+/// key is read.
+bool raw_key_is(const char* raw, std::string_view name) noexcept {
+  for (std::size_t index = 0; index < name.size(); ++index) {
+    if (raw[index] != name[index]) return false;
+  }
+  return raw[name.size()] == '"';
+}
+
+/// Whether a raw key has a backslash before its closing quote (it may then spell a declared name
+/// with escapes, and it must be unescaped to be checked).
+bool raw_key_escaped(const char* raw) noexcept {
+  for (;; ++raw) {
+    if (*raw == '"') return false;
+    if (*raw == '\\') return true;
+  }
+}
+
+/// The declared field a key names, or field_count. The search starts after the field matched
+/// last: JSON written from a struct (by jobq or by most producers) has its keys in declaration
+/// order, so a key is usually found by its first compare.
+std::size_t find_field(const ObjectType& type, ondemand::field& field, std::size_t next, error_code& error) {
+  const char* raw = field.key().raw();
+  for (std::size_t tried = 0, index = next; tried < type.field_count; ++tried) {
+    if (raw_key_is(raw, type.fields[index].name)) return index;
+    if (++index == type.field_count) index = 0;
+  }
+  if (!raw_key_escaped(raw)) return type.field_count;  // an unknown key, skipped
+  std::string_view key;
+  if ((error = field.unescaped_key().get(key))) return type.field_count;
+  for (std::size_t index = 0; index < type.field_count; ++index) {
+    if (type.fields[index].name == key) return index;
+  }
+  return type.field_count;
+}
+
+error_code bind_object(ondemand::object& object, const ObjectType& type, void* out, BindFailure& failure) {
   std::uint64_t seen = 0;
+  std::size_t next = 0;
   for (auto entry : object) {
-    ondemand::field field;
-    error_code error = std::move(entry).get(field);
-    std::string_view key;
-    if (!error) error = field.unescaped_key().get(key);
+    // The field is used where the iterator made it: moved into a variable of its own, its parts
+    // were written and then read back as one wider load, which stalls store forwarding.
+    error_code error = entry.error();
     if (error) return error;
-    for (std::size_t index = 0; index < type.field_count; ++index) {
-      const FieldType& member = type.fields[index];
-      if (member.name != key) continue;
-      seen |= std::uint64_t{1} << index;
-      if (error_code bound = bind_value(field.value(), *member.value, member.member(out), failure)) {
-        prepend_field(failure.path, member.name);
-        return bound;
-      }
-      break;
+    ondemand::field& field = entry.value_unsafe();
+    const std::size_t index = find_field(type, field, next, error);
+    if (error) return error;
+    if (index == type.field_count) continue;
+    const FieldType& member = type.fields[index];
+    seen |= std::uint64_t{1} << index;
+    next = index + 1 == type.field_count ? 0 : index + 1;
+    if (error_code bound = bind_value(field.value(), *member.value, member.member(out), failure)) {
+      prepend_field(failure.path, member.name);
+      return bound;
     }
   }
+  const std::uint64_t declared = type.field_count == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << type.field_count) - 1;
+  if (seen == declared) [[likely]] return simdjson::SUCCESS;
   // Optional members that were not present must read as empty, even when `out` is reused; the
   // first required member missing is the error.
   for (std::size_t index = 0; index < type.field_count; ++index) {
@@ -73,7 +116,9 @@ error_code bind_object(ondemand::object object, const ObjectType& type, void* ou
   return simdjson::SUCCESS;
 }
 
-error_code bind_value(ondemand::value value, const ValueType& type, void* out, BindFailure& failure) {
+/// Scalars and strings, most of what a payload holds: inlined where a value is bound, so that
+/// they cost no call of their own.
+[[gnu::always_inline]] inline error_code bind_leaf(ondemand::value& value, const ValueType& type, void* out) {
   switch (type.kind) {
     case ValueKind::boolean: return value.get_bool().get(*static_cast<bool*>(out));
     case ValueKind::int8: return bind_signed<std::int8_t>(value, out);
@@ -98,6 +143,13 @@ error_code bind_value(ondemand::value value, const ValueType& type, void* out, B
       if (!error) type.string->assign(out, text.data(), text.size());
       return error;
     }
+    default: return simdjson::UNEXPECTED_ERROR;
+  }
+}
+
+/// Optionals, vectors and nested payloads.
+error_code bind_nested(ondemand::value& value, const ValueType& type, void* out, BindFailure& failure) {
+  switch (type.kind) {
     case ValueKind::optional: {
       bool is_null = false;
       if (error_code error = value.is_null().get(is_null)) return error;
@@ -108,14 +160,13 @@ error_code bind_value(ondemand::value value, const ValueType& type, void* out, B
       return bind_value(value, *type.element, type.optional->emplace(out), failure);
     }
     case ValueKind::vector: {
-      ondemand::array array;
-      if (error_code error = value.get_array().get(array)) return error;
+      auto array = value.get_array();
+      if (error_code error = array.error()) return error;
       type.vector->clear(out);
       std::size_t index = 0;
-      for (auto element : array) {
-        ondemand::value item;
-        error_code error = std::move(element).get(item);
-        if (!error) error = bind_value(item, *type.element, type.vector->emplace_back(out), failure);
+      for (auto element : array.value_unsafe()) {
+        error_code error = element.error();
+        if (!error) error = bind_value(element.value_unsafe(), *type.element, type.vector->emplace_back(out), failure);
         if (error) {
           prepend_index(failure.path, index);
           return error;
@@ -125,12 +176,17 @@ error_code bind_value(ondemand::value value, const ValueType& type, void* out, B
       return simdjson::SUCCESS;
     }
     case ValueKind::object: {
-      ondemand::object object;
-      if (error_code error = value.get_object().get(object)) return error;
-      return bind_object(object, *type.object, out, failure);
+      auto object = value.get_object();
+      if (error_code error = object.error()) return error;
+      return bind_object(object.value_unsafe(), *type.object, out, failure);
     }
+    default: return simdjson::UNEXPECTED_ERROR;
   }
-  return simdjson::UNEXPECTED_ERROR;
+}
+
+[[gnu::always_inline]] inline error_code bind_value(ondemand::value& value, const ValueType& type, void* out, BindFailure& failure) {
+  if (type.kind <= ValueKind::string) [[likely]] return bind_leaf(value, type, out);
+  return bind_nested(value, type, out, failure);
 }
 
 }  // namespace
