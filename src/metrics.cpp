@@ -1,4 +1,4 @@
-// Merging the per-worker and per-producer counters into a metrics snapshot.
+// Merging the per-worker and per-producer counters into a metrics snapshot and per-queue stats.
 #include "jobq/internal/engine.hpp"
 
 namespace jobq {
@@ -130,6 +130,64 @@ std::vector<InFlightJob> internal::Engine::in_flight() const {
     }
   }
   return jobs;
+}
+
+QueueStats internal::Engine::collect_stats(const internal::QueueRuntime& queue) const {
+  QueueStats stats;
+  stats.name = queue.config.name;
+  stats.workers = queue.config.workers;
+  // Outcomes first, acceptances after: a job counted as run was accepted before it ran (release
+  // stores, acquire loads, and the ring in between), so a snapshot never shows more jobs run than
+  // accepted.
+  // The workers' cells exist once start() has begun; before it every count is zero.
+  if (cells_ready_.load(std::memory_order_acquire)) {
+    for (const auto& worker : queue.workers) {
+      for (std::size_t type = 0; type < registry_.size(); ++type) worker->cells[type].add_outcomes_to(stats);
+    }
+  }
+  stats.timed_out = queue.timed_out.load(std::memory_order_acquire);
+  stats.handed_back = queue.handed_back.load(std::memory_order_acquire);
+  stats.accepted += queue.requeued.load(std::memory_order_acquire);
+  stats.accepted += queue.delivered.load(std::memory_order_acquire);
+  stats.rejected += queue.async_rejected.load(std::memory_order_relaxed);
+  stats.paused = queue.paused.load(std::memory_order_relaxed);
+  stats.wakeups = queue.notifier.wakes();
+  stats.limit_waiting = queue.limit_waiting.load(std::memory_order_relaxed);
+  stats.throttled = queue.throttled.load(std::memory_order_relaxed);
+  {
+    std::unique_lock timer_lock = timer_.lock();
+    stats.scheduled = timer_.size_locked(queue.index);
+  }
+  {
+    const std::lock_guard lock(producers_mutex_);
+    for (const auto& producer : producers_) {
+      stats.accepted += producer->counters[queue.index].accepted.read();
+      stats.rejected += producer->counters[queue.index].rejected.read();
+      stats.debounced += producer->counters[queue.index].debounced.read();
+    }
+  }
+  stats.depth = std::max<std::int64_t>(0, queue.depth());
+  return stats;
+}
+
+std::vector<QueueStats> internal::Engine::stats() const {
+  std::vector<QueueStats> all;
+  all.reserve(queues_.size());
+  for (const auto& queue : queues_) all.push_back(collect_stats(*queue));
+  return all;
+}
+
+std::uint64_t internal::Engine::unrouted() const {
+  const std::lock_guard lock(producers_mutex_);
+  std::uint64_t total = 0;
+  for (const auto& producer : producers_) total += producer->unrouted.read();
+  return total;
+}
+
+QueueStats internal::Engine::stats(std::string_view queue) const {
+  const QueueId id = queue_index_.find(queue);
+  if (id == no_id) throw ConfigError("no queue is named '" + std::string(queue) + "'");
+  return collect_stats(*queues_[id]);
 }
 
 }  // namespace jobq

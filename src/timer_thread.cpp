@@ -1,4 +1,6 @@
 // The thread that serves the timer: moves due jobs onto their queues and fires timeouts.
+#include <new>
+#include <string>
 #include <vector>
 
 #include "jobq/internal/engine.hpp"
@@ -9,25 +11,36 @@ namespace jobq {
 void internal::Engine::run_timer() {
   constexpr std::string_view thread_name = "jq:timer";
   internal::name_this_thread(thread_name);
-  std::string pin_error = internal::pin_this_thread(config_.timer_cpus);
-  if (!pin_error.empty()) pin_error = "timer_cpus: " + pin_error;
+  // What the timer keeps for its life is made before it reports to start(), as a worker's is.
+  std::string pin_error;
+  std::vector<moodycamel::ProducerToken> tokens;  // its own ring producers: one per queue
+  bool prepared = false;
+  try {
+    pin_error = internal::pin_this_thread(config_.timer_cpus);
+    if (!pin_error.empty()) pin_error = "timer_cpus: " + pin_error;
+    tokens.reserve(queues_.size());
+    for (auto& queue : queues_) {
+      tokens.emplace_back(queue->ring);
+      if (!tokens.back().valid()) throw std::bad_alloc();  // the ring could not add a producer
+    }
+    prepared = true;
+  } catch (const std::bad_alloc&) {  // reported below
+  }
   const WorkerInfo info{{}, 0, -1, thread_name};
-  if (pin_error.empty()) call_hook(on_worker_start_, "timer start", info);
+  const bool announced = prepared && pin_error.empty();
+  if (announced) call_hook(on_worker_start_, "timer start", info);
   {
     const std::lock_guard lock(lifecycle_mutex_);
     timer_ready_ = true;
+    if (!prepared) start_out_of_memory_ = true;
     if (!pin_error.empty() && start_error_.empty()) start_error_ = std::move(pin_error);
   }
   lifecycle_changed_.notify_all();
-  serve_timer();
-  if (pin_error.empty()) call_hook(on_worker_stop_, "timer stop", info);
+  if (prepared) serve_timer(tokens);
+  if (announced) call_hook(on_worker_stop_, "timer stop", info);
 }
 
-void internal::Engine::serve_timer() {
-  // The timer's own ring producers: one thread, so one token per queue.
-  std::vector<moodycamel::ProducerToken> tokens;
-  tokens.reserve(queues_.size());
-  for (auto& queue : queues_) tokens.emplace_back(queue->ring);
+void internal::Engine::serve_timer(std::vector<moodycamel::ProducerToken>& tokens) {
   std::vector<internal::Timer::Node> due;
   std::unique_lock lock = timer_.lock();
   while (!timer_stop_) {

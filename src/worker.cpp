@@ -2,8 +2,10 @@
 // thread, entered once, so inlining it into user code would buy nothing.
 #include <array>
 #include <chrono>
-#include <span>
 #include <cstring>
+#include <new>
+#include <optional>
+#include <span>
 #include <string>
 
 #include "jobq/internal/adaptive_spin.hpp"
@@ -75,32 +77,61 @@ std::string worker_thread_name(std::string_view queue, unsigned index) {
 }  // namespace
 
 void internal::Engine::run_worker(internal::QueueRuntime& queue, internal::Worker& worker) {
-  const std::string thread_name = worker_thread_name(queue.config.name, worker.index);
-  internal::name_this_thread(thread_name);
+  // What the worker keeps for its life is made before it reports to start(): a thread that cannot
+  // get that memory says so, start() fails with std::bad_alloc, and the process goes on.
+  std::string thread_name;
   std::string pin_error;
-  if (worker.cpu >= 0) {
-    const unsigned cpu = static_cast<unsigned>(worker.cpu);
-    pin_error = internal::pin_this_thread(std::span(&cpu, 1));
-    if (!pin_error.empty()) pin_error = "queue '" + queue.config.name + "': worker " + std::to_string(worker.index) + ": " + pin_error;
+  std::optional<internal::PayloadScratch> scratch;  // parser and JSON buffer, reused for every bind
+  Context context;
+  bool prepared = false;
+  try {
+    thread_name = worker_thread_name(queue.config.name, worker.index);
+    internal::name_this_thread(thread_name);
+    if (worker.cpu >= 0) {
+      const unsigned cpu = static_cast<unsigned>(worker.cpu);
+      pin_error = internal::pin_this_thread(std::span(&cpu, 1));
+      if (!pin_error.empty()) pin_error = "queue '" + queue.config.name + "': worker " + std::to_string(worker.index) + ": " + pin_error;
+    }
+    scratch.emplace();
+    internal::ContextAccess::bind_worker(context, queue.config.name);
+    renew_job_stop(worker, context);
+    prepared = true;
+  } catch (const std::bad_alloc&) {  // reported below
   }
   const WorkerInfo info{queue.config.name, worker.index, worker.cpu, thread_name};
-  if (pin_error.empty()) call_hook(on_worker_start_, "worker start", info);
+  const bool announced = prepared && pin_error.empty();
+  if (announced) call_hook(on_worker_start_, "worker start", info);
   {
     const std::lock_guard lock(lifecycle_mutex_);
     ++workers_started_;
     ++workers_live_;
+    if (!prepared) start_out_of_memory_ = true;
     if (!pin_error.empty() && start_error_.empty()) start_error_ = std::move(pin_error);
   }
   lifecycle_changed_.notify_all();
-  if (logs(LogLevel::debug)) {
-    log(LogLevel::debug, "worker " + queue.config.name + "/" + std::to_string(worker.index) + " started");
+  log_worker(queue, worker, "started");
+  if (prepared) serve(queue, worker, *scratch, context);
+  if (announced) call_hook(on_worker_stop_, "worker stop", info);
+  log_worker(queue, worker, "stopped");
+  {
+    const std::lock_guard lock(lifecycle_mutex_);
+    --workers_live_;
   }
+  lifecycle_changed_.notify_all();
+}
 
+void internal::Engine::log_worker(const internal::QueueRuntime& queue, const internal::Worker& worker,
+                                  std::string_view what) const noexcept {
+  if (!logs(LogLevel::debug)) return;
+  try {
+    log(LogLevel::debug, "worker " + queue.config.name + "/" + std::to_string(worker.index) + " " + std::string(what));
+  } catch (const std::bad_alloc&) {  // NOLINT(bugprone-empty-catch): the line is lost, the worker is not
+  }
+}
+
+void internal::Engine::serve(internal::QueueRuntime& queue, internal::Worker& worker,
+                             internal::PayloadScratch& scratch, Context& context) {
   moodycamel::ConsumerToken token(queue.ring);
-  internal::PayloadScratch scratch;  // parser and JSON buffer, reused for every job this worker binds
-  Context context;
-  internal::ContextAccess::bind_worker(context, queue.config.name);
-  renew_job_stop(worker, context);
   std::array<internal::Envelope, 64> batch;
   const std::size_t batch_size = queue.config.dequeue_batch;
   // Idle: spinning on the empty ring (counted in the notifier, so producers need not wake
@@ -185,16 +216,6 @@ void internal::Engine::run_worker(internal::QueueRuntime& queue, internal::Worke
     idle_polls = 0;  // spinning again, either way
   }
   stop_spinning(false);
-
-  if (pin_error.empty()) call_hook(on_worker_stop_, "worker stop", info);
-  if (logs(LogLevel::debug)) {
-    log(LogLevel::debug, "worker " + queue.config.name + "/" + std::to_string(worker.index) + " stopped");
-  }
-  {
-    const std::lock_guard lock(lifecycle_mutex_);
-    --workers_live_;
-  }
-  lifecycle_changed_.notify_all();
 }
 
 void internal::Engine::hold_while_paused(internal::QueueRuntime& queue) {
@@ -334,16 +355,21 @@ Status internal::Engine::run_timed(internal::Worker& worker, const HandlerEntry&
   internal::ContextAccess::set_deadline(context, deadline);
   Status status = invoke_guarded(handler, context, message);
   internal::ContextAccess::set_deadline(context, Clock::time_point::max());
-  if (worker.deadline.disarm(run)) [[unlikely]] renew_job_stop(worker, context);
+  if (worker.deadline.disarm(run)) [[unlikely]] {
+    // The fired source cannot be reset; the next job needs a fresh one, memory or not yet.
+    internal::until_allocated([&] { renew_job_stop(worker, context); }, [] {});
+  }
   return status;
 }
 
 void internal::Engine::renew_job_stop(internal::Worker& worker, Context& context) {
+  // A stop source is allocated: made first, so that running out of memory changes nothing.
+  std::stop_source fresh;
   // The callback goes first: its destructor waits for a forward that is running, so the source
   // it points to can then be replaced. Made again after, it fires at once if shutdown's deadline
   // has already passed.
   worker.forward_stop.reset();
-  worker.job_stop = std::stop_source();
+  worker.job_stop = std::move(fresh);
   worker.forward_stop.emplace(worker.stop.get_token(), internal::Worker::ForwardStop{&worker.job_stop});
   internal::ContextAccess::bind_stop(context, worker.job_stop.get_token());
 }

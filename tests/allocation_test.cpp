@@ -17,11 +17,19 @@
 namespace {
 /// Allocations on this thread that still succeed before one fails (once); negative: all of them.
 thread_local long allocations_left = -1;
+/// The allocations_left every thread starts with when it first allocates: how the engine's own
+/// threads are made to fail as they start.
+std::atomic<long> new_thread_budget{-1};
+thread_local bool budget_taken = false;
 /// Calls of operator new, on every thread.
 std::atomic<std::uint64_t> allocations{0};
 
 void spend_one() {
   allocations.fetch_add(1, std::memory_order_relaxed);
+  if (!budget_taken) {
+    budget_taken = true;
+    allocations_left = new_thread_budget.load(std::memory_order_relaxed);
+  }
   if (allocations_left == 0) {
     allocations_left = -1;
     throw std::bad_alloc();
@@ -252,6 +260,73 @@ TEST(AllocationFailure, AFailedAllocationWhileSettlingAJobNeitherKillsTheWorkerN
   }
   // Past some budget the settlement no longer reaches the failure; below it every step met one.
   EXPECT_GT(settled_after_a_failure, 0u);
+}
+
+TEST(AllocationFailure, AnEngineThreadThatCannotGetItsMemoryFailsStartAndTheProcessGoesOn) {
+  // Each budget makes every thread the engine starts fail one allocation, a little later each
+  // time: from the first thing a worker or the timer makes, to past all of it.
+  int failed_starts = 0;
+  int started = 0;
+  for (long budget = 0; budget < 40; ++budget) {
+    jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 2}}});
+    std::atomic<int> runs{0};
+    std::atomic<int> announced{0};
+    queues.on_worker_start([&](const jobq::WorkerInfo&) { announced.fetch_add(1); });
+    queues.on_worker_stop([&](const jobq::WorkerInfo&) { announced.fetch_sub(1); });
+    queues.register_handler("alloc:run", [&](Context&, const Message&) {
+      runs.fetch_add(1);
+      return Status::success();
+    });
+    new_thread_budget = budget;
+    bool ran = false;
+    try {
+      queues.start();
+      ran = true;
+    } catch (const std::bad_alloc&) {
+      ++failed_starts;
+    }
+    new_thread_budget = -1;
+    if (!ran) {
+      // Stopped like any failed start: every thread announced was also seen out, and intake is shut.
+      EXPECT_EQ(announced.load(), 0) << budget;
+      EXPECT_EQ(queues.dispatch(jobq::Job("alloc:run")).code(), jobq::Errc::shutting_down) << budget;
+      continue;
+    }
+    ++started;
+    for (int index = 0; index < 20; ++index) ASSERT_TRUE(queues.dispatch(jobq::Job("alloc:run"))) << budget;
+    const jobq::ShutdownReport report = queues.shutdown(30s, jobq::ShutdownMode::drain);
+    EXPECT_EQ(runs.load(), 20) << budget;
+    EXPECT_TRUE(report.balanced()) << budget;
+  }
+  EXPECT_GT(failed_starts, 0) << "no budget reached an engine thread's start";
+  EXPECT_GT(started, 0) << "no budget let the engine start";
+}
+
+TEST(AllocationFailure, AWorkerWhoseJobTimedOutGetsAFreshStopSourceOnceMemoryIsBack) {
+  jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 1}}});
+  std::atomic<int> runs{0};
+  std::atomic<int> stopped_at_start{0};
+  queues.register_handler(
+      "alloc:slow",
+      [&](Context& context, const Message&) {
+        runs.fetch_add(1);
+        if (context.stop_requested()) stopped_at_start.fetch_add(1);
+        if (runs.load() == 1) {
+          while (!context.stop_requested()) std::this_thread::sleep_for(1ms);  // until the timeout fires
+          allocations_left = 0;  // the worker's next allocation, its fresh stop source, fails
+        }
+        return Status::success();
+      },
+      {.timeout = 50ms});
+  queues.start();
+  ASSERT_TRUE(queues.dispatch(jobq::Job("alloc:slow")));
+  ASSERT_TRUE(queues.dispatch(jobq::Job("alloc:slow")));
+  ASSERT_TRUE(queues.wait_idle(30s));
+  EXPECT_EQ(runs.load(), 2);  // the worker lived
+  EXPECT_EQ(stopped_at_start.load(), 0);  // and the second job did not start with a fired token
+  const jobq::ShutdownReport report = queues.shutdown(5s);
+  EXPECT_TRUE(report.balanced());
+  EXPECT_EQ(report.timed_out, 1u);
 }
 
 }  // namespace

@@ -228,7 +228,12 @@ class Engine {
   /// Runs the middleware chain and the handler; an exception of any type becomes a retryable
   /// error carrying its message.
   Status invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) const;
+  /// A worker thread: makes what it keeps, reports to start(), serves its queue until shutdown.
   void run_worker(QueueRuntime& queue, Worker& worker);
+  /// The worker's loop: takes jobs, runs them, spins and parks while the queue is empty.
+  void serve(QueueRuntime& queue, Worker& worker, PayloadScratch& scratch, Context& context);
+  /// "worker <queue>/<index> <what>" at debug level; a line that cannot be made is dropped.
+  void log_worker(const QueueRuntime& queue, const Worker& worker, std::string_view what) const noexcept;
   /// Parks a worker whose queue is paused (before a take, or in the middle of a batch) until it
   /// is resumed or intake closes.
   void hold_while_paused(QueueRuntime& queue);
@@ -276,7 +281,7 @@ class Engine {
   bool schedule(QueueId queue, Envelope& envelope, Clock::time_point due);
   /// The timer thread: named, pinned and announced like a worker, then serve_timer().
   void run_timer();
-  void serve_timer();
+  void serve_timer(std::vector<moodycamel::ProducerToken>& tokens);
   /// Moves a due job onto its ring from the timer thread; false if intake has closed.
   bool release_due(Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens);
   /// Fires the stop tokens of the handlers running past their deadline at `now`.
@@ -374,6 +379,7 @@ class Engine {
   std::size_t workers_live_ = 0;
   bool timer_ready_ = false;  // the timer thread has been named, pinned and announced
   std::string start_error_;
+  bool start_out_of_memory_ = false;  // a thread could not make what it keeps for its life
   std::vector<ReturnedJob> returned_;
   std::vector<ReturnedJob> chain_returned_;  // next steps of chains that met closed intake
   bool shut_down_ = false;

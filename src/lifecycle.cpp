@@ -1,0 +1,228 @@
+// Starting and stopping the engine: start() brings up the workers and the timer, shutdown() drains
+// or stops them and hands back, as ReturnedJob records, the jobs that did not run.
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "jobq/internal/deadline.hpp"
+#include "jobq/internal/engine.hpp"
+#include "jobq/internal/until_allocated.hpp"
+
+namespace jobq {
+namespace {
+
+/// Why start() failed, or empty (then start() reports running out of memory) when even that
+/// line cannot be made: the workers that did start must still be stopped before it throws.
+std::string start_failure(std::string_view what, const std::exception& error) noexcept {
+  try {
+    return std::string(what) + error.what();
+  } catch (const std::bad_alloc&) {
+    return {};
+  }
+}
+
+}  // namespace
+
+void internal::Engine::start() {
+  const std::lock_guard call(lifecycle_calls_);
+  std::unique_lock lock(lifecycle_mutex_);
+  if (state_.load() != configuring) throw ConfigError("start() may be called once, before shutdown()");
+  std::size_t spawned = 0;
+  std::string failure;
+  for (auto& queue : queues_) {
+    for (auto& worker : queue->workers) worker->cells = std::make_unique<internal::TypeCell[]>(registry_.size());
+    queue->check_limits = queue->limits != nullptr || any_type_limited_;
+  }
+  started_at_ = std::chrono::steady_clock::now();
+  cells_ready_.store(true, std::memory_order_release);
+  try {
+    for (auto& queue : queues_) {
+      for (auto& worker : queue->workers) {
+        internal::QueueRuntime* runtime = queue.get();
+        internal::Worker* self = worker.get();
+        worker->thread = std::thread([this, runtime, self] { run_worker(*runtime, *self); });
+        ++spawned;
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    start_out_of_memory_ = true;
+  } catch (const std::exception& error) {  // e.g. std::system_error when no thread can be made
+    failure = start_failure("cannot start a worker thread: ", error);
+  }
+  lifecycle_changed_.wait(lock, [&] { return workers_started_ == spawned; });
+  if (failure.empty()) failure = std::move(start_error_);
+  if (failure.empty() && !start_out_of_memory_) {
+    try {
+      timer_thread_ = std::thread([this] { run_timer(); });
+      lifecycle_changed_.wait(lock, [&] { return timer_ready_; });
+      failure = std::move(start_error_);
+    } catch (const std::bad_alloc&) {
+      start_out_of_memory_ = true;
+    } catch (const std::exception& error) {
+      failure = start_failure("cannot start the timer thread: ", error);
+    }
+  }
+  if (failure.empty() && !start_out_of_memory_) {
+    // Types are frozen from here: size every per-type counter, then open intake under the same
+    // lock, so that a producer state made meanwhile cannot miss its sizing.
+    {
+      const std::lock_guard producers_lock(producers_mutex_);
+      for (auto& state : producers_) size_type_counters(*state);
+      state_.store(running, std::memory_order_seq_cst);
+    }
+    if (logs(LogLevel::info)) {
+      std::size_t workers = 0;
+      for (const auto& queue : queues_) workers += queue->workers.size();
+      log(LogLevel::info, "started " + std::to_string(workers) + " workers on " + std::to_string(queues_.size()) +
+                              " queues, " + std::to_string(registry_.size()) + " job types");
+    }
+    return;
+  }
+  // Stop the workers that did start, so that none outlives a Manager that never ran.
+  state_.store(stopping, std::memory_order_seq_cst);
+  for (auto& queue : queues_) queue->wake_everyone();
+  lock.unlock();
+  for (auto& queue : queues_) {
+    for (auto& worker : queue->workers) {
+      if (worker->thread.joinable()) worker->thread.join();
+    }
+  }
+  stop_timer();
+  state_.store(stopped);
+  shut_down_ = true;
+  // Out of memory is not a configuration mistake: it is reported as itself.
+  if (start_out_of_memory_ || failure.empty()) throw std::bad_alloc();
+  throw ConfigError(failure);
+}
+
+ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode) {
+  const auto until = internal::later(std::chrono::steady_clock::now(), deadline);
+  const std::lock_guard call(lifecycle_calls_);  // a concurrent call waits, then gets the final counters
+  std::unique_lock lock(lifecycle_mutex_);
+  bool drained = true;
+  // No new slot after this; one in hand may still be dispatched until intake closes below (a
+  // dispatch waiting for room then gives up), and the thread is joined once it has.
+  scheduler_.request_stop();
+  if (!shut_down_ && state_.load() == configuring) {
+    state_.store(stopped, std::memory_order_seq_cst);
+    shut_down_ = true;
+  } else if (!shut_down_) {
+    // Durable queues stop fetching first, while intake is still open, so that no fetched job
+    // meets a closed ring: what they hold is then run (drain) or handed back below.
+    lock.unlock();
+    stop_lane_fetching();
+    lock.lock();
+    // Intake closes here; the timer stops moving jobs onto the queues (it checks the state).
+    state_.store(mode == ShutdownMode::drain ? draining : stopping, std::memory_order_seq_cst);
+    lock.unlock();
+    scheduler_.stop();
+    lock.lock();
+    for (auto& queue : queues_) queue->wake_everyone();
+    drained = lifecycle_changed_.wait_until(lock, until, [&] { return workers_live_ == 0; });
+    if (!drained) {
+      state_.store(stopping, std::memory_order_seq_cst);
+      for (auto& queue : queues_) {
+        for (auto& worker : queue->workers) worker->stop.request_stop();
+        queue->wake_everyone();
+      }
+    }
+    lock.unlock();
+    for (auto& queue : queues_) {
+      for (auto& worker : queue->workers) worker->thread.join();
+    }
+    // No worker can schedule a retry any more: stop the timer, then return what it holds.
+    stop_timer();
+    {
+      std::unique_lock timer_lock = timer_.lock();
+      std::vector<internal::Timer::Node> pending = timer_.take_all_locked();
+      timer_lock.unlock();
+      for (internal::Timer::Node& job : pending) return_job(*queues_[job->queue], job->envelope, job->due);
+    }
+    // What no worker took. A reservation made before intake closed turns into an enqueue (or is
+    // withdrawn) within a few instructions, so wait for the depth itself to reach zero.
+    for (auto& queue : queues_) {
+      internal::Envelope envelope;
+      while (queue->depth() > 0) {
+        if (queue->ring.try_dequeue(envelope)) {
+          queue->dequeued.fetch_add(1, std::memory_order_seq_cst);
+          return_job(*queue, envelope);
+        } else {
+          std::this_thread::yield();
+        }
+      }
+    }
+    stop_lanes();
+    lock.lock();
+    state_.store(stopped, std::memory_order_seq_cst);
+    shut_down_ = true;
+  }
+  ShutdownReport report;
+  report.not_run = std::move(returned_);
+  returned_.clear();
+  report.chain_steps = std::move(chain_returned_);
+  chain_returned_.clear();
+  report.batches = batches_.pending();
+  report.drained = drained && report.not_run.empty();
+  lock.unlock();
+  report.queues = stats();
+  report.unrouted = unrouted();
+  if (logs(LogLevel::info)) {
+    log(LogLevel::info, "shut down: " + std::to_string(report.not_run.size()) + " jobs returned not run");
+  }
+  for (const QueueStats& queue : report.queues) {
+    report.accepted += queue.accepted;
+    report.succeeded += queue.succeeded;
+    report.dead_lettered += queue.dead_lettered;
+    report.revoked += queue.revoked;
+    report.failed += queue.failed;
+    report.retried += queue.retried;
+    report.snoozed += queue.snoozed;
+    report.timed_out += queue.timed_out;
+    report.handed_back += queue.handed_back;
+  }
+  return report;
+}
+
+void internal::Engine::return_job(internal::QueueRuntime& queue, internal::Envelope& envelope, Clock::time_point due) {
+  if (from_lane(envelope)) {  // back to the store, for any process to run: never in the report
+    settle_in_lane(queue, envelope, LaneSettlement::Kind::give_back);
+    envelope.payload.release();
+    envelope.extras.reset();
+    return;
+  }
+  // A job returned at shutdown must not be lost to a failed allocation: the record is built and stored
+  // before the envelope lets go, and tried again after a pause if memory runs out.
+  internal::until_allocated([&] { record_returned(queue, envelope, due); }, []() noexcept {});
+  envelope.payload.release();
+  envelope.extras.reset();
+}
+
+void internal::Engine::record_returned(internal::QueueRuntime& queue, const internal::Envelope& envelope,
+                                          Clock::time_point due) {
+  ReturnedJob job;
+  job.id = envelope.id;
+  job.type = registry_[envelope.type].name;
+  job.queue = queue.config.name;
+  job.payload = internal::payload_json(envelope.payload);
+  job.attempt = envelope.attempt;
+  if (envelope.extras) {
+    if (!envelope.extras->debounced) job.idempotency_key = envelope.extras->key;  // a debounce slot is no key
+    job.headers = envelope.extras->headers;
+    job.flow = envelope.extras->flow;
+  }
+  if (due != Clock::time_point{}) {
+    // The wall-clock time at which it was due, so that the record survives a restart.
+    // A due time of max() ("never") stays max(); one past it maps across, saturated.
+    const Clock::time_point now_ = now();
+    job.due = due == Clock::time_point::max()
+                  ? std::chrono::system_clock::time_point::max()
+                  : internal::later(std::chrono::system_clock::now(),
+                                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                        due > now_ ? due - now_ : std::chrono::nanoseconds::zero()));
+  }
+  const std::lock_guard lock(lifecycle_mutex_);
+  returned_.push_back(std::move(job));
+}
+
+}  // namespace jobq
