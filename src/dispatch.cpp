@@ -199,57 +199,7 @@ Result<JobId> internal::Engine::dispatch_bulk_inner(std::span<const Job> jobs) {
       }
     }
   }
-  auto release_reservations = [&](QueueId upto) {
-    for (QueueId queue = 0; queue < upto; ++queue) {
-      const auto count = static_cast<std::int64_t>(state.staging[queue].size());
-      if (count != 0) queues_[queue]->withdraw(count);
-    }
-  };
-  for (QueueId queue = 0; queue < queues_.size(); ++queue) {
-    const auto count = static_cast<std::int64_t>(state.staging[queue].size());
-    if (count == 0) continue;
-    internal::QueueRuntime& runtime = *queues_[queue];
-    if (!runtime.reserve(count, state.counters[queue].dequeued_seen) && reserve_slow(state, queue, count) != Errc{}) {
-      release_reservations(queue);
-      return reject_staged(Error(Errc::queue_full, "queue '" + runtime.config.name + "' has room for fewer than " +
-                                                       std::to_string(count) + " jobs"));
-    }
-  }
-  if (state_.load(std::memory_order_seq_cst) != running) {
-    release_reservations(static_cast<QueueId>(queues_.size()));
-    return reject_staged(Error(Errc::shutting_down));
-  }
-  for (QueueId queue = 0; queue < queues_.size(); ++queue) {
-    std::vector<internal::Envelope>& staged = state.staging[queue];
-    if (staged.empty()) continue;
-    internal::QueueRuntime& runtime = *queues_[queue];
-    // Counted before the enqueue, as in commit().
-    const std::uint64_t stamp = config_.metrics ? internal::ticks() : 0;
-    for (internal::Envelope& envelope : staged) {
-      envelope.stamped = stamp;
-      state.type_counters[envelope.type].accepted.add();
-    }
-    state.counters[queue].accepted.add(staged.size());
-    if (!runtime.ring.enqueue_bulk(state.tokens[queue], std::make_move_iterator(staged.begin()), staged.size())) {
-      state.counters[queue].accepted.subtract(staged.size());
-      for (internal::Envelope& envelope : staged) state.type_counters[envelope.type].accepted.subtract(1);
-      // Only an allocation failure gets here; earlier queues of the batch were already enqueued,
-      // so withdraw this queue's jobs and every later one's.
-      for (QueueId rest = queue; rest < queues_.size(); ++rest) {
-        const std::size_t count = state.staging[rest].size();
-        if (count == 0) continue;
-        queues_[rest]->withdraw(static_cast<std::int64_t>(count));
-        state.counters[rest].rejected.add(count);
-        for (const internal::Envelope& envelope : state.staging[rest]) state.type_counters[envelope.type].rejected.add();
-        state.staging[rest].clear();
-      }
-      return Error(Errc::queue_full, "could not allocate ring blocks");
-    }
-    staged.clear();
-    // One wake at most: a worker that takes jobs and sees more left wakes the next (Notifier).
-    if (runtime.parks) runtime.notifier.notify();
-  }
-  return first;
+  return commit_staged(state, first);
 }
 
 namespace {

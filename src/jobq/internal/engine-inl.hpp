@@ -1,9 +1,10 @@
 // Inline definitions for Engine (engine.hpp): the hooks' template, the producer cache and the
-// dispatch hot path (route, admission, fill, commit, readmit), which run once per job and belong
-// where the caller can inline them.
+// dispatch hot path (route, admission, fill; the ring's intake is intake-inl.hpp), which run once
+// per job and belong where the caller can inline them.
 #pragma once
 
 #include "jobq/internal/engine.hpp"
+#include "jobq/internal/intake-inl.hpp"
 
 namespace jobq::internal {
 
@@ -174,60 +175,6 @@ inline std::optional<Error> Engine::fill(ProducerState& state, Route target, std
     }
   }
   return std::nullopt;
-}
-
-inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope&& envelope) {
-  QueueRuntime& queue = *queues_[target.queue];
-  // Reserve a slot, then re-check the lifecycle. Both are sequentially consistent, so either
-  // shutdown sees this reservation in the queue's depth and waits for the job, or this dispatch
-  // sees that intake has closed and backs out: no job can slip in after the final drain.
-  if (!queue.reserve(1, state.counters[target.queue].dequeued_seen)) [[unlikely]] {
-    if (const Errc refused = reserve_slow(state, target.queue, 1); refused != Errc{}) {
-      count_rejected(state, target);
-      return Error(refused);
-    }
-  }
-  if (state_.load(std::memory_order_seq_cst) != running) [[unlikely]] {
-    queue.withdraw(1);
-    count_rejected(state, target);
-    return Error(Errc::shutting_down);
-  }
-  const JobId id = envelope.id;
-  if (config_.metrics && ++state.unsampled >= config_.latency_sample_every) [[unlikely]] {
-    state.unsampled = 0;
-    envelope.stamped = ticks();
-  }
-  // Counted before the enqueue: whoever dequeues the job (a worker, or shutdown) then also sees
-  // the count, so a report can never show a job run that was not yet accepted.
-  state.counters[target.queue].accepted.add();
-  state.type_counters[target.type].accepted.add();
-  if (!queue.ring.enqueue(state.tokens[target.queue], std::move(envelope))) [[unlikely]] {
-    state.counters[target.queue].accepted.subtract(1);
-    state.type_counters[target.type].accepted.subtract(1);
-    queue.withdraw(1);
-    count_rejected(state, target);
-    return Error(Errc::queue_full, "could not allocate a ring block");
-  }
-  if (queue.parks) queue.notifier.notify();
-  return id;
-}
-
-template <class Count, class Uncount>
-Engine::Readmitted Engine::readmit(QueueRuntime& queue, moodycamel::ProducerToken& token, Envelope& envelope,
-                                   Count count, Uncount uncount) {
-  queue.enqueued.fetch_add(1, std::memory_order_seq_cst);
-  if (state_.load(std::memory_order_seq_cst) != running) {
-    queue.withdraw(1);
-    return Readmitted::closed;
-  }
-  count();
-  if (!queue.ring.enqueue(token, std::move(envelope))) [[unlikely]] {
-    uncount();
-    queue.withdraw(1);
-    return Readmitted::no_memory;
-  }
-  if (queue.parks) queue.notifier.notify();
-  return Readmitted::yes;
 }
 
 inline Result<JobId> Engine::enqueue(ProducerState& state, Route target, std::string_view payload,

@@ -178,8 +178,16 @@ class Engine {
   /// Fills `envelope` with a copy of `payload`, validated if asked; the refusal otherwise, counted.
   std::optional<Error> fill(ProducerState& producer, Route route, std::string_view payload, bool validate,
                             Envelope& envelope);
+  // The intake (intake-inl.hpp, intake.cpp): every way into a ring.
   /// Reserves a slot and puts a filled envelope (with its id) on its ring; counts it accepted.
   Result<JobId> commit(ProducerState& producer, Route route, Envelope&& envelope);
+  /// commit() for the producer's staged bulk batch: every queue's slots, or none; returns `first`.
+  Result<JobId> commit_staged(ProducerState& producer, JobId first);
+  /// Step 2 of the intake: true while intake is open; else gives back `count` held slots.
+  bool still_open(QueueRuntime& queue, std::int64_t count);
+  /// Step 4: `enqueue()`, then a wake; if it fails, `uncount()` and the held slots given back.
+  template <class Enqueue, class Uncount>
+  bool enter_ring(QueueRuntime& queue, std::int64_t count, Enqueue enqueue, Uncount uncount);
   enum class Readmitted { yes, closed, no_memory };
   /// Puts a job accepted once before (due from the timer, a requeued dead letter) back on its
   /// ring: commit()'s protocol (reserve, check the lifecycle, enqueue, wake) without the capacity
