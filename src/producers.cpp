@@ -87,7 +87,7 @@ internal::ProducerState& internal::Engine::producer_slow() {
     state->tokens.emplace_back(queue->ring);
     if (!state->tokens.back().valid()) throw std::bad_alloc();  // the ring could not add a producer
   }
-  state->counters = std::make_unique<internal::ProducerState::QueueCounters[]>(queues_.size());
+  state->counters = internal::make_kept_array<internal::ProducerState::QueueCounters>(queues_.size());
   for (const auto& queue : queues_) state->counters[queue->index].durable = queue->lane != nullptr;
   ready_for_dispatch(*state);
   internal::ProducerState* raw = state.get();
@@ -126,7 +126,7 @@ void internal::Engine::retire(internal::ProducerState& state) noexcept {
 }
 
 void internal::Engine::size_type_counters(internal::ProducerState& state) const {
-  state.type_counters = std::make_unique<internal::ProducerState::TypeCounters[]>(registry_.size());
+  state.type_counters = internal::make_kept_array<internal::ProducerState::TypeCounters>(registry_.size());
   state.type_count = registry_.size();
 }
 

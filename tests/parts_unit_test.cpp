@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "jobq/internal/envelope.hpp"
 #include "jobq/internal/flat_name_map.hpp"
+#include "jobq/internal/kept_memory.hpp"
 #include "jobq/internal/key_table.hpp"
 #include "jobq/payload.hpp"
 #include "test_support.hpp"
@@ -120,6 +123,53 @@ TEST(PayloadBufferUnit, JsonBytesSpillPastTheInlineSizeAndStayPadded) {
   EXPECT_GE(buffer.capacity(), large.size() + simdjson::SIMDJSON_PADDING);
   ASSERT_TRUE(buffer.assign("{}"));
   EXPECT_EQ(buffer.view(), "{}");
+}
+
+TEST(KeptMemoryUnit, BlocksOfEverySizeAreAlignedWritableAndReused) {
+  // Sizes across the 128-byte steps, the power-of-two classes and past them (a mapping of its own).
+  const std::vector<std::size_t> sizes = {1, 100, 128, 129, 4000, 12'500, 16'384, 40'000, 200'000, 300'000, 5 << 20};
+  std::vector<void*> blocks;
+  for (std::size_t size : sizes) {
+    void* block = jobq::internal::keep_allocate(size);
+    ASSERT_NE(block, nullptr) << size;
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % 128, 0u) << size;
+    std::memset(block, 0xAB, size);  // every byte is the caller's (AddressSanitizer checks it in sanitizer builds)
+    blocks.push_back(block);
+  }
+  // No two blocks overlap.
+  for (std::size_t a = 0; a < blocks.size(); ++a) {
+    for (std::size_t b = a + 1; b < blocks.size(); ++b) {
+      const auto* first = static_cast<const char*>(blocks[a]);
+      const auto* second = static_cast<const char*>(blocks[b]);
+      EXPECT_TRUE(first + sizes[a] <= second || second + sizes[b] <= first) << sizes[a] << " and " << sizes[b];
+    }
+  }
+  for (void* block : blocks) jobq::internal::keep_release(block);
+  jobq::internal::keep_release(nullptr);
+  if (jobq::testing::sanitized) return;  // the system allocator there: nothing more to check
+  // A released block is what the next request of its class gets.
+  void* first = jobq::internal::keep_allocate(12'500);
+  jobq::internal::keep_release(first);
+  void* again = jobq::internal::keep_allocate(12'500);
+  EXPECT_EQ(again, first);
+  jobq::internal::keep_release(again);
+}
+
+TEST(KeptMemoryUnit, AKeptArrayConstructsAndDestroysEachElementOnce) {
+  static int alive = 0;
+  struct Counted {
+    Counted() noexcept { ++alive; }
+    ~Counted() { --alive; }
+    std::uint64_t value = 7;
+  };
+  {
+    jobq::internal::KeptArray<Counted> items = jobq::internal::make_kept_array<Counted>(1000);
+    EXPECT_EQ(alive, 1000);
+    EXPECT_EQ(items[999].value, 7u);
+    jobq::internal::KeptArray<Counted> none = jobq::internal::make_kept_array<Counted>(0);
+    EXPECT_EQ(alive, 1000);
+  }
+  EXPECT_EQ(alive, 0);
 }
 
 }  // namespace

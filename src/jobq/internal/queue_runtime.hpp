@@ -20,6 +20,7 @@
 #include "jobq/internal/allocator.hpp"
 #include "jobq/internal/counter.hpp"
 #include "jobq/internal/envelope.hpp"
+#include "jobq/internal/kept_memory.hpp"
 #include "jobq/internal/limiter.hpp"
 #include "jobq/internal/notifier.hpp"
 #include "jobq/internal/run_deadline.hpp"
@@ -27,11 +28,12 @@
 
 namespace jobq::internal {
 
-/// Ring blocks come from the engine's allocator. Blocks of 32 envelopes (12 KiB) are
-/// recycled by the ring itself, so steady-state dispatch allocates nothing.
+/// What a ring allocates (its producers, their block indexes, blocks of 32 envelopes: 12 KiB)
+/// outlives the producing thread that made it, so it comes from kept memory. Blocks are recycled
+/// by the ring itself, so steady-state dispatch allocates nothing.
 struct RingTraits : moodycamel::ConcurrentQueueDefaultTraits {
-  static void* malloc(std::size_t size) { return allocate(size); }
-  static void free(void* block) { deallocate(block); }
+  static void* malloc(std::size_t size) { return keep_allocate(size); }
+  static void free(void* block) { keep_release(block); }
 };
 
 using Ring = moodycamel::ConcurrentQueue<Envelope, RingTraits>;
@@ -204,9 +206,16 @@ struct ProducerState {
     SingleWriterCounter debounced;  // folded into a waiting job of the same debounce key
   };
 
-  std::vector<moodycamel::ProducerToken> tokens;       // one per queue
-  std::unique_ptr<QueueCounters[]> counters;           // one per queue
-  std::unique_ptr<TypeCounters[]> type_counters;       // one per registered type, sized by start()
+  // A state outlives its thread (kept_memory.hpp): it and what it keeps come from kept memory.
+  static void* operator new(std::size_t size) {
+    if (void* block = keep_allocate(size)) return block;
+    throw std::bad_alloc();
+  }
+  static void operator delete(void* block) noexcept { keep_release(block); }
+
+  std::vector<moodycamel::ProducerToken, KeptAllocator<moodycamel::ProducerToken>> tokens;  // one per queue
+  KeptArray<QueueCounters> counters;                   // one per queue
+  KeptArray<TypeCounters> type_counters;               // one per registered type, sized by start()
   std::size_t type_count = 0;
   SingleWriterCounter unrouted;                        // refused: unknown type or queue
   std::vector<std::vector<Envelope>> staging;          // bulk dispatch, one per queue
