@@ -178,7 +178,7 @@ class Engine {
   /// Fills `envelope` with a copy of `payload`, validated if asked; the refusal otherwise, counted.
   std::optional<Error> fill(ProducerState& producer, Route route, std::string_view payload, bool validate,
                             Envelope& envelope);
-  // The intake (intake-inl.hpp, intake.cpp): every way into a ring.
+  // The intake (intake-inl.hpp): every way into a ring.
   /// Reserves a slot and puts a filled envelope (with its id) on its ring; counts it accepted.
   Result<JobId> commit(ProducerState& producer, Route route, Envelope&& envelope);
   /// commit() for the producer's staged bulk batch: every queue's slots, or none; returns `first`.

@@ -1,6 +1,6 @@
 // The intake: the one way a job enters a queue's ring, for a new job (commit), a bulk batch
-// (commit_staged, in intake.cpp) and a job accepted before that comes back (readmit: due from the
-// timer, a requeued dead letter, a job fetched from a durable lane). Each takes the same steps in
+// (commit_staged) and a job accepted before that comes back (readmit: due from the timer, a
+// requeued dead letter, a job fetched from a durable lane). Each takes the same steps in
 // the same order, so that no job is lost or counted twice across a shutdown:
 //   1. hold its slot in the queue's depth: reserved against the capacity for a new job, taken
 //      unconditionally for one accepted before (it must not be refused now);
@@ -10,6 +10,10 @@
 //   4. enqueue and wake a parked worker (enter_ring), or undo 1 and 3 when no ring block could
 //      be allocated.
 #pragma once
+
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "jobq/internal/engine.hpp"
 
@@ -72,6 +76,76 @@ Engine::Readmitted Engine::readmit(QueueRuntime& queue, moodycamel::ProducerToke
     return Readmitted::no_memory;
   }
   return Readmitted::yes;
+}
+
+/// commit() for a bulk batch: the steps above for all its queues at once, every queue's slots or
+/// none. Called by dispatch_bulk only, once per batch.
+inline Result<JobId> Engine::commit_staged(ProducerState& state, JobId first) {
+  // A refusal of the whole batch counts every staged job; the caller clears the staging.
+  auto refuse = [&](Error error) -> Result<JobId> {
+    for (QueueId queue = 0; queue < queues_.size(); ++queue) {
+      for (const Envelope& envelope : state.staging[queue]) count_rejected(state, Route{envelope.type, queue});
+    }
+    return error;
+  };
+  auto release = [&](QueueId upto) {
+    for (QueueId queue = 0; queue < upto; ++queue) {
+      const auto count = static_cast<std::int64_t>(state.staging[queue].size());
+      if (count != 0) queues_[queue]->withdraw(count);
+    }
+  };
+  // 1. Every queue's slots.
+  for (QueueId queue = 0; queue < queues_.size(); ++queue) {
+    const auto count = static_cast<std::int64_t>(state.staging[queue].size());
+    if (count == 0) continue;
+    QueueRuntime& runtime = *queues_[queue];
+    if (!runtime.reserve(count, state.counters[queue].dequeued_seen) && reserve_slow(state, queue, count) != Errc{}) {
+      release(queue);
+      return refuse(Error(Errc::queue_full, "queue '" + runtime.config.name + "' has room for fewer than " +
+                                                std::to_string(count) + " jobs"));
+    }
+  }
+  // 2. One lifecycle check for all of them.
+  if (state_.load(std::memory_order_seq_cst) != running) {
+    release(static_cast<QueueId>(queues_.size()));
+    return refuse(Error(Errc::shutting_down));
+  }
+  for (QueueId queue = 0; queue < queues_.size(); ++queue) {
+    std::vector<Envelope>& staged = state.staging[queue];
+    if (staged.empty()) continue;
+    QueueRuntime& runtime = *queues_[queue];
+    // 3. Counted before the enqueue.
+    const std::uint64_t stamp = config_.metrics ? ticks() : 0;
+    for (Envelope& envelope : staged) {
+      envelope.stamped = stamp;
+      state.type_counters[envelope.type].accepted.add();
+    }
+    state.counters[queue].accepted.add(staged.size());
+    // 4. One bulk enqueue and at most one wake: a worker that takes jobs and sees more left wakes
+    // the next (Notifier).
+    const bool entered = enter_ring(
+        runtime, static_cast<std::int64_t>(staged.size()),
+        [&] { return runtime.ring.enqueue_bulk(state.tokens[queue], std::make_move_iterator(staged.begin()), staged.size()); },
+        [&] {
+          state.counters[queue].accepted.subtract(staged.size());
+          for (const Envelope& envelope : staged) state.type_counters[envelope.type].accepted.subtract(1);
+        });
+    if (!entered) {
+      // Only an allocation failure gets here, and earlier queues of the batch are already on their
+      // rings: this queue's jobs (their slots given back above) and every later queue's are refused.
+      for (QueueId rest = queue; rest < queues_.size(); ++rest) {
+        const std::size_t count = state.staging[rest].size();
+        if (count == 0) continue;
+        if (rest != queue) queues_[rest]->withdraw(static_cast<std::int64_t>(count));
+        state.counters[rest].rejected.add(count);
+        for (const Envelope& envelope : state.staging[rest]) state.type_counters[envelope.type].rejected.add();
+        state.staging[rest].clear();
+      }
+      return Error(Errc::queue_full, "could not allocate ring blocks");
+    }
+    staged.clear();
+  }
+  return first;
 }
 
 }  // namespace jobq::internal
