@@ -299,6 +299,11 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
   internal::until_allocated(
       [&] {
         if (status.ok()) {
+          // Its result is kept first, so that whoever sees its chain go on can read it.
+          if (!context.result().empty() && !progress.result_kept) {
+            keep_result(queue, envelope, context.result());
+            progress.result_kept = true;
+          }
           // The next step of its chain goes before this one is acknowledged: a durable step
           // whose process dies between the two runs again, and its next step's key refuses the
           // second dispatch.
@@ -311,7 +316,6 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
             }
             progress.chain_continued = true;
           }
-          if (!context.result().empty()) keep_result(queue, envelope, context.result());
           end_key(queue, envelope, KeyEnd::succeeded);
           cell.succeeded.add();
         } else {

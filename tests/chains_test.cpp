@@ -249,6 +249,46 @@ TEST(Chains, ManyChainsAtOnceRunEveryStepOnceAndInOrder) {
   EXPECT_TRUE(report.balanced());
 }
 
+TEST(Chains, AStepsResultCanBeReadOnceItsNextStepRuns) {
+  // The result is kept before the next step is dispatched: a next step that reads it (or anyone
+  // who has seen the chain go on) finds it, however the workers interleave.
+  jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .workers = 4}}});
+  std::mutex mutex;
+  std::map<std::string, jobq::JobId> first_of;  // chain label → the id of its first step
+  std::atomic<int> read{0};
+  std::atomic<int> missing{0};
+  queues.register_handler("r:first", [&](Context& context, const Message& message) {
+    context.set_result(R"({"from":)" + std::string(message.payload()) + "}");
+    return Status::success();
+  });
+  queues.register_handler("r:second", [&](Context& context, const Message& message) {
+    const std::string label(message.payload());
+    jobq::JobId first = 0;
+    while (first == 0) {  // chain() may not have returned the id yet
+      const std::lock_guard lock(mutex);
+      if (auto found = first_of.find(label); found != first_of.end()) first = found->second;
+    }
+    const std::optional<std::string> kept = queues.result(first);
+    const std::optional<std::string> previous = context.previous_result();
+    if (!kept || !previous || *kept != *previous) missing.fetch_add(1);
+    read.fetch_add(1);
+    return Status::success();
+  });
+  queues.start();
+  const int chains = jobq::testing::sanitized ? 100 : 400;
+  for (int index = 0; index < chains; ++index) {
+    const std::string label = "\"c" + std::to_string(index) + "\"";
+    const std::vector<jobq::Job> steps{jobq::Job("r:first").payload(label), jobq::Job("r:second").payload(label)};
+    const jobq::Result<jobq::JobId> first = queues.chain(steps);
+    ASSERT_TRUE(first.ok());
+    const std::lock_guard lock(mutex);
+    first_of[label] = *first;
+  }
+  ASSERT_TRUE(eventually([&] { return read.load() == chains; }, 60s));
+  EXPECT_EQ(missing.load(), 0) << "next steps that ran before their step's result was kept";
+  EXPECT_TRUE(queues.shutdown(5s).balanced());
+}
+
 TEST(Results, AreKeptForTheirTtlAndOnlyValidJsonIsTaken) {
   auto clock = std::make_shared<jobq::testing::ManualClock>();
   jobq::Config config;

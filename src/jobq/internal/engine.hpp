@@ -261,6 +261,7 @@ class Engine {
     bool failure_reported = false;
     bool dead_reported = false;
     bool chain_continued = false;
+    bool result_kept = false;
   };
   /// Everything after a handler that did not succeed: retry, dead-letter, revoke or snooze.
   /// Changes nothing if it throws (std::bad_alloc), so that it can be tried again.
