@@ -131,12 +131,13 @@ void internal::Engine::dispatch_object_async(const Job& job, const ObjectType& t
 
 void internal::Engine::dispatch_async_inner(const Job& job, Manager::DispatchCallback done) {
   auto report = [&](Result<JobId> result) { call_hook(done, "dispatch callback", std::move(result)); };
-  Result<Admitted> admitted = admit(job);
-  if (!admitted) return report(admitted.error());
-  const Route routed = admitted->route;
+  std::optional<Error> refused_early;
+  const Admitted admitted = admit(job, refused_early);
+  if (refused_early) return report(std::move(*refused_early));
+  const Route routed = admitted.route;
   QueueRuntime& queue = *queues_[routed.queue];
   if (queue.lane == nullptr) return report(dispatch_inner(job));
-  ProducerState& state = *admitted->producer;
+  ProducerState& state = *admitted.producer;
   if (std::optional<Error> refused = lane_refusal(state, routed, job)) return report(std::move(*refused));
   const bool validate = config_.validate_payloads && !job.is_trusted();
   Envelope envelope;
@@ -149,12 +150,13 @@ void internal::Engine::dispatch_async_inner(const Job& job, Manager::DispatchCal
 void internal::Engine::dispatch_object_async_inner(const Job& job, const ObjectType& type, void* object, bool move,
                                                    Manager::DispatchCallback done) {
   auto report = [&](Result<JobId> result) { call_hook(done, "dispatch callback", std::move(result)); };
-  Result<Admitted> admitted = admit(job);
-  if (!admitted) return report(admitted.error());
-  const Route routed = admitted->route;
+  std::optional<Error> refused_early;
+  const Admitted admitted = admit(job, refused_early);
+  if (refused_early) return report(std::move(*refused_early));
+  const Route routed = admitted.route;
   QueueRuntime& queue = *queues_[routed.queue];
   if (queue.lane == nullptr) return report(dispatch_object_inner(job, type, object, move));
-  ProducerState& state = *admitted->producer;
+  ProducerState& state = *admitted.producer;
   if (std::optional<Error> refused = lane_refusal(state, routed, job)) return report(std::move(*refused));
   if (config_.validate_payloads && !job.is_trusted()) {
     WriteFailure failure;

@@ -34,29 +34,38 @@ inline ProducerState& Engine::producer() {
   return producer_slow();
 }
 
-inline Result<Route> Engine::route(const Job& job) const {
+inline Route Engine::find_route(const Job& job) const noexcept {
   const TypeId type = registry_.find(job.type());
-  if (type == no_id) [[unlikely]] return Error(Errc::unknown_type, std::string(job.type()));
-  QueueId queue = registry_[type].default_queue;
-  if (!job.queue().empty()) {
-    queue = queue_index_.find(job.queue());
-    if (queue == no_id) [[unlikely]] return Error(Errc::unknown_queue, std::string(job.queue()));
-  } else if (queue == no_id) [[unlikely]] {
-    return Error(Errc::unknown_queue, "job type '" + std::string(job.type()) +
-                                          "' names no queue and there is no queue named 'default'");
-  }
-  return Route{type, queue};
+  if (type == no_id) [[unlikely]] return Route{no_id, no_id};
+  if (!job.queue().empty()) return Route{type, queue_index_.find(job.queue())};
+  return Route{type, registry_[type].default_queue};
 }
 
-inline Result<Engine::Admitted> Engine::admit(const Job& job) {
-  if (state_.load(std::memory_order_acquire) != running) [[unlikely]] return refuse_closed(job);
-  Result<Route> routed = route(job);
-  if (!routed) [[unlikely]] return refuse_unrouted(routed.error());
-  ProducerState& state = producer();
-  if (const Errc refused = admission(state, *routed, job.is_delayed()); refused != Errc{}) [[unlikely]] {
-    return Error(refused);
+inline Result<Route> Engine::route(const Job& job) const {
+  const Route found = find_route(job);
+  if (found.queue != no_id) [[likely]] return found;
+  if (found.type == no_id) return Error(Errc::unknown_type, std::string(job.type()));
+  if (!job.queue().empty()) return Error(Errc::unknown_queue, std::string(job.queue()));
+  return Error(Errc::unknown_queue, "job type '" + std::string(job.type()) +
+                                        "' names no queue and there is no queue named 'default'");
+}
+
+inline Engine::Admitted Engine::admit(const Job& job, std::optional<Error>& refused) {
+  if (state_.load(std::memory_order_acquire) != running) [[unlikely]] {
+    refused.emplace(refuse_closed(job));
+    return Admitted{};
   }
-  return Admitted{*routed, &state};
+  const Route routed = find_route(job);
+  if (routed.queue == no_id) [[unlikely]] {
+    refused.emplace(refuse_unrouted(route(job).error()));
+    return Admitted{};
+  }
+  ProducerState& state = producer();
+  if (const Errc refusal = admission(state, routed, job.is_delayed()); refusal != Errc{}) [[unlikely]] {
+    refused.emplace(refusal);
+    return Admitted{};
+  }
+  return Admitted{routed, &state};
 }
 
 // With dispatch middleware the job goes out of line (dispatch.cpp), so that the plain path holds
@@ -72,10 +81,11 @@ inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& t
 }
 
 inline Result<JobId> Engine::dispatch_inner(const Job& job) {
-  Result<Admitted> admitted = admit(job);
-  if (!admitted) [[unlikely]] return admitted.error();
-  ProducerState& state = *admitted->producer;
-  const Route routed = admitted->route;
+  std::optional<Error> refused;
+  const Admitted admitted = admit(job, refused);
+  if (refused) [[unlikely]] return std::move(*refused);
+  ProducerState& state = *admitted.producer;
+  const Route routed = admitted.route;
   const bool validate = config_.validate_payloads && !job.is_trusted();
   // Options and durable queues share one unlikely branch, out of line, so that the plain path
   // keeps its shape: a durable job leaves for its lane in enqueue_with_options().
@@ -88,10 +98,11 @@ inline Result<JobId> Engine::dispatch_inner(const Job& job) {
 }
 
 inline Result<JobId> Engine::dispatch_object_inner(const Job& job, const ObjectType& type, void* object, bool move) {
-  Result<Admitted> admitted = admit(job);
-  if (!admitted) [[unlikely]] return admitted.error();
-  ProducerState& state = *admitted->producer;
-  const Route routed = admitted->route;
+  std::optional<Error> refused;
+  const Admitted admitted = admit(job, refused);
+  if (refused) [[unlikely]] return std::move(*refused);
+  ProducerState& state = *admitted.producer;
+  const Route routed = admitted.route;
   if (config_.validate_payloads && !job.is_trusted()) {
     WriteFailure failure;
     std::size_t size = 0;

@@ -150,16 +150,21 @@ class Engine {
   // The parts the engine's own files share.
   enum State : int { configuring, running, draining, stopping, stopped };
 
+  /// Where a job goes, or why it cannot go anywhere.
   Result<Route> route(const Job& job) const;
+  /// route() for the hot path: the route, or one whose queue is no_id (route() then says why).
+  /// Two ids in a register, where a Result would be written field by field and read back whole
+  /// (a stalled store-to-load forward on every dispatch).
+  Route find_route(const Job& job) const noexcept;
   /// Where a dispatch goes, and the calling thread's producer state.
   struct Admitted {
-    Route route;
-    ProducerState* producer;
+    Route route{no_id, no_id};
+    ProducerState* producer = nullptr;
   };
   /// The checks every single dispatch makes before it touches its payload: the lifecycle first
   /// (before start() the registry may still be growing), then the route, then room on the queue.
-  /// A refusal is counted.
-  Result<Admitted> admit(const Job& job);
+  /// A refusal is counted and put in `refused`. Not a Result, for find_route()'s reason.
+  Admitted admit(const Job& job, std::optional<Error>& refused);
   /// Errc{} if `queue` has room for a job now, else the refusal, counted. The caller has checked
   /// the lifecycle.
   /// Checked before a payload is built or copied, so that retries against a full queue are cheap.
