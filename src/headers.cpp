@@ -6,6 +6,7 @@
 #include "jobq/internal/json_buffer.hpp"
 #include "jobq/internal/payload_json.hpp"
 #include "jobq/internal/printable.hpp"
+#include "jobq/internal/utf8.hpp"
 
 namespace jobq {
 
@@ -71,7 +72,7 @@ std::string value_problem(std::string_view name, std::string_view value) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte == 0x7F) return "header '" + std::string(name) + "': its value has a control character";
   }
-  if (!simdjson::validate_utf8(value.data(), value.size())) {
+  if (!internal::valid_utf8(value)) {
     return "header '" + std::string(name) + "': its value is not valid UTF-8";
   }
   return {};

@@ -8,6 +8,7 @@
 
 #include "jobq/internal/envelope.hpp"
 #include "jobq/internal/payload_json.hpp"
+#include "jobq/internal/utf8.hpp"
 
 namespace jobq::internal {
 
@@ -176,7 +177,7 @@ bool check_value(const ValueType& type, const void* value, std::size_t& size, Wr
     case ValueKind::string: {
       const std::string_view text = type.string->view(value);
       size += text.size() + 2;
-      if (simdjson::validate_utf8(text.data(), text.size())) return true;
+      if (valid_utf8(text)) return true;
       failure.reason = not_utf8;
       return false;
     }
