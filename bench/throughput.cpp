@@ -49,8 +49,11 @@
 // One benchmark iteration is one round: every producer dispatches `jobs_per_producer` jobs as fast
 // as it can, and the round ends when the consumers have run all P × jobs_per_producer of them.
 // The time of a round is measured here (UseManualTime) from the release of the producers to the
-// moment the coordinating thread sees the last job counted (it polls every ~20 µs while asleep,
-// with 1 µs timer slack: noise next to a round of 5 ms or more). One untimed warm-up round runs
+// last time stamp a consumer took: each consumer stamps the time at every 64th job it counts, so
+// the figure misses at most its last 63 jobs (microseconds, next to a round of tens of ms). The
+// coordinating thread looks at the counts once a millisecond: when it woke every 20 µs it took
+// the CPUs that busy-spinning workers and producers need on a small machine, and the figure
+// measured that contention rather than the implementation. One untimed warm-up round runs
 // first on the same engine and the same threads, so that ring blocks, tokens, thread-local
 // parsers and allocator caches exist. At the end every implementation is torn down and its
 // consumers' counts and id sums are checked against what was sent; any mismatch fails the
@@ -81,7 +84,6 @@
 #include <benchmark/benchmark.h>
 #include <concurrentqueue.h>
 #include <simdjson.h>
-#include <sys/prctl.h>
 
 #include <algorithm>
 #include <array>
@@ -169,10 +171,16 @@ Shape shape_of(const benchmark::State& state) {
 
 using jobq_bench::Sink;
 
-/// The Sink the calling thread claimed from the Sinks of generation `generation`.
+/// When a consumer counted its latest 64th job (steady clock, ns); 0: not in this round.
+struct alignas(64) Stamp {
+  std::atomic<std::int64_t> ns{0};
+};
+
+/// The Sink (and Stamp) the calling thread claimed from the Sinks of generation `generation`.
 struct SinkClaim {
   std::uint64_t generation = 0;
   Sink* sink = nullptr;
+  Stamp* stamp = nullptr;
 };
 thread_local SinkClaim sink_claim;
 
@@ -185,13 +193,29 @@ class Sinks {
   Sinks(const Sinks&) = delete;
   Sinks& operator=(const Sinks&) = delete;
 
-  Sink& mine() noexcept {
-    SinkClaim& claim = sink_claim;
-    if (claim.generation == generation_) [[likely]] return *claim.sink;
-    const unsigned slot = claimed_.fetch_add(1, std::memory_order_relaxed);
-    claim.sink = slot < slots ? &sinks_[slot] : &overflow_;
-    claim.generation = generation_;
-    return *claim.sink;
+  Sink& mine() noexcept { return *claim().sink; }
+
+  /// Counts one job (record_job) and, every 64th job of this consumer, stamps the time: the round
+  /// ends at the latest stamp, so the coordinator can sleep 1 ms between looks instead of waking
+  /// every 20 µs on CPUs the consumers and producers need. A stamp misses at most the consumer's
+  /// last 63 jobs: microseconds of a round that lasts tens of milliseconds.
+  void record(bool bound, std::uint64_t id) noexcept { counted(jobq_bench::record_job, bound, id); }
+  /// record() for `items` items at once.
+  void record_items(std::uint64_t id_sum, std::uint64_t items) noexcept {
+    counted(jobq_bench::record_items, id_sum, items);
+  }
+
+  /// Forgets the stamps: called between rounds, while no consumer runs.
+  void clear_stamps() noexcept {
+    for (Stamp& stamp : stamps_) stamp.ns.store(0, std::memory_order_relaxed);
+    overflow_stamp_.ns.store(0, std::memory_order_relaxed);
+  }
+  /// The latest stamp of the round, or the time now if there is none.
+  std::chrono::steady_clock::time_point last_stamp() const noexcept {
+    std::int64_t latest = overflow_stamp_.ns.load(std::memory_order_acquire);
+    for (const Stamp& stamp : stamps_) latest = std::max(latest, stamp.ns.load(std::memory_order_acquire));
+    if (latest == 0) return std::chrono::steady_clock::now();
+    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(latest));
   }
 
   std::uint64_t count() const noexcept { return total(&Sink::count); }
@@ -202,6 +226,27 @@ class Sinks {
  private:
   static constexpr unsigned slots = 256;
   static inline std::atomic<std::uint64_t> next_generation{1};
+
+  SinkClaim& claim() noexcept {
+    SinkClaim& claim = sink_claim;
+    if (claim.generation == generation_) [[likely]] return claim;
+    const unsigned slot = claimed_.fetch_add(1, std::memory_order_relaxed);
+    claim.sink = slot < slots ? &sinks_[slot] : &overflow_;
+    claim.stamp = slot < slots ? &stamps_[slot] : &overflow_stamp_;
+    claim.generation = generation_;
+    return claim;
+  }
+
+  template <class Record, class... Args>
+  void counted(Record record, Args... args) noexcept {
+    SinkClaim& mine = claim();
+    const std::uint64_t before = mine.sink->count.load(std::memory_order_relaxed);
+    record(*mine.sink, args...);
+    if ((before >> 6) != (mine.sink->count.load(std::memory_order_relaxed) >> 6)) [[unlikely]] {
+      const auto now = std::chrono::steady_clock::now().time_since_epoch();
+      mine.stamp->ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count(), std::memory_order_release);
+    }
+  }
 
   std::uint64_t total(std::atomic<std::uint64_t> Sink::*field) const noexcept {
     const unsigned used = std::min(claimed_.load(std::memory_order_acquire), slots);
@@ -214,6 +259,8 @@ class Sinks {
   std::atomic<unsigned> claimed_{0};
   std::array<Sink, slots> sinks_;
   Sink overflow_;  // shared by threads past `slots`: still correct, never expected
+  std::array<Stamp, slots> stamps_;
+  Stamp overflow_stamp_;
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -248,7 +295,7 @@ void consume_order(Sinks& sinks, const simdjson::padded_string& json) {
       bound = true;
     }
   }
-  jobq_bench::record_job(sinks.mine(), bound, bound ? order.id : 0);
+  sinks.record(bound, bound ? order.id : 0);
 }
 
 /// simdjson::padded_string is move-only, and std::function needs a copyable callable. The pool
@@ -346,13 +393,13 @@ std::string wait_consumed(const Sinks& sinks, const ProducerGang& gang, std::uin
       return "timed out: the consumers ran " + std::to_string(sinks.count()) + " of " + std::to_string(target) +
              " jobs";
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 
 /// The warm-up round, then one timed round per benchmark iteration. Returns the number of rounds
 /// run (warm-up included), or 0 after SkipWithError.
-std::uint64_t run_rounds(benchmark::State& state, ProducerGang& gang, const Sinks& sinks, std::uint64_t jobs_per_round) {
+std::uint64_t run_rounds(benchmark::State& state, ProducerGang& gang, Sinks& sinks, std::uint64_t jobs_per_round) {
   if (!gang.pinned()) {
     state.SkipWithError("cannot pin a producer thread");
     return 0;
@@ -367,10 +414,11 @@ std::uint64_t run_rounds(benchmark::State& state, ProducerGang& gang, const Sink
   double seconds = 0;
   for (auto _ : state) {
     target += jobs_per_round;
+    sinks.clear_stamps();
     const auto start = std::chrono::steady_clock::now();
     gang.release_round();
     std::string problem = wait_consumed(sinks, gang, target);
-    const auto stop = std::chrono::steady_clock::now();
+    const auto stop = sinks.last_stamp();
     if (!problem.empty()) {
       state.SkipWithError(problem.c_str());
       break;
@@ -429,7 +477,7 @@ std::unique_ptr<jobq::Manager> start_jobq(benchmark::State& state, const Shape& 
         [&sinks](jobq::Context&, const jobq::Message& message) {
           Order order{};
           jobq::Status status = message.bind(order);
-          jobq_bench::record_job(sinks.mine(), status.ok(), status.ok() ? order.id : 0);
+          sinks.record(status.ok(), status.ok() ? order.id : 0);
           return status;
         },
         jobq::RegisterOptions{.queue = "orders"});
@@ -551,7 +599,7 @@ void BM_throughput_jobq_dispatch_bulk64_trusted(benchmark::State& state) {
 
 /// What every `_struct` baseline's task does: hand the captured Order to the handler.
 void consume_struct(Sinks& sinks, const Order& order) {
-  jobq_bench::record_job(sinks.mine(), !order.sku.empty(), order.id);
+  sinks.record(!order.sku.empty(), order.id);
 }
 
 void BM_throughput_condvar_pool_struct(benchmark::State& state) {
@@ -735,7 +783,7 @@ void BM_throughput_moodycamel_bare_8byte(benchmark::State& state) {
     consumers.emplace_back([&, cpu = shape.worker_cpus[index]] {
       if (!pin_this_thread(cpu)) pin_failed.store(true);
       moodycamel::ConsumerToken token(queue);
-      Sink& sink = sinks.mine();
+      sinks.mine();  // claimed before the rounds, as the others claim theirs on the warm-up
       started.count_down();
       std::array<std::uint64_t, 8> items;
       for (;;) {
@@ -743,7 +791,7 @@ void BM_throughput_moodycamel_bare_8byte(benchmark::State& state) {
         if (taken != 0) {
           std::uint64_t sum = 0;
           for (std::size_t item = 0; item < taken; ++item) sum += items[item];
-          jobq_bench::record_items(sink, sum, taken);
+          sinks.record_items(sum, taken);
           continue;
         }
         if (stop.load(std::memory_order_acquire)) break;
@@ -822,9 +870,6 @@ JOBQ_THROUGHPUT_BENCHMARK(BM_throughput_moodycamel_bare_8byte);
 
 int main(int argc, char** argv) {
   if (!same_payload_bytes()) return 1;
-  // The coordinating thread sleeps ~20 µs between looks at the consumers' counts; the default
-  // 50 µs timer slack would make each look late by up to that much.
-  prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
