@@ -1,4 +1,5 @@
-// jobq::redis::Lane: dispatch into a queue's stream and the outcomes of its jobs.
+// jobq::redis::Lane: made, attached, started and stopped; its counts and the slots of periodic
+// jobs. Dispatch into the stream is append.cpp, the outcomes of jobs settle.cpp.
 #include <signal.h>
 #include <unistd.h>
 
@@ -20,8 +21,9 @@ std::string default_consumer() {
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(entropy() % 1000000);
 }
 
-/// A refusal from Redis, said as what it means for the job.
-Error explain(Error error) {
+}  // namespace
+
+Error explain_refusal(Error error) {
   if (error.code() != Errc::store_refused) return error;
   const std::string& detail = error.detail();
   if (detail.starts_with("OOM")) return Error(Errc::store_refused, "Redis is out of memory (maxmemory): " + detail);
@@ -31,14 +33,12 @@ Error explain(Error error) {
   return error;
 }
 
-std::int64_t integer(const redisReply* reply) {
+std::int64_t reply_integer(const redisReply* reply) {
   if (reply == nullptr) return 0;
   if (reply->type == REDIS_REPLY_INTEGER) return reply->integer;
   if (reply->type == REDIS_REPLY_STRING) return std::strtoll(reply->str, nullptr, 10);
   return 0;
 }
-
-}  // namespace
 
 std::int64_t script_ms(std::chrono::nanoseconds duration) {
   if (duration == std::chrono::nanoseconds::max()) return -1;
@@ -149,199 +149,6 @@ void Lane::start(LaneIntake& intake) {
   }
 }
 
-detail::Args Lane::State::append_args(const LaneJob& job) {
-  detail::Args args;
-  if (job.debounce.count() > 0) {
-    args.add(job.type).add(job.payload).add(std::int64_t{job.max_attempts});
-    args.add(static_cast<std::int64_t>(job.timeout.count())).add(script_ms(job.debounce)).add(job.headers);
-    return args;
-  }
-  args.add(job.type).add(job.payload).add(job.key).add(std::int64_t{job.max_attempts});
-  args.add(static_cast<std::int64_t>(job.timeout.count())).add(script_ms(job.delay)).add(job.headers);
-  args.add(job.key_hold == KeyHold::until_started ? "started" : "").add(job.flow);
-  return args;
-}
-
-std::string Lane::State::append_key(const LaneJob& job) const {
-  if (job.debounce.count() > 0) return debounce_prefix + std::string(job.type) + ":" + std::string(job.key);
-  return key_name(job.key);
-}
-
-Result<detail::Reply> Lane::State::eval_append(detail::Connection& connection, const LaneJob& job,
-                                               const std::string& key, detail::Args& args) {
-  if (job.debounce.count() > 0) return connection.eval(detail::Script::debounce, {scheduled, ids, key}, args);
-  return connection.eval(detail::Script::append, {stream, scheduled, ids, key}, args);
-}
-
-detail::Args Lane::State::append_command(detail::Connection& connection, const LaneJob& job, const std::string& key,
-                                         detail::Args& args) {
-  if (job.debounce.count() > 0) return connection.eval_args(detail::Script::debounce, {scheduled, ids, key}, args);
-  return connection.eval_args(detail::Script::append, {stream, scheduled, ids, key}, args);
-}
-
-Result<JobId> Lane::State::append_result(const redisReply* result, std::string_view key) {
-  if (result->type != REDIS_REPLY_ARRAY || result->elements != 2) {
-    append_failed.fetch_add(1, std::memory_order_relaxed);
-    return Error(Errc::store_refused, "unexpected reply to a dispatch");
-  }
-  const auto id = static_cast<JobId>(integer(result->element[1]));
-  if (integer(result->element[0]) == 0) {
-    return Error(Errc::duplicate, "key '" + std::string(key) + "' is held by job " + std::to_string(id), id);
-  }
-  if (integer(result->element[0]) == 2) {  // a debounced job took a waiting one's place
-    debounced.fetch_add(1, std::memory_order_relaxed);
-    return id;
-  }
-  appended.fetch_add(1, std::memory_order_relaxed);
-  return id;
-}
-
-Result<JobId> Lane::append(const LaneJob& job) {
-  State& state = *state_;
-  const std::string key = state.append_key(job);
-  detail::Args args = State::append_args(job);
-  const auto until = std::chrono::steady_clock::now() + state.options.dispatch_wait;
-  for (std::chrono::milliseconds pause(5);; pause = std::min(pause * 2, std::chrono::milliseconds(200))) {
-    bool sent = false;
-    Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) {
-      Result<detail::Reply> answer = state.eval_append(connection, job, key, args);
-      sent = connection.last_sent();
-      return answer;
-    });
-    if (!reply) {
-      // Tried again only when the script certainly did not run (no connection to send it on):
-      // one that was sent and lost its answer may be stored, and would be stored twice.
-      if (reply.error().code() == Errc::unavailable && !sent && std::chrono::steady_clock::now() + pause < until) {
-        std::this_thread::sleep_for(pause);
-        continue;
-      }
-      state.append_failed.fetch_add(1, std::memory_order_relaxed);
-      return explain(reply.error());
-    }
-    return state.append_result(reply->get(), job.key);
-  }
-}
-
-void Lane::append_async(const LaneJob& job, std::function<void(Result<JobId>)> done) {
-  State& state = *state_;
-  State::Outgoing item{std::string(job.type), std::string(job.payload), std::string(job.key), std::string(job.headers),
-                       std::string(job.flow), job, std::move(done)};
-  std::unique_lock lock(state.outgoing_mutex);
-  if (state.sender_stopping) {
-    lock.unlock();
-    item.done(Error(Errc::shutting_down));
-    return;
-  }
-  if (!state.sender_started) {
-    state.sender = std::thread([&state] { state.run_sender(); });
-    state.sender_started = true;
-  }
-  const bool first = state.outgoing.empty();
-  state.outgoing.push_back(std::move(item));
-  lock.unlock();
-  if (first) state.outgoing_ready.notify_one();  // the rest ride along with it
-}
-
-Result<JobId> Lane::append_bulk(std::span<const LaneJob> jobs) {
-  State& state = *state_;
-  if (jobs.empty()) return JobId{0};
-  detail::Args args;
-  for (const LaneJob& job : jobs) {
-    if (!job.key.empty() || job.max_attempts != 0 || job.timeout.count() != 0 || job.delay.count() != 0 ||
-        job.debounce.count() != 0 || !job.flow.empty()) {
-      return Error(Errc::unsupported,
-                   "a bulk append takes jobs without options (key, attempts, timeout, delay, debounce, a chain)");
-    }
-    args.add(job.type).add(job.payload).add(job.headers);
-  }
-  Result<detail::Reply> reply = state.with_connection([&](detail::Connection& connection) {
-    return connection.eval(detail::Script::append_bulk, {state.stream, state.ids}, args);
-  });
-  if (!reply) {
-    state.append_failed.fetch_add(jobs.size(), std::memory_order_relaxed);
-    return explain(reply.error());
-  }
-  state.appended.fetch_add(jobs.size(), std::memory_order_relaxed);
-  return static_cast<JobId>(integer(reply->get()));
-}
-
-void Lane::settle(const LaneSettlement& outcome) noexcept { state_->settle(outcome); }
-
-void Lane::State::settle(const LaneSettlement& outcome) noexcept {
-  State& state = *this;
-  try {
-    const std::string entry(outcome.ref);
-    if (outcome.kind == LaneSettlement::Kind::succeeded || outcome.kind == LaneSettlement::Kind::revoked) {
-      bool first = false;
-      {
-        const std::lock_guard lock(state.ack_mutex);
-        first = state.acks.empty();
-        state.acks.push_back({entry, state.key_name(outcome.key), outcome.id,
-                              outcome.kind == LaneSettlement::Kind::succeeded ? 'k' : 'r'});
-      }
-      // Only the first of a batch wakes the keeper (a system call); the rest ride along.
-      if (first) state.ack_ready.notify_one();
-      return;
-    }
-    if (outcome.kind == LaneSettlement::Kind::started) {  // a key held until now; sent with the acks
-      bool first = false;
-      {
-        const std::lock_guard lock(state.ack_mutex);
-        first = state.acks.empty() && state.unlocks.empty();
-        state.unlocks.push_back({state.key_name(outcome.key), outcome.id});
-      }
-      if (first) state.ack_ready.notify_one();
-      return;
-    }
-    const std::string id = std::to_string(outcome.id);
-    const std::string attempt = std::to_string(outcome.attempt);
-    const std::string max = std::to_string(outcome.max_attempts);
-    const std::string timeout = std::to_string(outcome.timeout.count());
-    const std::string key = state.key_name(outcome.key);
-    auto run = [&](detail::Connection& connection) -> Result<detail::Reply> {
-      detail::Args args;
-      args.add(State::group).add(entry);
-      switch (outcome.kind) {
-        case LaneSettlement::Kind::later:
-          args.add(script_ms(outcome.delay)).add(id).add(outcome.type).add(outcome.payload).add(attempt).add(max);
-          args.add(timeout).add(outcome.key).add(state.consumer).add(outcome.headers).add(outcome.flow);
-          return connection.eval(detail::Script::later, {state.stream, state.scheduled}, args);
-        case LaneSettlement::Kind::give_back:
-          args.add(id).add(outcome.type).add(outcome.payload).add(attempt).add(max).add(timeout).add(outcome.key);
-          args.add(state.consumer).add(outcome.headers).add(outcome.key_hold == KeyHold::until_started ? "started" : "");
-          args.add(outcome.flow);
-          return connection.eval(detail::Script::give_back, {state.stream}, args);
-        default: {
-          const DeadLetter& letter = *outcome.letter;
-          const auto when = std::chrono::duration_cast<std::chrono::milliseconds>(letter.when.time_since_epoch()).count();
-          args.add(id).add(letter.type).add(letter.queue).add(letter.payload).add(std::int64_t{letter.attempts});
-          args.add(letter.last_error).add(std::int64_t{static_cast<int>(letter.reason)}).add(std::int64_t{when});
-          args.add(max).add(timeout).add(static_cast<std::int64_t>(state.options.dead_letter_capacity)).add(state.dead_prefix);
-          args.add(state.consumer).add(letter.headers.empty() ? std::string() : letter.headers.to_json()).add(letter.flow);
-          return connection.eval(detail::Script::dead, {state.stream, state.dead, state.dead_prefix + id, key}, args);
-        }
-      }
-    };
-    // One more try on a fresh connection: a lost connection is remade on the next use.
-    Result<detail::Reply> reply = state.with_connection(run);
-    if (!reply && reply.error().code() == Errc::unavailable) reply = state.with_connection(run);
-    if (!reply || integer(reply->get()) == 0) {
-      // Not stored, or the entry had been claimed by another process after this one's lease
-      // lapsed: it stays in Redis and runs again there (at least once).
-      state.settle_lost.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      state.acknowledged.fetch_add(1, std::memory_order_relaxed);
-    }
-    state.release(entry);
-  } catch (...) {  // a failed allocation: released, so that its lease lapses and it runs again
-    state.settle_lost.fetch_add(1, std::memory_order_relaxed);
-    try {
-      state.release(std::string(outcome.ref));
-    } catch (...) {  // NOLINT(bugprone-empty-catch): no memory for the key either; renewal keeps it
-    }
-  }
-}
-
 void Lane::set_paused(bool paused) {
   State& state = *state_;
   detail::Args args;
@@ -424,7 +231,7 @@ Result<Lane::State::Counts> Lane::State::counts() {
   Counts counts;
   // Ready: the group's lag (entries not yet delivered); the whole stream when there is no group
   // yet, or when Redis cannot tell the lag.
-  counts.ready = integer((*replies)[0].get());
+  counts.ready = reply_integer((*replies)[0].get());
   const redisReply* groups = (*replies)[1].get();
   if (groups->type == REDIS_REPLY_ARRAY) {
     for (std::size_t index = 0; index < groups->elements; ++index) {
@@ -435,7 +242,7 @@ Result<Lane::State::Counts> Lane::State::counts() {
         const std::string_view name = detail::text(fields->element[field]);
         const redisReply* value = fields->element[field + 1];
         if (name == "name") ours = detail::text(value) == group;
-        if (name == "pending") pending = integer(value);
+        if (name == "pending") pending = reply_integer(value);
         if (name == "lag" && value->type == REDIS_REPLY_INTEGER) lag = value->integer;
       }
       if (!ours) continue;
@@ -443,8 +250,8 @@ Result<Lane::State::Counts> Lane::State::counts() {
       if (lag) counts.ready = *lag;
     }
   }
-  counts.scheduled = integer((*replies)[2].get());
-  counts.dead = integer((*replies)[3].get());
+  counts.scheduled = reply_integer((*replies)[2].get());
+  counts.dead = reply_integer((*replies)[3].get());
   return counts;
 }
 

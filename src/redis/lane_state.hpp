@@ -162,5 +162,9 @@ struct Lane::State {
 
 /// A duration as whole milliseconds for the scripts, rounded up; -1 for max() ("forever").
 std::int64_t script_ms(std::chrono::nanoseconds duration);
+/// A refusal from Redis, said as what it means for the job.
+Error explain_refusal(Error error);
+/// A reply's integer (or numeric string); 0 for anything else.
+std::int64_t reply_integer(const redisReply* reply);
 
 }  // namespace jobq::redis
