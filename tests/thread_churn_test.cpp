@@ -53,7 +53,7 @@ TEST(ThreadChurn, ABurstOfProducerThreadsLeavesNoMemoryOnceTheyExit) {
   });
   queues.start();
   const std::string small = payload_of(64);
-  const std::string large = payload_of(1 << 19);  // 512 KiB: grows a validator past what it keeps
+  const std::string large = payload_of((1 << 20) - 64);  // just under 1 MiB: grows a validator past what it keeps
   auto burst = [&] {
     std::barrier all_alive(static_cast<std::ptrdiff_t>(threads));
     std::vector<std::thread> producers;
