@@ -1,8 +1,11 @@
-// The state behind jobq::redis::Lane, shared by its files: dispatch and outcomes (lane.cpp), the
-// fetching and housekeeping threads (fetch.cpp), dead letters (dead_letters.cpp).
+// The state behind jobq::redis::Lane, shared by its files: the lane (lane.cpp), dispatch
+// (append.cpp), outcomes (settle.cpp), the fetcher (fetch.cpp), the keeper (keeper.cpp), dead
+// letters (dead_letters.cpp) and the rest beside them.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -15,6 +18,25 @@
 #include "redis/connection.hpp"
 
 namespace jobq::redis {
+namespace detail {
+
+/// Waits before the next try after Redis could not be reached: 10 ms, doubling to 1 s.
+class Backoff {
+ public:
+  void failed(const std::atomic<bool>& running) {
+    const auto until = std::chrono::steady_clock::now() + pause_;
+    while (running.load() && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    pause_ = std::min(pause_ * 2, std::chrono::milliseconds(1000));
+  }
+  void succeeded() { pause_ = std::chrono::milliseconds(10); }
+
+ private:
+  std::chrono::milliseconds pause_{10};
+};
+
+}  // namespace detail
 
 struct Lane::State {
   explicit State(Options lane_options);
