@@ -107,7 +107,7 @@ void internal::Engine::finish_in_batch(const internal::Envelope& envelope, inter
   if (owner->lane != nullptr) {
     Result<Lane::BatchEnding> finished = owner->lane->finish_in_batch(*batch, envelope.id, end_name(end));
     if (!finished) {
-      log(LogLevel::error, "batch " + *batch + ": the end of job " + std::to_string(envelope.id) +
+      hooks_.log(LogLevel::error, "batch " + *batch + ": the end of job " + std::to_string(envelope.id) +
                                " could not be counted: " + finished.error().message());
       return;
     }
@@ -127,7 +127,7 @@ void internal::Engine::dispatch_batch_callbacks(const internal::BatchEnding& end
     if (text == nullptr || text->empty()) continue;
     Result<internal::FlowStep> step = internal::decode_step(*text);
     if (!step) {
-      log(LogLevel::error, "batch " + ending.outcome.batch + ": " + step.error().message());
+      hooks_.log(LogLevel::error, "batch " + ending.outcome.batch + ": " + step.error().message());
       continue;
     }
     internal::FlowState state;
@@ -135,7 +135,7 @@ void internal::Engine::dispatch_batch_callbacks(const internal::BatchEnding& end
     // Keyed, so that a batch whose last job runs twice (a durable job's process died) calls back once.
     const Result<JobId> dispatched = dispatch_step(*step, state, "batch:" + ending.outcome.batch + ":" + std::string(which));
     if (!dispatched && dispatched.code() != Errc::duplicate) {
-      log(LogLevel::error, "batch " + ending.outcome.batch + ": its on_" + std::string(which) +
+      hooks_.log(LogLevel::error, "batch " + ending.outcome.batch + ": its on_" + std::string(which) +
                                " callback could not be dispatched: " + dispatched.error().message());
     }
   }

@@ -56,7 +56,7 @@ std::optional<Error> internal::Engine::continue_chain(internal::QueueRuntime& qu
                                                       const std::string& result) {
   Result<internal::FlowState> state = internal::decode(envelope.extras->flow);
   if (!state) {
-    log(LogLevel::error, "job " + std::to_string(envelope.id) + " on queue '" + queue.config.name +
+    hooks_.log(LogLevel::error, "job " + std::to_string(envelope.id) + " on queue '" + queue.config.name +
                              "': " + state.error().message() + "; its chain stops here");
     return std::nullopt;
   }
@@ -75,8 +75,7 @@ std::optional<Error> internal::Engine::continue_chain(internal::QueueRuntime& qu
   if (dispatched || dispatched.code() == Errc::duplicate) return std::nullopt;
   if (dispatched.code() == Errc::shutting_down) {
     // Intake closed under it: the step goes into the shutdown report for the next start.
-    const std::lock_guard lock(lifecycle_mutex_);
-    chain_returned_.push_back(std::move(closed));
+    lifecycle_.keep_chain_step(std::move(closed));
     return std::nullopt;
   }
   return dispatched.error();

@@ -38,10 +38,10 @@ Result<JobId> internal::Engine::debounce(internal::ProducerState& state, Route t
   enum class Outcome { added, folded, closed, full } outcome;
   JobId id = node->envelope.id;
   {
-    std::unique_lock lock = timer_.lock();
+    std::unique_lock lock = timer_.pending().lock();
     if (state_.load(std::memory_order_seq_cst) != running) {
       outcome = Outcome::closed;
-    } else if (internal::Timer::Pending* waiting = timer_.debounced_locked(node->envelope.extras->key)) {
+    } else if (internal::Timer::Pending* waiting = timer_.pending().debounced_locked(node->envelope.extras->key)) {
       // The burst goes on: the waiting job keeps its id and its place in the books, and takes
       // this dispatch's payload, headers and options, and its due time.
       std::swap(waiting->envelope.payload, node->envelope.payload);
@@ -51,7 +51,7 @@ Result<JobId> internal::Engine::debounce(internal::ProducerState& state, Route t
       state.counters[target.queue].debounced.add();
       state.type_counters[target.type].debounced.add();
       outcome = Outcome::folded;
-    } else if (timer_.add_locked(node)) {
+    } else if (timer_.pending().add_locked(node)) {
       state.counters[target.queue].accepted.add();
       state.type_counters[target.type].accepted.add();
       outcome = Outcome::added;
@@ -71,7 +71,7 @@ Result<JobId> internal::Engine::debounce(internal::ProducerState& state, Route t
   }
   count_rejected(state, target);
   return Error(Errc::queue_full, "queue '" + queues_[target.queue]->config.name + "' has " +
-                                     std::to_string(timer_.limit(target.queue)) +
+                                     std::to_string(timer_.pending().limit(target.queue)) +
                                      " jobs waiting in the timer already (QueueConfig::max_scheduled)");
 }
 

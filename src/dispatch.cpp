@@ -32,7 +32,7 @@ std::string internal::Engine::validation_problem(internal::ProducerState& state,
   }
   // A parser grows to the largest document it has seen (about 14 bytes per payload byte); one
   // large payload must not pin that much memory to this thread for good.
-  if (state.validator.capacity() > validator_keep_bytes) [[unlikely]] fresh_validator(state);
+  if (state.validator.capacity() > internal::ProducerTable::validator_keep_bytes) [[unlikely]] producers_.fresh_validator(state);
   return text;
 }
 
@@ -54,7 +54,7 @@ std::optional<Error> internal::Engine::run_dispatch_middleware(Outbound& outboun
   if (const Headers* given = outbound.job.headers_value()) outbound.headers = *given;
   Outgoing outgoing(outbound.job, queues_[routed->queue]->config.name, outbound.headers);
   std::optional<Error> refused;
-  for (const DispatchMiddleware& middleware : dispatch_middleware_) {
+  for (const DispatchMiddleware& middleware : hooks_.dispatch_middleware) {
     try {
       refused = middleware(outgoing);
     } catch (const std::exception& error) {
@@ -87,7 +87,7 @@ Result<JobId> internal::Engine::dispatch_object_through_middleware(const Job& jo
 }
 
 Result<JobId> internal::Engine::dispatch_bulk(std::span<const Job> jobs) {
-  if (dispatch_middleware_.empty()) return dispatch_bulk_inner(jobs);
+  if (hooks_.dispatch_middleware.empty()) return dispatch_bulk_inner(jobs);
   std::vector<Outbound> outbound;
   outbound.reserve(jobs.size());
   for (const Job& job : jobs) outbound.push_back(Outbound{job, {}});
@@ -172,7 +172,7 @@ Result<JobId> internal::Engine::dispatch_bulk_inner(std::span<const Job> jobs) {
       admitted = routed->queue;
     }
   }
-  const JobId first = take_ids(state, jobs.size());
+  const JobId first = producers_.take_ids(state, jobs.size());
   // Staged envelopes must not outlive a throw (a failed allocation, here or while building an
   // error): the thread's next batch would otherwise enqueue them as jobs nobody dispatched.
   const OnExit unstage{clear_staging};
@@ -256,7 +256,7 @@ Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& st
   if (std::optional<Error> refused = debounce_refusal(state, target, job)) return std::move(*refused);
   if (queues_[target.queue]->lane != nullptr) return dispatch_envelope_to_lane(state, target, job, envelope.payload);
   if (std::optional<Error> refused = header_refusal(state, target, job)) return std::move(*refused);
-  const JobId id = take_ids(state, 1);
+  const JobId id = producers_.take_ids(state, 1);
   envelope.id = id;
   const bool headers = job.headers_value() != nullptr && !job.headers_value()->empty();
   if (!job.key().empty() || job.timeout_value().count() > 0 || job.retry_policy() != nullptr ||
@@ -311,10 +311,10 @@ Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& st
   Errc refused{};
   try {
     internal::Timer::Node node = internal::Timer::make(due, target.queue, std::move(envelope));
-    std::unique_lock lock = timer_.lock();
+    std::unique_lock lock = timer_.pending().lock();
     if (state_.load(std::memory_order_seq_cst) != running) {
       refused = Errc::shutting_down;
-    } else if (!timer_.add_locked(node)) {
+    } else if (!timer_.pending().add_locked(node)) {
       refused = Errc::queue_full;
     } else {
       state.counters[target.queue].accepted.add();
@@ -330,7 +330,7 @@ Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& st
   count_rejected(state, target);
   if (refused == Errc::queue_full) {
     return Error(refused, "queue '" + queues_[target.queue]->config.name + "' has " +
-                              std::to_string(timer_.limit(target.queue)) +
+                              std::to_string(timer_.pending().limit(target.queue)) +
                               " jobs waiting in the timer already (QueueConfig::max_scheduled)");
   }
   return Error(refused);

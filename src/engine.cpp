@@ -2,7 +2,6 @@
 // and middleware set (all before start()).
 #include "jobq/internal/deadline.hpp"
 #include "jobq/internal/engine.hpp"
-#include "jobq/internal/stderr_log.hpp"
 #include "jobq/internal/threads.hpp"
 
 #include <sched.h>
@@ -14,8 +13,6 @@
 
 namespace jobq {
 namespace {
-
-std::atomic<std::uint64_t> next_manager_uid{1};
 
 /// Throws unless every CPU of `cpus` is one this process may use.
 void validate_cpus(const std::vector<unsigned>& cpus, const cpu_set_t& allowed, const std::string& owner) {
@@ -52,9 +49,10 @@ void validate_queue(const QueueConfig& queue, const cpu_set_t& allowed) {
 
 internal::Engine::Engine(Config config)
     : config_(std::move(config)),
-      uid_(next_manager_uid.fetch_add(1)),
+      producers_(queues_, config_.max_payload_depth),
       clock_(config_.clock),
-      timer_([&] {
+      hooks_(config_.log_level, config_.log_sink),
+      timer_(*this, [&] {
         std::vector<std::size_t> limits;
         for (const QueueConfig& queue : config_.queues) limits.push_back(queue.max_scheduled);
         return limits;
@@ -97,16 +95,14 @@ internal::Engine::Engine(Config config)
       queue->workers.push_back(std::move(worker));
     }
   }
-  enter_live();
 }
 
 internal::Engine::~Engine() {
-  leave_live();
   const int lifecycle = state_.load();
   if (lifecycle == configuring || lifecycle == stopped) return;
   const ShutdownReport report = shutdown(internal::saturating_cast<std::chrono::nanoseconds>(config_.destructor_shutdown_timeout));
   if (!report.not_run.empty()) {
-    log(LogLevel::error, "Manager destroyed with " + std::to_string(report.not_run.size()) +
+    hooks_.log(LogLevel::error, "Manager destroyed with " + std::to_string(report.not_run.size()) +
                              " accepted jobs not run; call shutdown() to get them back");
   }
 }
@@ -140,60 +136,45 @@ TypeId internal::Engine::add_type(std::string_view name, HandlerEntry::Invoke in
     throw ConfigError("cannot register job type '" + std::string(name) + "': " + problem);
   }
   const TypeId type = registry_.add(name, invoke, target, std::move(owned), queue, options.timeout);
-  type_retry_.push_back(std::move(retry));
-  type_limits_.push_back(options.limits.any() ? std::make_unique<internal::LimitScope>(std::string(name), options.limits)
-                                              : nullptr);
-  if (options.limits.any()) any_type_limited_ = true;
+  type_rules_.add(name, std::move(retry), options.limits);
   return type;
 }
 
 void internal::Engine::on_failure(FailureHook hook) {
   require_configuring("set the failure hook");
-  on_failure_ = std::move(hook);
+  hooks_.on_failure = std::move(hook);
 }
 
 void internal::Engine::on_worker_start(WorkerHook hook) {
   require_configuring("set the worker start hook");
-  on_worker_start_ = std::move(hook);
+  hooks_.on_worker_start = std::move(hook);
 }
 
 void internal::Engine::on_worker_stop(WorkerHook hook) {
   require_configuring("set the worker stop hook");
-  on_worker_stop_ = std::move(hook);
+  hooks_.on_worker_stop = std::move(hook);
 }
 
 void internal::Engine::use(Middleware middleware) {
   require_configuring("add middleware");
   if (!middleware) throw ConfigError("cannot add middleware: it is empty");
-  middleware_.push_back(std::move(middleware));
+  hooks_.middleware.push_back(std::move(middleware));
 }
 
 void internal::Engine::use_dispatch(DispatchMiddleware middleware) {
   require_configuring("add dispatch middleware");
   if (!middleware) throw ConfigError("cannot add dispatch middleware: it is empty");
-  dispatch_middleware_.push_back(std::move(middleware));
-}
-
-void internal::Engine::log(LogLevel level, const std::string& message) const noexcept {
-  if (!logs(level)) return;
-  try {
-    if (config_.log_sink) {
-      config_.log_sink(level, message);
-      return;
-    }
-    internal::log_to_stderr(level, message);
-  } catch (...) {  // NOLINT(bugprone-empty-catch): logging must never take a thread down
-  }
+  hooks_.dispatch_middleware.push_back(std::move(middleware));
 }
 
 void internal::Engine::on_dead(DeadHook hook) {
   require_configuring("set the dead-letter hook");
-  on_dead_ = std::move(hook);
+  hooks_.on_dead = std::move(hook);
 }
 
 void internal::Engine::on_timeout(TimeoutHook hook) {
   require_configuring("set the timeout hook");
-  on_timeout_ = std::move(hook);
+  hooks_.on_timeout = std::move(hook);
 }
 
 }  // namespace jobq

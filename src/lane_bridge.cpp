@@ -54,7 +54,7 @@ bool internal::LaneBridge::deliver(LaneDelivery&& job) {
     letter.when = std::chrono::system_clock::now();
     letter.headers = envelope.extras->headers;
     letter.flow = envelope.extras->flow;
-    engine_.call_hook(engine_.on_dead_, "dead-letter", letter);
+    engine_.hooks_.call(engine_.hooks_.on_dead, "dead-letter", letter);
     LaneSettlement outcome;
     outcome.kind = LaneSettlement::Kind::dead;
     outcome.id = job.id;
@@ -68,7 +68,7 @@ bool internal::LaneBridge::deliver(LaneDelivery&& job) {
   if (!header_problem.empty()) return refuse(std::move(header_problem), DeadReason::malformed);
   envelope.type = type;
   // Runs lost with a dead process count as attempts: past the policy the job is not run again.
-  const RetryPolicy& policy = engine_.type_retry_[type];
+  const RetryPolicy& policy = engine_.type_rules_.retry(type);
   const std::uint32_t max_attempts = job.max_attempts != 0 ? job.max_attempts : policy.max_attempts;
   if (job.attempt > max_attempts) {
     return refuse("its last allowed attempt was lost with the process running it (attempt " +
@@ -111,26 +111,26 @@ Result<JobId> internal::Engine::dispatch_to_lane(ProducerState& state, Route tar
 }
 
 void internal::Engine::dispatch_async(const Job& job, Manager::DispatchCallback done) {
-  if (dispatch_middleware_.empty()) return dispatch_async_inner(job, std::move(done));
+  if (hooks_.dispatch_middleware.empty()) return dispatch_async_inner(job, std::move(done));
   Outbound outbound{job, {}};
   if (std::optional<Error> refused = run_dispatch_middleware(outbound)) {
-    return call_hook(done, "dispatch callback", Result<JobId>(std::move(*refused)));
+    return hooks_.call(done, "dispatch callback", Result<JobId>(std::move(*refused)));
   }
   dispatch_async_inner(outbound.job, std::move(done));
 }
 
 void internal::Engine::dispatch_object_async(const Job& job, const ObjectType& type, void* object, bool move,
                                              Manager::DispatchCallback done) {
-  if (dispatch_middleware_.empty()) return dispatch_object_async_inner(job, type, object, move, std::move(done));
+  if (hooks_.dispatch_middleware.empty()) return dispatch_object_async_inner(job, type, object, move, std::move(done));
   Outbound outbound{job, {}};
   if (std::optional<Error> refused = run_dispatch_middleware(outbound)) {
-    return call_hook(done, "dispatch callback", Result<JobId>(std::move(*refused)));
+    return hooks_.call(done, "dispatch callback", Result<JobId>(std::move(*refused)));
   }
   dispatch_object_async_inner(outbound.job, type, object, move, std::move(done));
 }
 
 void internal::Engine::dispatch_async_inner(const Job& job, Manager::DispatchCallback done) {
-  auto report = [&](Result<JobId> result) { call_hook(done, "dispatch callback", std::move(result)); };
+  auto report = [&](Result<JobId> result) { hooks_.call(done, "dispatch callback", std::move(result)); };
   std::optional<Error> refused_early;
   const Admitted admitted = admit(job, refused_early);
   if (refused_early) return report(std::move(*refused_early));
@@ -149,7 +149,7 @@ void internal::Engine::dispatch_async_inner(const Job& job, Manager::DispatchCal
 
 void internal::Engine::dispatch_object_async_inner(const Job& job, const ObjectType& type, void* object, bool move,
                                                    Manager::DispatchCallback done) {
-  auto report = [&](Result<JobId> result) { call_hook(done, "dispatch callback", std::move(result)); };
+  auto report = [&](Result<JobId> result) { hooks_.call(done, "dispatch callback", std::move(result)); };
   std::optional<Error> refused_early;
   const Admitted admitted = admit(job, refused_early);
   if (refused_early) return report(std::move(*refused_early));
@@ -184,7 +184,7 @@ void internal::Engine::send_async(QueueRuntime& queue, Route routed, const Job& 
   // answer comes on the lane's thread.
   queue.lane->append_async(stored, [this, &queue, done = std::move(done)](Result<JobId> result) {
     if (!result) queue.async_rejected.fetch_add(1, std::memory_order_relaxed);
-    call_hook(done, "dispatch callback", std::move(result));
+    hooks_.call(done, "dispatch callback", std::move(result));
   });
 }
 
@@ -301,7 +301,7 @@ void internal::Engine::settle_in_lane(QueueRuntime& queue, const Envelope& envel
 }
 
 void internal::Engine::start_lanes() {
-  const std::lock_guard call(lifecycle_calls_);  // not while a shutdown runs
+  const std::lock_guard call(lifecycle_.calls());  // not while a shutdown runs
   if (state_.load() != running) return;
   for (auto& queue : queues_) {
     if (queue->lane == nullptr || queue->workers.empty()) continue;  // dispatch-only: nothing to fetch for
@@ -316,7 +316,7 @@ void internal::Engine::stop_lane_fetching() noexcept {
     try {
       queue->lane->stop_fetching();
     } catch (const std::exception& error) {
-      log(LogLevel::error, "queue '" + queue->config.name + "': its lane failed to stop fetching: " + error.what());
+      hooks_.log(LogLevel::error, "queue '" + queue->config.name + "': its lane failed to stop fetching: " + error.what());
     }
   }
 }
@@ -328,7 +328,7 @@ void internal::Engine::stop_lanes() noexcept {
     try {
       queue->lane->stop();
     } catch (const std::exception& error) {
-      log(LogLevel::error, "queue '" + queue->config.name + "': its lane failed to stop: " + error.what());
+      hooks_.log(LogLevel::error, "queue '" + queue->config.name + "': its lane failed to stop: " + error.what());
     }
   }
 }

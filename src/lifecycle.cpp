@@ -25,14 +25,14 @@ std::string start_failure(std::string_view what, const std::exception& error) no
 }  // namespace
 
 void internal::Engine::start() {
-  const std::lock_guard call(lifecycle_calls_);
-  std::unique_lock lock(lifecycle_mutex_);
+  const std::lock_guard call(lifecycle_.calls());
+  internal::Lifecycle::Lock lock = lifecycle_.lock();
   if (state_.load() != configuring) throw ConfigError("start() may be called once, before shutdown()");
   std::size_t spawned = 0;
   std::string failure;
   for (auto& queue : queues_) {
     for (auto& worker : queue->workers) worker->cells = std::make_unique<internal::TypeCell[]>(registry_.size());
-    queue->check_limits = queue->limits != nullptr || any_type_limited_;
+    queue->check_limits = queue->limits != nullptr || type_rules_.any_limited();
   }
   started_at_ = std::chrono::steady_clock::now();
   cells_ready_.store(true, std::memory_order_release);
@@ -46,35 +46,31 @@ void internal::Engine::start() {
       }
     }
   } catch (const std::bad_alloc&) {
-    start_out_of_memory_ = true;
+    lifecycle_.note_out_of_memory();
   } catch (const std::exception& error) {  // e.g. std::system_error when no thread can be made
     failure = start_failure("cannot start a worker thread: ", error);
   }
-  lifecycle_changed_.wait(lock, [&] { return workers_started_ == spawned; });
-  if (failure.empty()) failure = std::move(start_error_);
-  if (failure.empty() && !start_out_of_memory_) {
+  lifecycle_.wait_workers_ready(lock, spawned);
+  if (failure.empty()) failure = lifecycle_.take_problem();
+  if (failure.empty() && !lifecycle_.out_of_memory()) {
     try {
-      timer_thread_ = std::thread([this] { run_timer(); });
-      lifecycle_changed_.wait(lock, [&] { return timer_ready_; });
-      failure = std::move(start_error_);
+      timer_.start();
+      lifecycle_.wait_timer_ready(lock);
+      failure = lifecycle_.take_problem();
     } catch (const std::bad_alloc&) {
-      start_out_of_memory_ = true;
+      lifecycle_.note_out_of_memory();
     } catch (const std::exception& error) {
       failure = start_failure("cannot start the timer thread: ", error);
     }
   }
-  if (failure.empty() && !start_out_of_memory_) {
+  if (failure.empty() && !lifecycle_.out_of_memory()) {
     // Types are frozen from here: size every per-type counter, then open intake under the same
     // lock, so that a producer state made meanwhile cannot miss its sizing.
-    {
-      const std::lock_guard producers_lock(producers_mutex_);
-      for (auto& state : producers_) size_type_counters(*state);
-      state_.store(running, std::memory_order_seq_cst);
-    }
-    if (logs(LogLevel::info)) {
+    producers_.freeze_types(registry_.size(), [&] { state_.store(running, std::memory_order_seq_cst); });
+    if (hooks_.logs(LogLevel::info)) {
       std::size_t workers = 0;
       for (const auto& queue : queues_) workers += queue->workers.size();
-      log(LogLevel::info, "started " + std::to_string(workers) + " workers on " + std::to_string(queues_.size()) +
+      hooks_.log(LogLevel::info, "started " + std::to_string(workers) + " workers on " + std::to_string(queues_.size()) +
                               " queues, " + std::to_string(registry_.size()) + " job types");
     }
     return;
@@ -88,26 +84,26 @@ void internal::Engine::start() {
       if (worker->thread.joinable()) worker->thread.join();
     }
   }
-  stop_timer();
+  timer_.stop();
   state_.store(stopped);
-  shut_down_ = true;
+  lifecycle_.mark_shut_down();
   // Out of memory is not a configuration mistake: it is reported as itself.
-  if (start_out_of_memory_ || failure.empty()) throw std::bad_alloc();
+  if (lifecycle_.out_of_memory() || failure.empty()) throw std::bad_alloc();
   throw ConfigError(failure);
 }
 
 ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, ShutdownMode mode) {
   const auto until = internal::later(std::chrono::steady_clock::now(), deadline);
-  const std::lock_guard call(lifecycle_calls_);  // a concurrent call waits, then gets the final counters
-  std::unique_lock lock(lifecycle_mutex_);
+  const std::lock_guard call(lifecycle_.calls());  // a concurrent call waits, then gets the final counters
+  internal::Lifecycle::Lock lock = lifecycle_.lock();
   bool drained = true;
   // No new slot after this; one in hand may still be dispatched until intake closes below (a
   // dispatch waiting for room then gives up), and the thread is joined once it has.
   scheduler_.request_stop();
-  if (!shut_down_ && state_.load() == configuring) {
+  if (!lifecycle_.shut_down() && state_.load() == configuring) {
     state_.store(stopped, std::memory_order_seq_cst);
-    shut_down_ = true;
-  } else if (!shut_down_) {
+    lifecycle_.mark_shut_down();
+  } else if (!lifecycle_.shut_down()) {
     // Durable queues stop fetching first, while intake is still open, so that no fetched job
     // meets a closed ring: what they hold is then run (drain) or handed back below.
     lock.unlock();
@@ -119,7 +115,7 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
     scheduler_.stop();
     lock.lock();
     for (auto& queue : queues_) queue->wake_everyone();
-    drained = lifecycle_changed_.wait_until(lock, until, [&] { return workers_live_ == 0; });
+    drained = lifecycle_.wait_workers_gone(lock, until);
     if (!drained) {
       state_.store(stopping, std::memory_order_seq_cst);
       for (auto& queue : queues_) {
@@ -132,10 +128,10 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
       for (auto& worker : queue->workers) worker->thread.join();
     }
     // No worker can schedule a retry any more: stop the timer, then return what it holds.
-    stop_timer();
+    timer_.stop();
     {
-      std::unique_lock timer_lock = timer_.lock();
-      std::vector<internal::Timer::Node> pending = timer_.take_all_locked();
+      std::unique_lock timer_lock = timer_.pending().lock();
+      std::vector<internal::Timer::Node> pending = timer_.pending().take_all_locked();
       timer_lock.unlock();
       for (internal::Timer::Node& job : pending) return_job(*queues_[job->queue], job->envelope, job->due);
     }
@@ -155,20 +151,18 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
     stop_lanes();
     lock.lock();
     state_.store(stopped, std::memory_order_seq_cst);
-    shut_down_ = true;
+    lifecycle_.mark_shut_down();
   }
   ShutdownReport report;
-  report.not_run = std::move(returned_);
-  returned_.clear();
-  report.chain_steps = std::move(chain_returned_);
-  chain_returned_.clear();
+  report.not_run = lifecycle_.take_returned();
+  report.chain_steps = lifecycle_.take_chain_steps();
   report.batches = batches_.pending();
   report.drained = drained && report.not_run.empty();
   lock.unlock();
   report.queues = stats();
   report.unrouted = unrouted();
-  if (logs(LogLevel::info)) {
-    log(LogLevel::info, "shut down: " + std::to_string(report.not_run.size()) + " jobs returned not run");
+  if (hooks_.logs(LogLevel::info)) {
+    hooks_.log(LogLevel::info, "shut down: " + std::to_string(report.not_run.size()) + " jobs returned not run");
   }
   for (const QueueStats& queue : report.queues) {
     report.accepted += queue.accepted;
@@ -221,8 +215,40 @@ void internal::Engine::record_returned(internal::QueueRuntime& queue, const inte
                                     std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                         due > now_ ? due - now_ : std::chrono::nanoseconds::zero()));
   }
-  const std::lock_guard lock(lifecycle_mutex_);
+  lifecycle_.keep_returned(std::move(job));
+}
+
+void internal::Lifecycle::ready(Thread thread, bool prepared, std::string problem) {
+  {
+    const std::lock_guard lock(mutex_);
+    if (thread == Thread::worker) {
+      ++workers_ready_;
+      ++workers_live_;
+    } else {
+      timer_ready_ = true;
+    }
+    if (!prepared) out_of_memory_ = true;
+    if (!problem.empty() && problem_.empty()) problem_ = std::move(problem);
+  }
+  changed_.notify_all();
+}
+
+void internal::Lifecycle::worker_gone() {
+  {
+    const std::lock_guard lock(mutex_);
+    --workers_live_;
+  }
+  changed_.notify_all();
+}
+
+void internal::Lifecycle::keep_returned(ReturnedJob job) {
+  const std::lock_guard lock(mutex_);
   returned_.push_back(std::move(job));
+}
+
+void internal::Lifecycle::keep_chain_step(ReturnedJob job) {
+  const std::lock_guard lock(mutex_);
+  chain_steps_.push_back(std::move(job));
 }
 
 }  // namespace jobq

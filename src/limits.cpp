@@ -29,7 +29,7 @@ std::string internal::limits_problem(const Limits& limits) {
 
 bool internal::Engine::wait_for_limits(internal::QueueRuntime& queue, internal::Worker& worker,
                                        const internal::Envelope& envelope, internal::LimitHold& hold) {
-  internal::LimitScope* const type = any_type_limited_ ? type_limits_[envelope.type].get() : nullptr;
+  internal::LimitScope* const type = type_rules_.any_limited() ? type_rules_.limits(envelope.type) : nullptr;
   internal::LimitScope* const own = queue.limits.get();
   Lane* const fleet = queue.limit_store;
   bool waited = false;
@@ -115,7 +115,7 @@ void internal::Engine::release_limits(internal::QueueRuntime& queue, const inter
       scope.concurrency->release();
     }
   };
-  if (hold.type_slot) release(*type_limits_[envelope.type]);
+  if (hold.type_slot) release(*type_rules_.limits(envelope.type));
   if (hold.queue_slot) release(*queue.limits);
   hold = {};
 }

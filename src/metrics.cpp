@@ -67,31 +67,28 @@ MetricsSnapshot internal::Engine::metrics() const {
     out.jobs.accepted = queue->requeued.load(std::memory_order_acquire);
     out.depth = std::max<std::int64_t>(0, queue->depth());
     {
-      std::unique_lock timer_lock = timer_.lock();
-      out.scheduled = timer_.size_locked(queue->index);
+      std::unique_lock timer_lock = timer_.pending().lock();
+      out.scheduled = timer_.pending().size_locked(queue->index);
     }
   }
   for (TypeMetrics& type : snapshot.types) type.jobs.started = finished_runs(type.jobs);
   for (const InFlightJob& job : in_flight()) {
     if (job.id != 0) ++snapshot.types[registry_.find(job.type)].jobs.started;
   }
-  {
-    const std::lock_guard lock(producers_mutex_);
-    for (const auto& producer : producers_) {
-      for (std::size_t queue = 0; queue < queues_.size(); ++queue) {
-        snapshot.queues[queue].jobs.accepted += producer->counters[queue].accepted.read();
-        snapshot.queues[queue].jobs.rejected += producer->counters[queue].rejected.read();
-        snapshot.queues[queue].jobs.debounced += producer->counters[queue].debounced.read();
-      }
-      for (std::size_t type = 0; type < producer->type_count; ++type) {
-        snapshot.types[type].jobs.accepted += producer->type_counters[type].accepted.read();
-        snapshot.types[type].jobs.rejected += producer->type_counters[type].rejected.read();
-        snapshot.types[type].jobs.debounced += producer->type_counters[type].debounced.read();
-      }
-      snapshot.unrouted += producer->unrouted.read();
-      ++(producer->retired ? snapshot.producers_retired : snapshot.producers_live);
+  producers_.for_each([&](const internal::ProducerState& producer) {
+    for (std::size_t queue = 0; queue < queues_.size(); ++queue) {
+      snapshot.queues[queue].jobs.accepted += producer.counters[queue].accepted.read();
+      snapshot.queues[queue].jobs.rejected += producer.counters[queue].rejected.read();
+      snapshot.queues[queue].jobs.debounced += producer.counters[queue].debounced.read();
     }
-  }
+    for (std::size_t type = 0; type < producer.type_count; ++type) {
+      snapshot.types[type].jobs.accepted += producer.type_counters[type].accepted.read();
+      snapshot.types[type].jobs.rejected += producer.type_counters[type].rejected.read();
+      snapshot.types[type].jobs.debounced += producer.type_counters[type].debounced.read();
+    }
+    snapshot.unrouted += producer.unrouted.read();
+    ++(producer.retired ? snapshot.producers_retired : snapshot.producers_live);
+  });
   const DeadLetterPage dead = dead_letters_.page(0, 0);
   snapshot.dead_letters = dead.total;
   snapshot.dead_letters_dropped = dead.dropped;
@@ -155,17 +152,14 @@ QueueStats internal::Engine::collect_stats(const internal::QueueRuntime& queue) 
   stats.limit_waiting = queue.limit_waiting.load(std::memory_order_relaxed);
   stats.throttled = queue.throttled.load(std::memory_order_relaxed);
   {
-    std::unique_lock timer_lock = timer_.lock();
-    stats.scheduled = timer_.size_locked(queue.index);
+    std::unique_lock timer_lock = timer_.pending().lock();
+    stats.scheduled = timer_.pending().size_locked(queue.index);
   }
-  {
-    const std::lock_guard lock(producers_mutex_);
-    for (const auto& producer : producers_) {
-      stats.accepted += producer->counters[queue.index].accepted.read();
-      stats.rejected += producer->counters[queue.index].rejected.read();
-      stats.debounced += producer->counters[queue.index].debounced.read();
-    }
-  }
+  producers_.for_each([&](const internal::ProducerState& producer) {
+    stats.accepted += producer.counters[queue.index].accepted.read();
+    stats.rejected += producer.counters[queue.index].rejected.read();
+    stats.debounced += producer.counters[queue.index].debounced.read();
+  });
   stats.depth = std::max<std::int64_t>(0, queue.depth());
   return stats;
 }
@@ -178,9 +172,8 @@ std::vector<QueueStats> internal::Engine::stats() const {
 }
 
 std::uint64_t internal::Engine::unrouted() const {
-  const std::lock_guard lock(producers_mutex_);
   std::uint64_t total = 0;
-  for (const auto& producer : producers_) total += producer->unrouted.read();
+  producers_.for_each([&](const internal::ProducerState& producer) { total += producer.unrouted.read(); });
   return total;
 }
 

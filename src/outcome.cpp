@@ -49,7 +49,7 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
         return;
       }
       dead_letter(queue, envelope,
-                  "snoozed, but " + std::to_string(timer_.limit(queue.index)) + " jobs of its queue were already waiting",
+                  "snoozed, but " + std::to_string(timer_.pending().limit(queue.index)) + " jobs of its queue were already waiting",
                   DeadReason::no_room, progress);
       cell.snoozed.add();
       cell.dead_lettered.add();
@@ -58,7 +58,7 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
     case Status::Kind::skip_retry:
       break;
   }
-  const AppliedPolicy policy = applied_policy(envelope, type_retry_[envelope.type]);
+  const AppliedPolicy policy = applied_policy(envelope, type_rules_.retry(envelope.type));
   const bool will_retry = status.kind() == Status::Kind::error && envelope.attempt < policy.max_attempts;
   std::chrono::nanoseconds delay{0};
   if (will_retry) {
@@ -69,8 +69,8 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
     }
     delay = std::max(delay, std::chrono::nanoseconds::zero());
   }
-  if (logs(LogLevel::debug)) {
-    log(LogLevel::debug, "job " + std::to_string(envelope.id) + " (" + std::string(registry_[envelope.type].name) +
+  if (hooks_.logs(LogLevel::debug)) {
+    hooks_.log(LogLevel::debug, "job " + std::to_string(envelope.id) + " (" + std::string(registry_[envelope.type].name) +
                              ") attempt " + std::to_string(envelope.attempt) + " failed: " + status.message() +
                              (will_retry ? "; retry in " + std::to_string(delay.count() / 1000000) + " ms" : ""));
   }
@@ -88,7 +88,7 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
                           delay,
                           envelope.extras ? &envelope.extras->headers : &internal::no_headers()};
     cell.failed.add();
-    call_hook(on_failure_, "failure", failure);
+    hooks_.call(hooks_.on_failure, "failure", failure);
     progress.failure_reported = true;
   }
   if (will_retry) {
@@ -106,7 +106,7 @@ void internal::Engine::settle(internal::QueueRuntime& queue, internal::TypeCell&
     }
     --envelope.attempt;
     dead_letter(queue, envelope,
-                status.message() + " (no retry: " + std::to_string(timer_.limit(queue.index)) +
+                status.message() + " (no retry: " + std::to_string(timer_.pending().limit(queue.index)) +
                     " jobs of its queue were already waiting)",
                 DeadReason::no_room, progress);
   } else {
@@ -137,13 +137,13 @@ void internal::Engine::dead_letter(internal::QueueRuntime& queue, internal::Enve
   }
   record.type = envelope.type;
   record.queue = queue.index;
-  if (logs(LogLevel::warn)) {
-    log(LogLevel::warn, "job " + std::to_string(record.letter.id) + " (" + record.letter.type + ") dead-lettered after " +
+  if (hooks_.logs(LogLevel::warn)) {
+    hooks_.log(LogLevel::warn, "job " + std::to_string(record.letter.id) + " (" + record.letter.type + ") dead-lettered after " +
                             std::to_string(record.letter.attempts) + " attempts (" +
                             std::string(describe(reason)) + "): " + record.letter.last_error);
   }
   if (!progress.dead_reported) {
-    call_hook(on_dead_, "dead-letter", record.letter);
+    hooks_.call(hooks_.on_dead, "dead-letter", record.letter);
     progress.dead_reported = true;
   }
   if (from_lane(envelope)) {  // stored by the lane, where every process sharing the queue sees it
@@ -218,8 +218,8 @@ bool internal::Engine::schedule(QueueId queue, internal::Envelope& envelope, Clo
   internal::Timer::Node node = internal::Timer::make(due, queue, std::move(envelope));
   bool added = false;
   try {
-    std::unique_lock lock = timer_.lock();
-    added = timer_.add_locked(node);
+    std::unique_lock lock = timer_.pending().lock();
+    added = timer_.pending().add_locked(node);
   } catch (...) {
     envelope = std::move(node->envelope);
     throw;

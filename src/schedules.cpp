@@ -27,13 +27,13 @@ void internal::Engine::start_scheduler() {
       .dispatch = [this](const Job& job) { return dispatch(job); },
       .paused = [this](std::string_view queue) { return paused(queue); },
       .wall_now = [this] { return clock_ ? clock_->wall_now() : std::chrono::system_clock::now(); },
-      .log = [this](LogLevel level, const std::string& message) { log(level, message); },
+      .log = [this](LogLevel level, const std::string& message) { hooks_.log(level, message); },
       .last_slot = [this](std::string_view queue, std::string_view schedule) -> std::optional<std::int64_t> {
         Lane* lane = queues_[queue_id(queue)]->lane;
         if (lane == nullptr) return std::nullopt;
         Result<std::optional<std::int64_t>> last = lane->last_slot(schedule);
         if (last) return *last;
-        log(LogLevel::warn, "schedule '" + std::string(schedule) + "': its last slot could not be read, so slots missed "
+        hooks_.log(LogLevel::warn, "schedule '" + std::string(schedule) + "': its last slot could not be read, so slots missed "
                             "while no process ran are not caught up: " + last.error().message());
         return std::nullopt;
       },
@@ -42,7 +42,7 @@ void internal::Engine::start_scheduler() {
         if (lane == nullptr) return Scheduler::Claim::unshared;
         const Result<bool> claimed = lane->claim_slot(schedule, slot);
         if (claimed) return *claimed ? Scheduler::Claim::claimed : Scheduler::Claim::taken;
-        log(LogLevel::warn, "schedule '" + std::string(schedule) + "': slot " + std::to_string(slot) +
+        hooks_.log(LogLevel::warn, "schedule '" + std::string(schedule) + "': slot " + std::to_string(slot) +
                                 " could not be claimed: " + claimed.error().message());
         return Scheduler::Claim::failed;
       },
@@ -54,15 +54,15 @@ void internal::Engine::start_scheduler() {
             internal::name_this_thread(info.thread);
             const std::string pin_error = internal::pin_this_thread(config_.timer_cpus);
             if (!pin_error.empty()) {
-              log(LogLevel::warn, "jq:scheduler: timer_cpus: " + pin_error);
+              hooks_.log(LogLevel::warn, "jq:scheduler: timer_cpus: " + pin_error);
               return;
             }
             announced->store(true);
-            call_hook(on_worker_start_, "scheduler start", info);
+            hooks_.call(hooks_.on_worker_start, "scheduler start", info);
           },
       .thread_stopping =
           [this, info, announced] {
-            if (announced->load()) call_hook(on_worker_stop_, "scheduler stop", info);
+            if (announced->load()) hooks_.call(hooks_.on_worker_stop, "scheduler stop", info);
           },
       .poll = clock_ != nullptr,
   });

@@ -1,4 +1,4 @@
-// The timer's heap. The thread that serves it is internal::Engine::run_timer (src/timer_thread.cpp).
+// The timer's heap. The thread that serves it is internal::TimerService's (src/timer_service.cpp).
 #include "jobq/internal/timer.hpp"
 
 #include <algorithm>

@@ -56,8 +56,8 @@ Status exception_status(const char* what) noexcept {
 
 Status internal::Engine::invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) const {
   try {
-    if (middleware_.empty()) [[likely]] return handler.invoke(handler.target, context, message);
-    return Next(middleware_, 0, handler)(context, message);
+    if (hooks_.middleware.empty()) [[likely]] return handler.invoke(handler.target, context, message);
+    return Next(hooks_.middleware, 0, handler)(context, message);
   } catch (const std::exception& error) {
     return exception_status(error.what());
   } catch (...) {
@@ -100,31 +100,20 @@ void internal::Engine::run_worker(internal::QueueRuntime& queue, internal::Worke
   }
   const WorkerInfo info{queue.config.name, worker.index, worker.cpu, thread_name};
   const bool announced = prepared && pin_error.empty();
-  if (announced) call_hook(on_worker_start_, "worker start", info);
-  {
-    const std::lock_guard lock(lifecycle_mutex_);
-    ++workers_started_;
-    ++workers_live_;
-    if (!prepared) start_out_of_memory_ = true;
-    if (!pin_error.empty() && start_error_.empty()) start_error_ = std::move(pin_error);
-  }
-  lifecycle_changed_.notify_all();
+  if (announced) hooks_.call(hooks_.on_worker_start, "worker start", info);
+  lifecycle_.ready(internal::Lifecycle::Thread::worker, prepared, std::move(pin_error));
   log_worker(queue, worker, "started");
   if (prepared) serve(queue, worker, *scratch, context);
-  if (announced) call_hook(on_worker_stop_, "worker stop", info);
+  if (announced) hooks_.call(hooks_.on_worker_stop, "worker stop", info);
   log_worker(queue, worker, "stopped");
-  {
-    const std::lock_guard lock(lifecycle_mutex_);
-    --workers_live_;
-  }
-  lifecycle_changed_.notify_all();
+  lifecycle_.worker_gone();
 }
 
 void internal::Engine::log_worker(const internal::QueueRuntime& queue, const internal::Worker& worker,
                                   std::string_view what) const noexcept {
-  if (!logs(LogLevel::debug)) return;
+  if (!hooks_.logs(LogLevel::debug)) return;
   try {
-    log(LogLevel::debug, "worker " + queue.config.name + "/" + std::to_string(worker.index) + " " + std::string(what));
+    hooks_.log(LogLevel::debug, "worker " + queue.config.name + "/" + std::to_string(worker.index) + " " + std::string(what));
   } catch (const std::bad_alloc&) {  // NOLINT(bugprone-empty-catch): the line is lost, the worker is not
   }
 }
@@ -242,8 +231,8 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
     return;
   }
   internal::LimitHold held;
-  // check_limits: the queue has limits, or some type has (then type_limits_ is looked at).
-  const bool limited = queue.check_limits && (queue.limits != nullptr || type_limits_[envelope.type] != nullptr);
+  // check_limits: the queue has limits, or some type has (then the job's type is looked at).
+  const bool limited = queue.check_limits && (queue.limits != nullptr || type_rules_.limits(envelope.type) != nullptr);
   if (limited) [[unlikely]] {
     if (!wait_for_limits(queue, worker, envelope, held)) {
       // Shutdown came first: the job goes back unstarted, as the rest of a batch does.
@@ -324,7 +313,7 @@ void internal::Engine::run_job(internal::QueueRuntime& queue, internal::Worker& 
       },
       [this]() noexcept {
         try {
-          log(LogLevel::error, "out of memory while settling a job: trying again");
+          hooks_.log(LogLevel::error, "out of memory while settling a job: trying again");
         } catch (...) {  // NOLINT(bugprone-empty-catch): the line itself could not be made
         }
       });
@@ -355,7 +344,7 @@ Status internal::Engine::run_timed(internal::Worker& worker, const HandlerEntry&
   if (deadline == Clock::time_point::max()) return invoke_guarded(handler, context, message);  // never fires
   const std::uint64_t run = ++worker.timed_runs;
   worker.deadline.arm(run, deadline, timeout);
-  timer_.nudge(deadline);
+  timer_.pending().nudge(deadline);
   internal::ContextAccess::set_deadline(context, deadline);
   Status status = invoke_guarded(handler, context, message);
   internal::ContextAccess::set_deadline(context, Clock::time_point::max());

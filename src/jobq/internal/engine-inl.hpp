@@ -1,5 +1,4 @@
-// Inline definitions for Engine (engine.hpp): the hooks' template, the producer cache and the
-// dispatch hot path (route, admission, fill; the ring's intake is intake-inl.hpp), which run once
+// Inline definitions for Engine (engine.hpp): the dispatch hot path (route, admission, fill; the ring's intake is intake-inl.hpp), which run once
 // per job and belong where the caller can inline them.
 #pragma once
 
@@ -7,32 +6,6 @@
 #include "jobq/internal/intake-inl.hpp"
 
 namespace jobq::internal {
-
-template <class Hook, class... Args>
-void Engine::call_hook(const Hook& hook, std::string_view name, Args&&... args) const noexcept {
-  if (!hook) return;
-  try {
-    hook(std::forward<Args>(args)...);
-  } catch (const std::exception& error) {
-    if (logs(LogLevel::error)) log(LogLevel::error, std::string(name) + " hook threw: " + error.what());
-  } catch (...) {
-    if (logs(LogLevel::error)) log(LogLevel::error, std::string(name) + " hook threw a non-std exception");
-  }
-}
-
-struct ProducerCacheEntry {
-  std::uint64_t manager_uid = 0;
-  ProducerState* state = nullptr;
-};
-/// The calling thread's producer state for the Manager it used last. Uids are never reused, so
-/// an entry of a destroyed Manager can never match.
-inline thread_local ProducerCacheEntry last_producer;
-
-inline ProducerState& Engine::producer() {
-  const ProducerCacheEntry& cached = last_producer;
-  if (cached.manager_uid == uid_) [[likely]] return *cached.state;
-  return producer_slow();
-}
 
 inline Route Engine::find_route(const Job& job) const noexcept {
   const TypeId type = registry_.find(job.type());
@@ -71,12 +44,12 @@ inline Engine::Admitted Engine::admit(const Job& job, std::optional<Error>& refu
 // With dispatch middleware the job goes out of line (dispatch.cpp), so that the plain path holds
 // no Outbound (and no cleanup for one) in its frame.
 inline Result<JobId> Engine::dispatch(const Job& job) {
-  if (!dispatch_middleware_.empty()) [[unlikely]] return dispatch_through_middleware(job);
+  if (!hooks_.dispatch_middleware.empty()) [[unlikely]] return dispatch_through_middleware(job);
   return dispatch_inner(job);
 }
 
 inline Result<JobId> Engine::dispatch_object(const Job& job, const ObjectType& type, void* object, bool move) {
-  if (!dispatch_middleware_.empty()) [[unlikely]] return dispatch_object_through_middleware(job, type, object, move);
+  if (!hooks_.dispatch_middleware.empty()) [[unlikely]] return dispatch_object_through_middleware(job, type, object, move);
   return dispatch_object_inner(job, type, object, move);
 }
 
@@ -126,20 +99,8 @@ inline Result<JobId> Engine::dispatch_object_inner(const Job& job, const ObjectT
   if (job.has_options() || state.counters[routed.queue].durable) [[unlikely]] {
     return enqueue_with_options(state, routed, std::move(envelope), job);
   }
-  envelope.id = take_ids(state, 1);
+  envelope.id = producers_.take_ids(state, 1);
   return commit(state, routed, std::move(envelope));
-}
-
-inline JobId Engine::take_ids(ProducerState& state, std::size_t count) {
-  if (state.id_end - state.next_id < count) [[unlikely]] {
-    // One shared atomic per block of ids rather than one per job.
-    const JobId block = std::max<JobId>(4096, count);
-    state.next_id = next_id_block_.fetch_add(block, std::memory_order_relaxed);
-    state.id_end = state.next_id + block;
-  }
-  const JobId first = state.next_id;
-  state.next_id += count;
-  return first;
 }
 
 inline Error Engine::refuse_unrouted(Error error) {
@@ -194,7 +155,7 @@ inline Result<JobId> Engine::enqueue(ProducerState& state, Route target, std::st
   if (std::optional<Error> refused = fill(state, target, payload, validate, envelope)) [[unlikely]] {
     return std::move(*refused);
   }
-  envelope.id = take_ids(state, 1);
+  envelope.id = producers_.take_ids(state, 1);
   return commit(state, target, std::move(envelope));
 }
 

@@ -1,6 +1,15 @@
-// The engine behind Manager: queues, workers, dispatch, timer, outcomes and the inspector. The
-// public Manager (jobq/manager.hpp) is a facade over one Engine, so that no user translation unit
-// compiles the engine's layout, its ring or its parser.
+// The engine behind Manager (jobq/manager.hpp), a facade over one Engine so that no user
+// translation unit compiles the engine's layout, its ring or its parser.
+//
+// The engine's state lives in parts, each a class with its own header: the registry and the
+// types' rules (TypeRules), the queues (QueueRuntime), the producers (ProducerTable), the timer
+// and its thread (TimerService), the keys (KeyTable), the dead letters (DeadLetterStore), results
+// (ResultStore), batches (BatchTable), periodic jobs (Scheduler), the user's hooks (UserHooks) and
+// what start() and shutdown() keep (Lifecycle). Engine itself holds them and the lifecycle word,
+// and runs the flows that cross parts, a file each: dispatch (engine-inl.hpp, intake-inl.hpp,
+// dispatch.cpp), the worker loop (worker.cpp), settlement (outcome.cpp), start and shutdown
+// (lifecycle.cpp), operating (admin.cpp), metrics (metrics.cpp), durable queues
+// (lane_bridge.cpp), chains and batches (chains.cpp, batches.cpp).
 #pragma once
 
 #include <simdjson.h>
@@ -15,12 +24,16 @@
 #include "jobq/internal/envelope.hpp"
 #include "jobq/internal/key_table.hpp"
 #include "jobq/internal/lane_bridge.hpp"
+#include "jobq/internal/lifecycle.hpp"
 #include "jobq/internal/payload_json.hpp"
+#include "jobq/internal/producer_table.hpp"
 #include "jobq/internal/queue_runtime.hpp"
 #include "jobq/internal/result_store.hpp"
 #include "jobq/internal/scheduler.hpp"
 #include "jobq/internal/ticks.hpp"
-#include "jobq/internal/timer.hpp"
+#include "jobq/internal/timer_service.hpp"
+#include "jobq/internal/type_rules.hpp"
+#include "jobq/internal/user_hooks.hpp"
 #include "jobq/manager.hpp"
 
 namespace jobq::internal {
@@ -207,24 +220,8 @@ class Engine {
   /// The refusal of a dispatch while the Manager is not running, checked before anything else:
   /// before start() the registry may still be growing, so the job is not even routed.
   Error refuse_closed(const Job& job);
-  ProducerState& producer();
-  ProducerState& producer_slow();
-  /// Sizes a state's buffers for dispatch (a new one, or one adopted from an exited thread).
-  void ready_for_dispatch(ProducerState& producer);
-  /// Replaces a state's validator with one sized for validator_bytes (a grown one is freed).
-  void fresh_validator(ProducerState& producer);
-  /// Called as a producing thread exits: the state keeps its counters and ring producers for the
-  /// next thread, and gives back its buffers.
-  void retire(ProducerState& producer) noexcept;
-  /// Registered while the engine lives, so that exiting threads can retire their states.
-  void enter_live();
-  void leave_live() noexcept;
-  /// What a producer's validator is sized for at first; it grows with the payloads it parses and
-  /// is made small again past `validator_keep_bytes`.
-  static constexpr std::size_t validator_bytes = 4096;
-  static constexpr std::size_t validator_keep_bytes = 256 * 1024;
-  void size_type_counters(ProducerState& producer) const;
-  JobId take_ids(ProducerState& producer, std::size_t count);
+  /// The calling thread's producer state.
+  ProducerState& producer() { return producers_.mine(); }
   /// Counts refused dispatches on their queue, and on their type once types are frozen.
   void count_rejected(ProducerState& producer, Route route, std::size_t count = 1);
   /// Empty if `payload` is valid JSON within the limits, else the reason.
@@ -232,12 +229,6 @@ class Engine {
   TypeId add_type(std::string_view name, HandlerEntry::Invoke invoke, void* target, std::shared_ptr<void> owned,
                   RegisterOptions options);
   void require_configuring(std::string_view what) const;
-  bool logs(LogLevel level) const noexcept { return level >= config_.log_level && level != LogLevel::off; }
-  /// Writes a log line if `level` is enabled; never throws (a failing sink is ignored).
-  void log(LogLevel level, const std::string& message) const noexcept;
-  /// Calls a user hook; an exception from it is logged and swallowed.
-  template <class Hook, class... Args>
-  void call_hook(const Hook& hook, std::string_view name, Args&&... args) const noexcept;
   /// Runs the middleware chain and the handler; an exception of any type becomes a retryable
   /// error carrying its message.
   Status invoke_guarded(const HandlerEntry& handler, Context& context, const Message& message) const;
@@ -293,16 +284,6 @@ class Engine {
   /// Puts a job into the timer from a worker (retry, snooze); false, with `envelope` untouched,
   /// when its queue already has max_scheduled jobs waiting there.
   bool schedule(QueueId queue, Envelope& envelope, Clock::time_point due);
-  /// The timer thread: named, pinned and announced like a worker, then serve_timer().
-  void run_timer();
-  void serve_timer(std::vector<moodycamel::ProducerToken>& tokens);
-  /// Moves a due job onto its ring from the timer thread; false if intake has closed.
-  bool release_due(Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens);
-  /// Fires the stop tokens of the handlers running past their deadline at `now`.
-  void fire_due_deadlines(Clock::time_point now);
-  /// The earliest deadline armed by a worker; time_point::max() when none is.
-  Clock::time_point earliest_deadline() const noexcept;
-  void stop_timer();
   void return_job(QueueRuntime& queue, Envelope& envelope,
                  Clock::time_point due = Clock::time_point{});
   /// return_job()'s record of the job, stored with the jobs shutdown returns.
@@ -353,25 +334,15 @@ class Engine {
   Config config_;
   Scheduler scheduler_;  // its thread dispatches: shutdown() stops it before intake closes
   Registry registry_;
+  TypeRules type_rules_;
   std::vector<std::unique_ptr<QueueRuntime>> queues_;
   FlatNameMap queue_index_;
+  ProducerTable producers_;  // after queues_: its states hold ring producers of their rings
   QueueId default_queue_ = no_id;
-  const std::uint64_t uid_;
   std::shared_ptr<const Clock> clock_;
-  FailureHook on_failure_;
-  DeadHook on_dead_;
-  TimeoutHook on_timeout_;
-  WorkerHook on_worker_start_;
-  WorkerHook on_worker_stop_;
-  std::vector<Middleware> middleware_;
-  std::vector<DispatchMiddleware> dispatch_middleware_;
-  std::vector<RetryPolicy> type_retry_;  // per TypeId, resolved at registration
-  std::vector<std::unique_ptr<LimitScope>> type_limits_;  // per TypeId; null for a type without limits
-  bool any_type_limited_ = false;  // some type has limits: workers look up their job's
+  UserHooks hooks_;
 
-  Timer timer_;
-  std::thread timer_thread_;
-  bool timer_stop_ = false;  // guarded by the timer's lock
+  TimerService timer_;
   KeyTable keys_;
   DeadLetterStore dead_letters_;
   ResultStore results_;
@@ -381,22 +352,8 @@ class Engine {
   std::atomic<bool> cells_ready_{false};  // the workers' per-type cells exist
   std::chrono::steady_clock::time_point started_at_{};  // written by start() before cells_ready_
   TickRate tick_rate_;
-  alignas(cache_line) std::atomic<JobId> next_id_block_{1};
 
-  mutable std::mutex producers_mutex_;
-  std::vector<std::unique_ptr<ProducerState>> producers_;
-
-  std::mutex lifecycle_calls_;  // held through start() and shutdown(): one lifecycle call at a time
-  std::mutex lifecycle_mutex_;  // guards everything below
-  std::condition_variable lifecycle_changed_;
-  std::size_t workers_started_ = 0;
-  std::size_t workers_live_ = 0;
-  bool timer_ready_ = false;  // the timer thread has been named, pinned and announced
-  std::string start_error_;
-  bool start_out_of_memory_ = false;  // a thread could not make what it keeps for its life
-  std::vector<ReturnedJob> returned_;
-  std::vector<ReturnedJob> chain_returned_;  // next steps of chains that met closed intake
-  bool shut_down_ = false;
+  Lifecycle lifecycle_;
 };
 
 }  // namespace jobq::internal

@@ -189,44 +189,4 @@ struct Route {
   QueueId queue;
 };
 
-/// Per producing thread, per Manager: ring tokens, counters and scratch space. Created on a
-/// thread's first dispatch and owned by the Manager.
-struct ProducerState {
-  struct QueueCounters {
-    SingleWriterCounter accepted;
-    SingleWriterCounter rejected;
-    SingleWriterCounter debounced;  // folded into a waiting job of the same debounce key
-    std::int64_t dequeued_seen = 0;  // this thread's cached lower bound of QueueRuntime::dequeued
-    /// The queue has a lane: a copy of QueueRuntime::lane's test on the line dispatch touches anyway.
-    bool durable = false;
-  };
-  struct TypeCounters {
-    SingleWriterCounter accepted;
-    SingleWriterCounter rejected;
-    SingleWriterCounter debounced;  // folded into a waiting job of the same debounce key
-  };
-
-  // A state outlives its thread (kept_memory.hpp): it and what it keeps come from kept memory.
-  static void* operator new(std::size_t size) {
-    if (void* block = keep_allocate(size)) return block;
-    throw std::bad_alloc();
-  }
-  static void operator delete(void* block) noexcept { keep_release(block); }
-
-  std::vector<moodycamel::ProducerToken, KeptAllocator<moodycamel::ProducerToken>> tokens;  // one per queue
-  KeptArray<QueueCounters> counters;                   // one per queue
-  KeptArray<TypeCounters> type_counters;               // one per registered type, sized by start()
-  std::size_t type_count = 0;
-  SingleWriterCounter unrouted;                        // refused: unknown type or queue
-  std::vector<std::vector<Envelope>> staging;          // bulk dispatch, one per queue
-  std::vector<Route> routes;                           // bulk dispatch, one per job
-  std::vector<std::size_t> bulk_counts;                // bulk dispatch, jobs per queue
-  std::thread::id owner;                               // the thread this state belongs to
-  bool retired = false;                                // its thread exited; the next new one adopts it
-  std::uint32_t unsampled = 0;                         // dispatches since the last latency sample
-  JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
-  JobId id_end = 0;
-  simdjson::dom::parser validator;                     // raw payload validation
-};
-
 }  // namespace jobq::internal

@@ -1,14 +1,20 @@
-// The thread that serves the timer: moves due jobs onto their queues and fires timeouts.
+// The timer thread (timer_service.hpp): moves due jobs onto their queues and fires timeouts.
 #include <new>
 #include <string>
 #include <vector>
 
 #include "jobq/internal/engine.hpp"
+#include "jobq/internal/timer_service.hpp"
 #include "jobq/internal/threads.hpp"
 
 namespace jobq {
 
-void internal::Engine::run_timer() {
+internal::TimerService::TimerService(Engine& engine, std::vector<std::size_t> limits)
+    : engine_(engine), timer_(std::move(limits)) {}
+
+void internal::TimerService::start() { thread_ = std::thread([this] { run(); }); }
+
+void internal::TimerService::run() {
   constexpr std::string_view thread_name = "jq:timer";
   internal::name_this_thread(thread_name);
   // What the timer keeps for its life is made before it reports to start(), as a worker's is.
@@ -16,10 +22,10 @@ void internal::Engine::run_timer() {
   std::vector<moodycamel::ProducerToken> tokens;  // its own ring producers: one per queue
   bool prepared = false;
   try {
-    pin_error = internal::pin_this_thread(config_.timer_cpus);
+    pin_error = internal::pin_this_thread(engine_.config_.timer_cpus);
     if (!pin_error.empty()) pin_error = "timer_cpus: " + pin_error;
-    tokens.reserve(queues_.size());
-    for (auto& queue : queues_) {
+    tokens.reserve(engine_.queues_.size());
+    for (auto& queue : engine_.queues_) {
       tokens.emplace_back(queue->ring);
       if (!tokens.back().valid()) throw std::bad_alloc();  // the ring could not add a producer
     }
@@ -28,25 +34,19 @@ void internal::Engine::run_timer() {
   }
   const WorkerInfo info{{}, 0, -1, thread_name};
   const bool announced = prepared && pin_error.empty();
-  if (announced) call_hook(on_worker_start_, "timer start", info);
-  {
-    const std::lock_guard lock(lifecycle_mutex_);
-    timer_ready_ = true;
-    if (!prepared) start_out_of_memory_ = true;
-    if (!pin_error.empty() && start_error_.empty()) start_error_ = std::move(pin_error);
-  }
-  lifecycle_changed_.notify_all();
-  if (prepared) serve_timer(tokens);
-  if (announced) call_hook(on_worker_stop_, "timer stop", info);
+  if (announced) engine_.hooks_.call(engine_.hooks_.on_worker_start, "timer start", info);
+  engine_.lifecycle_.ready(internal::Lifecycle::Thread::timer, prepared, std::move(pin_error));
+  if (prepared) serve(tokens);
+  if (announced) engine_.hooks_.call(engine_.hooks_.on_worker_stop, "timer stop", info);
 }
 
-void internal::Engine::serve_timer(std::vector<moodycamel::ProducerToken>& tokens) {
+void internal::TimerService::serve(std::vector<moodycamel::ProducerToken>& tokens) {
   std::vector<internal::Timer::Node> due;
   std::unique_lock lock = timer_.lock();
-  while (!timer_stop_) {
-    const Clock::time_point now_ = now();
+  while (!stop_) {
+    const Clock::time_point now_ = engine_.now();
     // Once intake has closed, due jobs stay put for shutdown to return, but timeouts still fire.
-    if (state_.load(std::memory_order_seq_cst) == running) {
+    if (engine_.state_.load(std::memory_order_seq_cst) == Engine::running) {
       try {
         timer_.take_due_locked(now_, due, 256);
       } catch (const std::bad_alloc&) {  // nothing was taken; try again shortly
@@ -68,16 +68,16 @@ void internal::Engine::serve_timer(std::vector<moodycamel::ProducerToken>& token
           kept = timer_.add_locked(due[index]);
         } catch (const std::bad_alloc&) {  // returned below instead
         }
-        if (!kept) return_job(*queues_[due[index]->queue], due[index]->envelope, due[index]->due);
+        if (!kept) engine_.return_job(*engine_.queues_[due[index]->queue], due[index]->envelope, due[index]->due);
       }
       due.clear();
       continue;
     }
-    // The lock was let go above: stop_timer() may have asked meanwhile, and its notify is gone.
-    if (timer_stop_) break;
-    Clock::time_point next = state_.load(std::memory_order_seq_cst) == running ? timer_.next_due_locked()
+    // The lock was let go above: stop() may have asked meanwhile, and its notify is gone.
+    if (stop_) break;
+    Clock::time_point next = engine_.state_.load(std::memory_order_seq_cst) == Engine::running ? timer_.next_due_locked()
                                                                                : Clock::time_point::max();
-    if (clock_) {
+    if (engine_.clock_) {
       // A clock the timer cannot sleep on: look again every millisecond of real time.
       timer_.plan_locked(Clock::time_point::min());
       timer_.wait_until(lock, std::chrono::steady_clock::now() + std::chrono::milliseconds(1));
@@ -95,31 +95,31 @@ void internal::Engine::serve_timer(std::vector<moodycamel::ProducerToken>& token
   }
 }
 
-internal::Timer::time_point internal::Engine::earliest_deadline() const noexcept {
+internal::Timer::time_point internal::TimerService::earliest_deadline() const noexcept {
   Clock::time_point earliest = Clock::time_point::max();
-  for (const auto& queue : queues_) {
+  for (const auto& queue : engine_.queues_) {
     for (const auto& worker : queue->workers) earliest = std::min(earliest, worker->deadline.armed_until());
   }
   return earliest;
 }
 
-bool internal::Engine::release_due(internal::Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens) {
+bool internal::TimerService::release_due(internal::Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens) {
   // Its queue wait is measured from now: the time it spent in the timer was asked for.
-  if (config_.metrics) due.envelope.stamped = internal::ticks();
+  if (engine_.config_.metrics) due.envelope.stamped = internal::ticks();
   for (;;) {
-    switch (readmit(*queues_[due.queue], tokens[due.queue], due.envelope, [] {}, [] {})) {
-      case Readmitted::yes:
+    switch (engine_.readmit(*engine_.queues_[due.queue], tokens[due.queue], due.envelope, [] {}, [] {})) {
+      case Engine::Readmitted::yes:
         return true;
-      case Readmitted::closed:
+      case Engine::Readmitted::closed:
         return false;
-      case Readmitted::no_memory:  // the job must not be dropped: try again shortly
+      case Engine::Readmitted::no_memory:  // the job must not be dropped: try again shortly
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
 }
 
-void internal::Engine::fire_due_deadlines(Clock::time_point now_) {
-  for (const auto& queue : queues_) {
+void internal::TimerService::fire_due_deadlines(Clock::time_point now_) {
+  for (const auto& queue : engine_.queues_) {
     for (const auto& worker : queue->workers) {
       std::uint64_t run = 0;
       std::chrono::nanoseconds timeout{0};
@@ -131,28 +131,28 @@ void internal::Engine::fire_due_deadlines(Clock::time_point now_) {
       const TypeId type = worker->running_type.load(std::memory_order_relaxed);
       const std::uint32_t attempt = worker->running_attempt.load(std::memory_order_relaxed);
       queue->timed_out.fetch_add(1, std::memory_order_release);
-      if (logs(LogLevel::warn)) {
+      if (engine_.hooks_.logs(LogLevel::warn)) {
         try {
-          log(LogLevel::warn, "job " + std::to_string(id) + " (" + std::string(registry_[type].name) +
+          engine_.hooks_.log(LogLevel::warn, "job " + std::to_string(id) + " (" + std::string(engine_.registry_[type].name) +
                                   ") still running at its " + std::to_string(timeout.count() / 1000000) +
                                   " ms timeout: firing its stop token");
         } catch (const std::bad_alloc&) {  // the line is lost, the timeout is not
         }
       }
-      call_hook(on_timeout_, "timeout", Overrun{id, registry_[type].name, queue->config.name, attempt, timeout});
+      engine_.hooks_.call(engine_.hooks_.on_timeout, "timeout", Overrun{id, engine_.registry_[type].name, queue->config.name, attempt, timeout});
       worker->job_stop.request_stop();
       worker->deadline.fired(run);
     }
   }
 }
 
-void internal::Engine::stop_timer() {
+void internal::TimerService::stop() {
   {
     std::unique_lock lock = timer_.lock();
-    timer_stop_ = true;
+    stop_ = true;
   }
   timer_.notify();
-  if (timer_thread_.joinable()) timer_thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace jobq
