@@ -2,12 +2,15 @@
 // payload buffer with a lifetime-tracking payload.
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <chrono>
+#include <limits>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "jobq/internal/decimal_digits.hpp"
 #include "jobq/internal/envelope.hpp"
 #include "jobq/internal/flat_name_map.hpp"
 #include "jobq/internal/kept_memory.hpp"
@@ -173,3 +176,40 @@ TEST(KeptMemoryUnit, AKeptArrayConstructsAndDestroysEachElementOnce) {
 }
 
 }  // namespace
+
+namespace {
+
+template <class Integer>
+void expect_digits_as_to_chars(Integer value) {
+  char text[32];
+  const auto written = static_cast<std::size_t>(std::to_chars(text, text + sizeof text, value).ptr - text);
+  EXPECT_EQ(jobq::internal::decimal_digits(value), written) << std::string(text, written);
+}
+
+template <class Integer>
+void expect_digits_around_powers_of_ten() {
+  using Limits = std::numeric_limits<Integer>;
+  for (Integer value : {Limits::min(), Limits::max(), Integer{0}, Integer{1}}) expect_digits_as_to_chars(value);
+  for (std::uint64_t power = 1; power <= static_cast<std::uint64_t>(Limits::max()); power *= 10) {
+    for (std::uint64_t value : {power - 1, power, power + 1}) {
+      if (value > static_cast<std::uint64_t>(Limits::max())) continue;
+      expect_digits_as_to_chars(static_cast<Integer>(value));
+      if constexpr (Limits::is_signed) expect_digits_as_to_chars(static_cast<Integer>(-static_cast<Integer>(value)));
+    }
+    if (power > static_cast<std::uint64_t>(Limits::max()) / 10) break;
+  }
+}
+
+}  // namespace
+
+TEST(DecimalDigitsUnit, CountsWhatToCharsWritesForEveryIntegerWidthAroundEveryPowerOfTen) {
+  expect_digits_around_powers_of_ten<std::int8_t>();
+  expect_digits_around_powers_of_ten<std::int16_t>();
+  expect_digits_around_powers_of_ten<std::int32_t>();
+  expect_digits_around_powers_of_ten<std::int64_t>();
+  expect_digits_around_powers_of_ten<std::uint8_t>();
+  expect_digits_around_powers_of_ten<std::uint16_t>();
+  expect_digits_around_powers_of_ten<std::uint32_t>();
+  expect_digits_around_powers_of_ten<std::uint64_t>();
+  for (std::uint64_t value = 0; value < 100000; value += 7) expect_digits_as_to_chars(value);
+}
