@@ -3,9 +3,12 @@
 
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "jobq/context.hpp"
+#include "jobq/message.hpp"
+#include "jobq/status.hpp"
 
 namespace jobq::testing {
 
@@ -17,6 +20,15 @@ struct ChainTrace {
     const std::lock_guard lock(mutex);
     lines.push_back(std::string(context.type()) + "#" + std::to_string(context.attempt()) + " on " +
                     std::string(context.queue()) + " after " + context.previous_result().value_or("-"));
+  }
+  /// A handler for a step that only traces its run, keeps `result` (JSON) if one is given, and
+  /// succeeds.
+  auto step(std::string result = {}) {
+    return [this, result = std::move(result)](jobq::Context& context, const jobq::Message&) {
+      add(context);
+      if (!result.empty() && !context.set_result(result)) return jobq::Status::error("result refused: " + result);
+      return jobq::Status::success();
+    };
   }
   std::vector<std::string> snapshot() {
     const std::lock_guard lock(mutex);

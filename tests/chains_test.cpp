@@ -39,10 +39,7 @@ TEST(Chains, StepsRunInOrderEachSeeingTheResultBefore) {
     EXPECT_TRUE(context.set_result(R"({"charged":true})"));
     return Status::success();
   }, {.queue = "other"});
-  queues.register_handler("order:ship", [&](Context& context, const Message&) {
-    trace.add(context);
-    return Status::success();
-  });
+  queues.register_handler("order:ship", trace.step());
   queues.start();
   const std::vector<jobq::Job> steps{jobq::Job("order:reserve").payload("7"), jobq::Job("order:charge"),
                                      jobq::Job("order:ship")};
@@ -64,21 +61,14 @@ TEST(Chains, ARetryInsideAChainIsStillOneStep) {
   config.retry.backoff = jobq::testing::no_wait;
   jobq::Manager queues(std::move(config));
   Trace trace;
-  queues.register_handler("a:first", [&](Context& context, const Message&) {
-    trace.add(context);
-    context.set_result(R"("one")");
-    return Status::success();
-  });
+  queues.register_handler("a:first", trace.step(R"("one")"));
   queues.register_handler("a:flaky", [&](Context& context, const Message&) {
     trace.add(context);
     if (context.attempt() < 3) return Status::error("not yet");
     context.set_result(R"("two")");
     return Status::success();
   });
-  queues.register_handler("a:last", [&](Context& context, const Message&) {
-    trace.add(context);
-    return Status::success();
-  });
+  queues.register_handler("a:last", trace.step());
   queues.start();
   const std::vector<jobq::Job> steps{jobq::Job("a:first"), jobq::Job("a:flaky"), jobq::Job("a:last")};
   ASSERT_TRUE(queues.chain(steps).ok());
@@ -95,23 +85,13 @@ TEST(Chains, ADeadLetterStopsTheChainVisiblyAndItsRequeueGoesOn) {
   jobq::Manager queues(std::move(config));
   Trace trace;
   std::atomic<bool> healthy{false};
-  queues.register_handler("b:first", [&](Context& context, const Message&) {
-    trace.add(context);
-    context.set_result("1");
-    return Status::success();
-  });
+  queues.register_handler("b:first", trace.step("1"));
   queues.register_handler("b:fragile", [&](Context& context, const Message&) {
     trace.add(context);
     return healthy.load() ? Status::success() : Status::error("downstream away");
   });
-  queues.register_handler("b:third", [&](Context& context, const Message&) {
-    trace.add(context);
-    return Status::success();
-  });
-  queues.register_handler("b:fourth", [&](Context& context, const Message&) {
-    trace.add(context);
-    return Status::success();
-  });
+  queues.register_handler("b:third", trace.step());
+  queues.register_handler("b:fourth", trace.step());
   queues.start();
   const std::vector<jobq::Job> steps{jobq::Job("b:first"), jobq::Job("b:fragile"), jobq::Job("b:third"),
                                      jobq::Job("b:fourth")};
@@ -163,10 +143,7 @@ TEST(Chains, AStepThatSucceedsDuringShutdownLeavesItsNextStepInTheReport) {
   // The next start goes on from there, with the result before.
   jobq::Manager again(jobq::Config{});
   again.register_handler("c:slow", [](Context&, const Message&) { return Status::success(); });
-  again.register_handler("c:next", [&](Context& context, const Message&) {
-    trace.add(context);
-    return Status::success();
-  });
+  again.register_handler("c:next", trace.step());
   again.start();
   ASSERT_TRUE(again.dispatch(carried[0].to_job()).ok());
   ASSERT_TRUE(eventually([&] { return trace.snapshot().size() == 3; }));

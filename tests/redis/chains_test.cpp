@@ -32,20 +32,9 @@ TEST(DurableChains, StepsCrossDurableAndInMemoryQueuesAndResultsAreReadAnywhere)
   auto lane = jobq::redis::make_lane(fast(redis.options()));
   jobq::Manager queues(jobq::testing::durable_config(lane, "payments"));
   Trace trace;
-  queues.register_handler("pay:authorize", [&](Context& context, const Message&) {
-    trace.add(context);
-    context.set_result(R"({"auth":"A-1"})");
-    return Status::success();
-  }, {.queue = "payments"});
-  queues.register_handler("pay:notify", [&](Context& context, const Message&) {
-    trace.add(context);
-    context.set_result(R"({"notified":true})");
-    return Status::success();
-  });
-  queues.register_handler("pay:capture", [&](Context& context, const Message&) {
-    trace.add(context);
-    return Status::success();
-  }, {.queue = "payments"});
+  queues.register_handler("pay:authorize", trace.step(R"({"auth":"A-1"})"), {.queue = "payments"});
+  queues.register_handler("pay:notify", trace.step(R"({"notified":true})"));
+  queues.register_handler("pay:capture", trace.step(), {.queue = "payments"});
   queues.start();
   const jobq::Headers traced{{"request-id", "r-1"}};
   const std::vector<jobq::Job> steps{jobq::Job("pay:authorize").headers(traced), jobq::Job("pay:notify"),
@@ -74,19 +63,12 @@ TEST(DurableChains, ADeadLetterInRedisHoldsTheRestAndAnotherProcessRequeuesIt) {
   jobq::Manager queues(std::move(config));
   Trace trace;
   std::atomic<bool> healthy{false};
-  queues.register_handler("pay:authorize", [&](Context& context, const Message&) {
-    trace.add(context);
-    context.set_result("\"ok\"");
-    return Status::success();
-  }, {.queue = "payments"});
+  queues.register_handler("pay:authorize", trace.step("\"ok\""), {.queue = "payments"});
   queues.register_handler("pay:capture", [&](Context& context, const Message&) {
     trace.add(context);
     return healthy.load() ? Status::success() : Status::error("bank offline");
   }, {.queue = "payments"});
-  queues.register_handler("pay:receipt", [&](Context& context, const Message&) {
-    trace.add(context);
-    return Status::success();
-  }, {.queue = "payments"});
+  queues.register_handler("pay:receipt", trace.step(), {.queue = "payments"});
   queues.start();
   const std::vector<jobq::Job> steps{jobq::Job("pay:authorize"), jobq::Job("pay:capture"), jobq::Job("pay:receipt")};
   ASSERT_TRUE(queues.chain(steps).ok());
@@ -119,10 +101,7 @@ TEST(DurableChains, AnAsynchronousDispatchCarriesItsPlaceInAChain) {
     trace.add(context);
     return captures.fetch_add(1) == 0 ? Status::skip_retry("first time") : Status::success();
   }, {.queue = "payments"});
-  queues.register_handler("pay:receipt", [&](Context& context, const Message&) {
-    trace.add(context);
-    return Status::success();
-  }, {.queue = "payments"});
+  queues.register_handler("pay:receipt", trace.step(), {.queue = "payments"});
   queues.register_handler("pay:start", [](Context& context, const Message&) {
     context.set_result("\"started\"");
     return Status::success();
