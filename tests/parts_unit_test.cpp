@@ -15,6 +15,7 @@
 #include "jobq/internal/flat_name_map.hpp"
 #include "jobq/internal/kept_memory.hpp"
 #include "jobq/internal/key_table.hpp"
+#include "jobq/internal/utf8.hpp"
 #include "jobq/payload.hpp"
 #include "test_support.hpp"
 
@@ -212,4 +213,18 @@ TEST(DecimalDigitsUnit, CountsWhatToCharsWritesForEveryIntegerWidthAroundEveryPo
   expect_digits_around_powers_of_ten<std::uint32_t>();
   expect_digits_around_powers_of_ten<std::uint64_t>();
   for (std::uint64_t value = 0; value < 100000; value += 7) expect_digits_as_to_chars(value);
+}
+
+TEST(Utf8Unit, ABadByteAnywhereInAShortOrLongStringIsFound) {
+  for (std::size_t size = 1; size <= 300; ++size) {
+    std::string text(size, 'a');
+    EXPECT_TRUE(jobq::internal::valid_utf8(text)) << size;
+    for (std::size_t at = 0; at < size; ++at) {
+      text[at] = '\x80';  // a continuation byte with no lead: never valid
+      EXPECT_FALSE(jobq::internal::valid_utf8(text)) << size << " at " << at;
+      text[at] = 'a';
+    }
+  }
+  EXPECT_TRUE(jobq::internal::valid_utf8(""));
+  EXPECT_TRUE(jobq::internal::valid_utf8("caf\xc3\xa9"));
 }
