@@ -6,6 +6,7 @@
 #include <concepts>
 #include <string_view>
 
+// JOBQ_PAYLOAD expands its list of members with this macro helper.
 #include "jobq/internal/for_each.hpp"
 // The description is instantiated here, in the translation unit that declares the struct: it is
 // made only of the struct's own member operations, whose layout is the user's.

@@ -9,6 +9,7 @@
 
 #include "jobq/context.hpp"
 #include "jobq/ids.hpp"
+// The registry holds its name index by value, and find() is inline: it runs on every dispatch.
 #include "jobq/internal/flat_name_map.hpp"
 #include "jobq/message.hpp"
 #include "jobq/status.hpp"
