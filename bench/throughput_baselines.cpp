@@ -30,32 +30,38 @@ namespace {
 using namespace jobq_bench::sweep;
 using jobq::internal::cpu_relax;
 
-void BM_throughput_condvar_pool_struct(benchmark::State& state) {
-  const Shape shape = shape_of(state);
-  Sinks sinks;
-  std::atomic<bool> pin_failed{false};
-  jobq_bench::CondvarPool pool(shape.workers, [&](unsigned index) {
-    if (!pin_this_thread(shape.worker_cpus[index])) pin_failed.store(true);
-  });
-  if (pin_failed.load()) {
-    state.SkipWithError("cannot pin a pool worker");
-    return;
-  }
-  ProducerGang gang(shape.producer_cpus, [&](unsigned) -> std::string {
-    Order order{0, std::string(order_sku)};
-    for (std::uint64_t id = 1; id <= jobs_per_producer; ++id) {
+/// What a `_struct` or `_json` baseline's producer hands over per job.
+enum class Carry { order, json };
+
+/// One producer's round: posts jobs 1..jobs_per_producer with `post(task)`, each task a lambda
+/// that captures the Order by value (Carry::order) or carries its JSON text (Carry::json).
+template <Carry carry, class Post>
+std::string post_round(Sinks& sinks, Post post) {
+  Order order{0, std::string(order_sku)};
+  for (std::uint64_t id = 1; id <= jobs_per_producer; ++id) {
+    if constexpr (carry == Carry::order) {
       order.id = id;
-      pool.post([order, &sinks] { consume_struct(sinks, order); });
+      post([order, &sinks] { consume_struct(sinks, order); });
+    } else {
+      post([payload = CopyablePayload(order_json(id)), &sinks] { consume_order(sinks, payload.json); });
     }
-    return {};
-  });
+  }
+  return {};
+}
+
+/// The rounds of a baseline whose producers post with `post`, then `drain()` (after the producers
+/// stop) and the final count.
+template <Carry carry, class Post, class Drain>
+void run_baseline(benchmark::State& state, const Shape& shape, Sinks& sinks, Post post, Drain drain) {
+  ProducerGang gang(shape.producer_cpus, [&](unsigned) { return post_round<carry>(sinks, post); });
   const std::uint64_t rounds = run_rounds(state, gang, sinks, shape.jobs_per_round());
   gang.stop();
-  pool.join();
+  drain();
   verify(state, sinks, rounds * shape.jobs_per_round(), rounds * shape.producers * sequence_sum_per_producer);
 }
 
-void BM_throughput_condvar_pool_json(benchmark::State& state) {
+template <Carry carry>
+void condvar_pool(benchmark::State& state) {
   const Shape shape = shape_of(state);
   Sinks sinks;
   std::atomic<bool> pin_failed{false};
@@ -66,17 +72,10 @@ void BM_throughput_condvar_pool_json(benchmark::State& state) {
     state.SkipWithError("cannot pin a pool worker");
     return;
   }
-  ProducerGang gang(shape.producer_cpus, [&](unsigned) -> std::string {
-    for (std::uint64_t id = 1; id <= jobs_per_producer; ++id) {
-      pool.post([payload = CopyablePayload(order_json(id)), &sinks] { consume_order(sinks, payload.json); });
-    }
-    return {};
-  });
-  const std::uint64_t rounds = run_rounds(state, gang, sinks, shape.jobs_per_round());
-  gang.stop();
-  pool.join();
-  verify(state, sinks, rounds * shape.jobs_per_round(), rounds * shape.producers * sequence_sum_per_producer);
+  run_baseline<carry>(state, shape, sinks, [&](auto task) { pool.post(std::move(task)); }, [&] { pool.join(); });
 }
+void BM_throughput_condvar_pool_struct(benchmark::State& state) { condvar_pool<Carry::order>(state); }
+void BM_throughput_condvar_pool_json(benchmark::State& state) { condvar_pool<Carry::json>(state); }
 
 /// Starts an asio pool of W threads, each pinned; false after SkipWithError.
 /// One blocking task per pool thread pins it: each of the W tasks waits for all W, so each runs on
@@ -97,41 +96,16 @@ bool pin_asio_pool(benchmark::State& state, asio::thread_pool& pool, const Shape
   return !pin_failed->load();
 }
 
-void BM_throughput_asio_thread_pool_struct(benchmark::State& state) {
+template <Carry carry>
+void asio_thread_pool(benchmark::State& state) {
   const Shape shape = shape_of(state);
   Sinks sinks;
   asio::thread_pool pool(shape.workers);
   if (!pin_asio_pool(state, pool, shape)) return;
-  ProducerGang gang(shape.producer_cpus, [&](unsigned) -> std::string {
-    Order order{0, std::string(order_sku)};
-    for (std::uint64_t id = 1; id <= jobs_per_producer; ++id) {
-      order.id = id;
-      asio::post(pool, [order, &sinks] { consume_struct(sinks, order); });
-    }
-    return {};
-  });
-  const std::uint64_t rounds = run_rounds(state, gang, sinks, shape.jobs_per_round());
-  gang.stop();
-  pool.join();
-  verify(state, sinks, rounds * shape.jobs_per_round(), rounds * shape.producers * sequence_sum_per_producer);
+  run_baseline<carry>(state, shape, sinks, [&](auto task) { asio::post(pool, std::move(task)); }, [&] { pool.join(); });
 }
-
-void BM_throughput_asio_thread_pool_json(benchmark::State& state) {
-  const Shape shape = shape_of(state);
-  Sinks sinks;
-  asio::thread_pool pool(shape.workers);
-  if (!pin_asio_pool(state, pool, shape)) return;
-  ProducerGang gang(shape.producer_cpus, [&](unsigned) -> std::string {
-    for (std::uint64_t id = 1; id <= jobs_per_producer; ++id) {
-      asio::post(pool, [payload = order_json(id), &sinks] { consume_order(sinks, payload); });
-    }
-    return {};
-  });
-  const std::uint64_t rounds = run_rounds(state, gang, sinks, shape.jobs_per_round());
-  gang.stop();
-  pool.join();
-  verify(state, sinks, rounds * shape.jobs_per_round(), rounds * shape.producers * sequence_sum_per_producer);
-}
+void BM_throughput_asio_thread_pool_struct(benchmark::State& state) { asio_thread_pool<Carry::order>(state); }
+void BM_throughput_asio_thread_pool_json(benchmark::State& state) { asio_thread_pool<Carry::json>(state); }
 
 /// Pins each thread that enters the arena to the worker CPU of its arena slot. oneTBB threads
 /// come and go between arenas; they are pinned again on every entry.
@@ -157,28 +131,8 @@ class ArenaPinner : public tbb::task_scheduler_observer {
   std::atomic<bool> failed_{false};
 };
 
-void BM_throughput_tbb_arena_struct(benchmark::State& state) {
-  const Shape shape = shape_of(state);
-  Sinks sinks;
-  const tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism, shape.workers + 1);
-  tbb::task_arena arena(static_cast<int>(shape.workers), 0);
-  arena.initialize();
-  ArenaPinner pinner(arena, shape.worker_cpus);
-  ProducerGang gang(shape.producer_cpus, [&](unsigned) -> std::string {
-    Order order{0, std::string(order_sku)};
-    for (std::uint64_t id = 1; id <= jobs_per_producer; ++id) {
-      order.id = id;
-      arena.enqueue([order, &sinks] { consume_struct(sinks, order); });
-    }
-    return {};
-  });
-  const std::uint64_t rounds = run_rounds(state, gang, sinks, shape.jobs_per_round());
-  gang.stop();
-  if (!state.error_occurred() && pinner.failed()) state.SkipWithError("cannot pin a oneTBB worker");
-  verify(state, sinks, rounds * shape.jobs_per_round(), rounds * shape.producers * sequence_sum_per_producer);
-}
-
-void BM_throughput_tbb_arena_json(benchmark::State& state) {
+template <Carry carry>
+void tbb_arena(benchmark::State& state) {
   const Shape shape = shape_of(state);
   Sinks sinks;
   // oneTBB's global pool holds hardware_concurrency - 1 workers by default; W workers need W + 1
@@ -187,17 +141,12 @@ void BM_throughput_tbb_arena_json(benchmark::State& state) {
   tbb::task_arena arena(static_cast<int>(shape.workers), 0);  // W slots, none reserved for callers
   arena.initialize();
   ArenaPinner pinner(arena, shape.worker_cpus);
-  ProducerGang gang(shape.producer_cpus, [&](unsigned) -> std::string {
-    for (std::uint64_t id = 1; id <= jobs_per_producer; ++id) {
-      arena.enqueue([payload = order_json(id), &sinks] { consume_order(sinks, payload); });
-    }
-    return {};
+  run_baseline<carry>(state, shape, sinks, [&](auto task) { arena.enqueue(std::move(task)); }, [&] {
+    if (!state.error_occurred() && pinner.failed()) state.SkipWithError("cannot pin a oneTBB worker");
   });
-  const std::uint64_t rounds = run_rounds(state, gang, sinks, shape.jobs_per_round());
-  gang.stop();
-  if (!state.error_occurred() && pinner.failed()) state.SkipWithError("cannot pin a oneTBB worker");
-  verify(state, sinks, rounds * shape.jobs_per_round(), rounds * shape.producers * sequence_sum_per_producer);
 }
+void BM_throughput_tbb_arena_struct(benchmark::State& state) { tbb_arena<Carry::order>(state); }
+void BM_throughput_tbb_arena_json(benchmark::State& state) { tbb_arena<Carry::json>(state); }
 
 void BM_throughput_moodycamel_bare_8byte(benchmark::State& state) {
   const Shape shape = shape_of(state);
