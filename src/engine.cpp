@@ -135,8 +135,13 @@ TypeId internal::Engine::add_type(std::string_view name, HandlerEntry::Invoke in
   if (std::string problem = internal::limits_problem(options.limits); !problem.empty()) {
     throw ConfigError("cannot register job type '" + std::string(name) + "': " + problem);
   }
+  // What can fail is done before the registry takes the type: a type has its rules, or is not
+  // registered at all.
+  auto limits = options.limits.any() ? std::make_unique<internal::LimitScope>(std::string(name), options.limits)
+                                     : nullptr;
+  type_rules_.reserve_next();
   const TypeId type = registry_.add(name, invoke, target, std::move(owned), queue, options.timeout);
-  type_rules_.add(name, std::move(retry), options.limits);
+  type_rules_.add(std::move(retry), std::move(limits));
   return type;
 }
 

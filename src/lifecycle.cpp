@@ -66,7 +66,13 @@ void internal::Engine::start() {
   if (failure.empty() && !lifecycle_.out_of_memory()) {
     // Types are frozen from here: size every per-type counter, then open intake under the same
     // lock, so that a producer state made meanwhile cannot miss its sizing.
-    producers_.freeze_types(registry_.size(), [&] { state_.store(running, std::memory_order_seq_cst); });
+    try {
+      producers_.freeze_types(registry_.size(), [&] { state_.store(running, std::memory_order_seq_cst); });
+    } catch (const std::bad_alloc&) {  // a state's counters could not be made: start() fails below
+      lifecycle_.note_out_of_memory();
+    }
+  }
+  if (failure.empty() && !lifecycle_.out_of_memory()) {
     if (hooks_.logs(LogLevel::info)) {
       std::size_t workers = 0;
       for (const auto& queue : queues_) workers += queue->workers.size();
@@ -76,6 +82,7 @@ void internal::Engine::start() {
     return;
   }
   // Stop the workers that did start, so that none outlives a Manager that never ran.
+  producers_.types_final(registry_.size());
   state_.store(stopping, std::memory_order_seq_cst);
   for (auto& queue : queues_) queue->wake_everyone();
   lock.unlock();
@@ -101,6 +108,7 @@ ShutdownReport internal::Engine::shutdown(std::chrono::nanoseconds deadline, Shu
   // dispatch waiting for room then gives up), and the thread is joined once it has.
   scheduler_.request_stop();
   if (!lifecycle_.shut_down() && state_.load() == configuring) {
+    producers_.types_final(registry_.size());
     state_.store(stopped, std::memory_order_seq_cst);
     lifecycle_.mark_shut_down();
   } else if (!lifecycle_.shut_down()) {

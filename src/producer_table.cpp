@@ -92,7 +92,7 @@ internal::ProducerState& internal::ProducerTable::mine_slow() {
   ProducerState* raw = state.get();
   {
     const std::lock_guard lock(mutex_);
-    if (frozen_types_ != 0) size_type_counters(*state);
+    if (frozen_) size_type_counters(*state);
     states_.push_back(std::move(state));
   }
   thread_states.states.emplace_back(uid_, raw);

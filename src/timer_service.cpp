@@ -1,4 +1,5 @@
 // The timer thread (timer_service.hpp): moves due jobs onto their queues and fires timeouts.
+#include <algorithm>
 #include <new>
 #include <string>
 #include <vector>

@@ -201,6 +201,19 @@ TEST(Metrics, PrometheusSaysWhichFamiliesAreSampledAndNamesNoSampledCountAsAJobC
   (void)queues.shutdown(1s);
 }
 
+TEST(Metrics, ARefusalAfterAShutdownWithoutStartCountsOnItsTypeAsOnItsQueue) {
+  jobq::Manager queues(jobq::Config{});
+  queues.register_handler("a:b", [](Context&, const Message&) { return Status::success(); });
+  (void)queues.shutdown(1s);
+  // From a thread whose producer state is made after the types became final.
+  std::thread late([&] { EXPECT_EQ(queues.dispatch(jobq::Job("a:b")).code(), jobq::Errc::shutting_down); });
+  late.join();
+  const jobq::MetricsSnapshot snapshot = queues.metrics();
+  EXPECT_EQ(snapshot.queues.at(0).jobs.rejected, 1u);
+  ASSERT_EQ(snapshot.types.size(), 1u);
+  EXPECT_EQ(snapshot.types.at(0).jobs.rejected, 1u);
+}
+
 TEST(Metrics, InFlightListsTheRunningJobAndBusyWorkers) {
   // One job per take, so that each worker holds one of the two.
   jobq::Manager queues(jobq::Config{.queues = {{.name = "slow", .workers = 2, .dequeue_batch = 1}}});

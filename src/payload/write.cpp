@@ -2,9 +2,11 @@
 // escaped per RFC 8259; numbers use the shortest form that reads back to the same value.
 #include <charconv>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "jobq/internal/decimal_digits.hpp"
 #include "jobq/internal/envelope.hpp"

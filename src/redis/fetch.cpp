@@ -1,6 +1,7 @@
-// The fetcher of a durable lane: reads the consumer group (new entries, and those claimed from
-// dead processes by the keeper) and delivers each job to the queue's workers; an entry that cannot
-// be read is dead-lettered with the reason.
+// The fetcher of a durable lane: reads the consumer group's new entries and delivers each job to
+// the queue's workers; an entry that cannot be read is dead-lettered with the reason. deliver()
+// also serves the keeper, which delivers the entries it claims from dead processes on its own
+// thread.
 #include <algorithm>
 #include <charconv>
 #include <thread>

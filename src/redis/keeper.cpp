@@ -1,6 +1,6 @@
 // The keeper of a durable lane: acknowledges outcomes in batches, promotes due jobs, renews this
-// process's leases, claims the jobs of dead processes for the fetcher, and follows the fleet-wide
-// pause flag.
+// process's leases, claims the jobs of dead processes and delivers them (through the fetcher's
+// deliver(), on this thread), and follows the fleet-wide pause flag.
 #include <algorithm>
 #include <thread>
 

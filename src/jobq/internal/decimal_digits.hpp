@@ -12,6 +12,7 @@
 namespace jobq::internal {
 
 template <std::integral Integer>
+  requires(!std::same_as<Integer, bool>)
 constexpr std::size_t decimal_digits(Integer value) noexcept {
   using Unsigned = std::make_unsigned_t<Integer>;
   std::size_t sign = 0;
@@ -44,7 +45,7 @@ constexpr std::size_t decimal_digits(Integer value) noexcept {
                                         100000000000000000ULL,
                                         1000000000000000000ULL,
                                         10000000000000000000ULL};
-  // bit_width × log10(2) (1233 / 4096) is floor(log10) or one less; one comparison decides.
+  // bit_width × log10(2) (1233 / 4096) is the digit count or one less; one comparison decides.
   const auto guess = static_cast<std::size_t>((static_cast<unsigned>(std::bit_width(wide)) * 1233U) >> 12U);
   return sign + guess + (wide >= powers[guess] ? 1 : 0);
 }

@@ -86,9 +86,18 @@ class ProducerTable {
   template <class Then>
   void freeze_types(std::size_t types, Then then) {
     const std::lock_guard lock(mutex_);
+    frozen_ = true;
     frozen_types_ = types;
     for (auto& state : states_) size_type_counters(*state);
     then();
+  }
+  /// The job types are final without a start (a start() that failed, a shutdown() before
+  /// start()): the states made from here on size their own per-type counters, the ones that
+  /// exist keep none.
+  void types_final(std::size_t types) noexcept {
+    const std::lock_guard lock(mutex_);
+    frozen_ = true;
+    frozen_types_ = types;
   }
   /// Calls `visit(const ProducerState&)` for every state, live or retired, under the table's lock.
   template <class Visit>
@@ -130,7 +139,8 @@ class ProducerTable {
   const std::size_t max_depth_;
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<ProducerState>> states_;
-  std::size_t frozen_types_ = 0;  // 0 until start() freezes the job types
+  bool frozen_ = false;  // the job types are final: a new state sizes its per-type counters
+  std::size_t frozen_types_ = 0;
   alignas(cache_line) std::atomic<JobId> next_id_block_{1};
 };
 

@@ -4,8 +4,6 @@
 #pragma once
 
 #include <memory>
-#include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,11 +15,17 @@ namespace jobq::internal {
 
 class TypeRules {
  public:
-  /// The rules of the type registered next (its id is the count so far).
-  void add(std::string_view name, RetryPolicy retry, const Limits& limits) {
+  /// Makes room for one more type's rules, so that add() cannot fail.
+  void reserve_next() {
+    if (retry_.size() == retry_.capacity()) retry_.reserve(2 * retry_.size() + 1);
+    if (limits_.size() == limits_.capacity()) limits_.reserve(2 * limits_.size() + 1);
+  }
+  /// The rules of the type registered next (its id is the count so far); `limits` null for none.
+  /// After reserve_next() it allocates nothing.
+  void add(RetryPolicy retry, std::unique_ptr<LimitScope> limits) noexcept {
+    any_limited_ = any_limited_ || limits != nullptr;
     retry_.push_back(std::move(retry));
-    limits_.push_back(limits.any() ? std::make_unique<LimitScope>(std::string(name), limits) : nullptr);
-    any_limited_ = any_limited_ || limits.any();
+    limits_.push_back(std::move(limits));
   }
   const RetryPolicy& retry(TypeId type) const noexcept { return retry_[type]; }
   /// The type's limits; null for a type without.

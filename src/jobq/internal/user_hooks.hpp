@@ -2,6 +2,7 @@
 // the log. Every call into user code from here keeps the user's exception out of the engine.
 #pragma once
 
+#include <exception>
 #include <string>
 #include <string_view>
 #include <utility>
