@@ -165,26 +165,42 @@ bool check_float(Float value, std::size_t& size, WriteFailure& failure) {
   return true;
 }
 
-bool check_value(const ValueType& type, const void* value, std::size_t& size, WriteFailure& failure) {
+enum class Leaf { passed, failed, compound };
+
+/// A value that is not a container, checked where it is met: a call per field (check_value() is
+/// recursive, so it cannot be inlined) cost more than checking most fields. `compound` for an
+/// optional, a vector or an object, which check_value() walks.
+[[gnu::always_inline]] inline Leaf check_leaf(const ValueType& type, const void* value, std::size_t& size,
+                                              WriteFailure& failure) {
   switch (type.kind) {
-    case ValueKind::boolean: size += *static_cast<const bool*>(value) ? 4 : 5; return true;
-    case ValueKind::int8: size += decimal_digits(*static_cast<const std::int8_t*>(value)); return true;
-    case ValueKind::int16: size += decimal_digits(*static_cast<const std::int16_t*>(value)); return true;
-    case ValueKind::int32: size += decimal_digits(*static_cast<const std::int32_t*>(value)); return true;
-    case ValueKind::int64: size += decimal_digits(*static_cast<const std::int64_t*>(value)); return true;
-    case ValueKind::uint8: size += decimal_digits(*static_cast<const std::uint8_t*>(value)); return true;
-    case ValueKind::uint16: size += decimal_digits(*static_cast<const std::uint16_t*>(value)); return true;
-    case ValueKind::uint32: size += decimal_digits(*static_cast<const std::uint32_t*>(value)); return true;
-    case ValueKind::uint64: size += decimal_digits(*static_cast<const std::uint64_t*>(value)); return true;
-    case ValueKind::float32: return check_float(*static_cast<const float*>(value), size, failure);
-    case ValueKind::float64: return check_float(*static_cast<const double*>(value), size, failure);
+    case ValueKind::boolean: size += *static_cast<const bool*>(value) ? 4 : 5; return Leaf::passed;
+    case ValueKind::int8: size += decimal_digits(*static_cast<const std::int8_t*>(value)); return Leaf::passed;
+    case ValueKind::int16: size += decimal_digits(*static_cast<const std::int16_t*>(value)); return Leaf::passed;
+    case ValueKind::int32: size += decimal_digits(*static_cast<const std::int32_t*>(value)); return Leaf::passed;
+    case ValueKind::int64: size += decimal_digits(*static_cast<const std::int64_t*>(value)); return Leaf::passed;
+    case ValueKind::uint8: size += decimal_digits(*static_cast<const std::uint8_t*>(value)); return Leaf::passed;
+    case ValueKind::uint16: size += decimal_digits(*static_cast<const std::uint16_t*>(value)); return Leaf::passed;
+    case ValueKind::uint32: size += decimal_digits(*static_cast<const std::uint32_t*>(value)); return Leaf::passed;
+    case ValueKind::uint64: size += decimal_digits(*static_cast<const std::uint64_t*>(value)); return Leaf::passed;
+    case ValueKind::float32: return check_float(*static_cast<const float*>(value), size, failure) ? Leaf::passed : Leaf::failed;
+    case ValueKind::float64: return check_float(*static_cast<const double*>(value), size, failure) ? Leaf::passed : Leaf::failed;
     case ValueKind::string: {
       const std::string_view text = type.string->view(value);
       size += text.size() + 2;
-      if (valid_utf8(text)) return true;
+      if (valid_utf8(text)) [[likely]] return Leaf::passed;
       failure.reason = not_utf8;
-      return false;
+      return Leaf::failed;
     }
+    case ValueKind::optional:
+    case ValueKind::vector:
+    case ValueKind::object: return Leaf::compound;
+  }
+  return Leaf::passed;
+}
+
+bool check_value(const ValueType& type, const void* value, std::size_t& size, WriteFailure& failure) {
+  if (const Leaf leaf = check_leaf(type, value, size, failure); leaf != Leaf::compound) return leaf == Leaf::passed;
+  switch (type.kind) {
     case ValueKind::optional: {
       const void* inner = type.optional->get(value);
       return inner == nullptr || check_value(*type.element, inner, size, failure);
@@ -201,8 +217,8 @@ bool check_value(const ValueType& type, const void* value, std::size_t& size, Wr
       return true;
     }
     case ValueKind::object: return check_object(*type.object, value, size, failure);
+    default: return true;  // the leaves, above
   }
-  return true;
 }
 
 }  // namespace
@@ -234,23 +250,9 @@ bool check_object(const ObjectType& type, const void* object, std::size_t& size,
     const FieldType& field = type.fields[index];
     total += field.name.size() + 3;  // quotes and colon
     const void* member = field.member(const_cast<void*>(object));
-    const ValueType& value = *field.value;
-    // The usual leaves are checked here: a call into check_value() per field cost more than
-    // checking most of them. Everything else (and every failure) goes through it.
-    if (value.kind == ValueKind::string) {
-      const std::string_view text = value.string->view(member);
-      if (valid_utf8(text)) [[likely]] {
-        total += text.size() + 2;
-        continue;
-      }
-    } else if (value.kind == ValueKind::int64) {
-      total += decimal_digits(*static_cast<const std::int64_t*>(member));
-      continue;
-    } else if (value.kind == ValueKind::uint64) {
-      total += decimal_digits(*static_cast<const std::uint64_t*>(member));
-      continue;
-    }
-    if (!check_value(value, member, total, failure)) {
+    Leaf leaf = check_leaf(*field.value, member, total, failure);
+    if (leaf == Leaf::compound) leaf = check_value(*field.value, member, total, failure) ? Leaf::passed : Leaf::failed;
+    if (leaf == Leaf::failed) [[unlikely]] {
       prepend_field(failure.path, field.name);
       return false;
     }
