@@ -32,7 +32,9 @@ std::string internal::Engine::validation_problem(internal::ProducerState& state,
   }
   // A parser grows to the largest document it has seen (about 14 bytes per payload byte); one
   // large payload must not pin that much memory to this thread for good.
-  if (state.validator.capacity() > internal::ProducerTable::validator_keep_bytes) [[unlikely]] producers_.fresh_validator(state);
+  if (state.validator.capacity() > internal::ProducerTable::validator_keep_bytes) [[unlikely]] {
+    producers_.fresh_validator(state);
+  }
   return text;
 }
 

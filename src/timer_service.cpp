@@ -76,8 +76,8 @@ void internal::TimerService::serve(std::vector<moodycamel::ProducerToken>& token
     }
     // The lock was let go above: stop() may have asked meanwhile, and its notify is gone.
     if (stop_) break;
-    Clock::time_point next = engine_.state_.load(std::memory_order_seq_cst) == Engine::running ? timer_.next_due_locked()
-                                                                               : Clock::time_point::max();
+    const bool open = engine_.state_.load(std::memory_order_seq_cst) == Engine::running;
+    Clock::time_point next = open ? timer_.next_due_locked() : Clock::time_point::max();
     if (engine_.clock_) {
       // A clock the timer cannot sleep on: look again every millisecond of real time.
       timer_.plan_locked(Clock::time_point::min());
@@ -104,7 +104,8 @@ internal::Timer::time_point internal::TimerService::earliest_deadline() const no
   return earliest;
 }
 
-bool internal::TimerService::release_due(internal::Timer::Pending& due, std::vector<moodycamel::ProducerToken>& tokens) {
+bool internal::TimerService::release_due(internal::Timer::Pending& due,
+                                         std::vector<moodycamel::ProducerToken>& tokens) {
   // Its queue wait is measured from now: the time it spent in the timer was asked for.
   if (engine_.config_.metrics) due.envelope.stamped = internal::ticks();
   for (;;) {
@@ -134,13 +135,15 @@ void internal::TimerService::fire_due_deadlines(Clock::time_point now_) {
       queue->timed_out.fetch_add(1, std::memory_order_release);
       if (engine_.hooks_.logs(LogLevel::warn)) {
         try {
-          engine_.hooks_.log(LogLevel::warn, "job " + std::to_string(id) + " (" + std::string(engine_.registry_[type].name) +
-                                  ") still running at its " + std::to_string(timeout.count() / 1000000) +
-                                  " ms timeout: firing its stop token");
+          engine_.hooks_.log(LogLevel::warn, "job " + std::to_string(id) + " (" +
+                                                 std::string(engine_.registry_[type].name) + ") still running at its " +
+                                                 std::to_string(timeout.count() / 1000000) +
+                                                 " ms timeout: firing its stop token");
         } catch (const std::bad_alloc&) {  // the line is lost, the timeout is not
         }
       }
-      engine_.hooks_.call(engine_.hooks_.on_timeout, "timeout", Overrun{id, engine_.registry_[type].name, queue->config.name, attempt, timeout});
+      engine_.hooks_.call(engine_.hooks_.on_timeout, "timeout",
+                          Overrun{id, engine_.registry_[type].name, queue->config.name, attempt, timeout});
       worker->job_stop.request_stop();
       worker->deadline.fired(run);
     }

@@ -182,8 +182,10 @@ enum class Leaf { passed, failed, compound };
     case ValueKind::uint16: size += decimal_digits(*static_cast<const std::uint16_t*>(value)); return Leaf::passed;
     case ValueKind::uint32: size += decimal_digits(*static_cast<const std::uint32_t*>(value)); return Leaf::passed;
     case ValueKind::uint64: size += decimal_digits(*static_cast<const std::uint64_t*>(value)); return Leaf::passed;
-    case ValueKind::float32: return check_float(*static_cast<const float*>(value), size, failure) ? Leaf::passed : Leaf::failed;
-    case ValueKind::float64: return check_float(*static_cast<const double*>(value), size, failure) ? Leaf::passed : Leaf::failed;
+    case ValueKind::float32:
+      return check_float(*static_cast<const float*>(value), size, failure) ? Leaf::passed : Leaf::failed;
+    case ValueKind::float64:
+      return check_float(*static_cast<const double*>(value), size, failure) ? Leaf::passed : Leaf::failed;
     case ValueKind::string: {
       const std::string_view text = type.string->view(value);
       size += text.size() + 2;

@@ -1,5 +1,6 @@
-// Inline definitions for Engine (engine.hpp): the dispatch hot path (route, admission, fill; the ring's intake is intake-inl.hpp), which run once
-// per job and belong where the caller can inline them.
+// Inline definitions for Engine (engine.hpp): the dispatch hot path (route, admission, fill; the
+// ring's intake is intake-inl.hpp), which runs once per job and belongs where the caller can
+// inline it.
 #pragma once
 
 #include "jobq/internal/engine.hpp"
