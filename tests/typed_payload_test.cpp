@@ -44,6 +44,15 @@ struct TrackedView {
 };
 JOBQ_PAYLOAD(TrackedView, index, name);
 
+/// Four integers: `{"a":1,"b":2,"c":3,"d":4}` is 25 bytes, but each may take up to 20 digits.
+struct Counts {
+  std::int64_t a = 0;
+  std::int64_t b = 0;
+  std::int64_t c = 0;
+  std::int64_t d = 0;
+};
+JOBQ_PAYLOAD(Counts, a, b, c, d);
+
 /// Larger than the envelope's 256 inline bytes: it spills to one heap block.
 struct Large {
   std::array<std::string, 12> unused;  // 384 bytes of strings that are not JSON fields
@@ -256,6 +265,29 @@ TEST_F(TypedPayload, TheJsonSizeLimitAppliesToObjects) {
   EXPECT_EQ(refused.code(), jobq::Errc::payload_too_large);
   ASSERT_TRUE(queues.wait_idle(5s));
   EXPECT_TRUE(queues.shutdown(1s).balanced());
+}
+
+// A dispatch first counts numbers at their widest; a bound past the limit is counted again
+// exactly, so a payload is refused for its own size, not for the widest one of its type.
+TEST_F(TypedPayload, TheSizeLimitCountsNumbersAsWritten) {
+  jobq::Config limited = config();
+  limited.max_payload_bytes = 40;  // the bound of Counts is 101 bytes
+  jobq::Manager queues(limited);
+  queues.register_handler("orders:typed", [](jobq::Context&, const jobq::Message&) { return jobq::Status::success(); });
+  queues.start();
+  EXPECT_TRUE(queues.dispatch(jobq::Job("orders:typed"), Counts{1, 2, 3, 4}));  // 25 bytes
+  EXPECT_TRUE(queues.dispatch(jobq::Job("orders:typed"), Counts{-100000000, 1000000, 3, 4}));  // 40 bytes
+  const jobq::Result<jobq::JobId> refused =
+      queues.dispatch(jobq::Job("orders:typed"), Counts{-1000000000, 1000000, 3, 4});  // 41 bytes
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.code(), jobq::Errc::payload_too_large);
+  EXPECT_NE(refused.error().message().find("about 41 bytes as JSON, the limit is 40"), std::string::npos)
+      << refused.error().message();
+  ASSERT_TRUE(queues.wait_idle(5s));
+  const jobq::ShutdownReport report = queues.shutdown(1s);
+  EXPECT_TRUE(report.balanced());
+  EXPECT_EQ(report.succeeded, 2u);
+  EXPECT_EQ(report.queues[0].rejected, 1u);
 }
 
 TEST_F(TypedPayload, ObjectsLeftInTheRingAreDestroyedWithTheManager) {

@@ -155,14 +155,33 @@ std::size_t digits_of(Float value) noexcept {
   return static_cast<std::size_t>(std::to_chars(digits, digits + sizeof digits, value).ptr - digits);
 }
 
-template <class Float>
+/// How a check counts the JSON it would write. `bounded`: each boolean and number at its widest,
+/// which costs nothing (a typed dispatch only compares the count with max_payload_bytes);
+/// `exact`: each number's own digits, asked for when the bound passes the limit.
+enum class Sizing { bounded, exact };
+
+template <Sizing sizing, class Float>
 bool check_float(Float value, std::size_t& size, WriteFailure& failure) {
   if (!std::isfinite(value)) {
     failure.reason = not_finite;
     return false;
   }
-  size += digits_of(value);
+  if constexpr (sizing == Sizing::exact) {
+    size += digits_of(value);
+  } else {
+    // The shortest round trip: 9 (float) or 17 (double) digits, a sign, a point, "e-38"/"e-308".
+    size += std::is_same_v<Float, float> ? 15 : 24;
+  }
   return true;
+}
+
+template <Sizing sizing, class Integer>
+void count_integer(const void* value, ValueKind kind, std::size_t& size) noexcept {
+  if constexpr (sizing == Sizing::exact) {
+    size += decimal_digits(*static_cast<const Integer*>(value));
+  } else {
+    size += scalar_json_width(kind);
+  }
 }
 
 enum class Leaf { passed, failed, compound };
@@ -170,22 +189,25 @@ enum class Leaf { passed, failed, compound };
 /// A value that is not a container, checked where it is met: a call per field (check_value() is
 /// recursive, so it cannot be inlined) cost more than checking most fields. `compound` for an
 /// optional, a vector or an object, which check_value() walks.
+template <Sizing sizing>
 [[gnu::always_inline]] inline Leaf check_leaf(const ValueType& type, const void* value, std::size_t& size,
                                               WriteFailure& failure) {
   switch (type.kind) {
-    case ValueKind::boolean: size += *static_cast<const bool*>(value) ? 4 : 5; return Leaf::passed;
-    case ValueKind::int8: size += decimal_digits(*static_cast<const std::int8_t*>(value)); return Leaf::passed;
-    case ValueKind::int16: size += decimal_digits(*static_cast<const std::int16_t*>(value)); return Leaf::passed;
-    case ValueKind::int32: size += decimal_digits(*static_cast<const std::int32_t*>(value)); return Leaf::passed;
-    case ValueKind::int64: size += decimal_digits(*static_cast<const std::int64_t*>(value)); return Leaf::passed;
-    case ValueKind::uint8: size += decimal_digits(*static_cast<const std::uint8_t*>(value)); return Leaf::passed;
-    case ValueKind::uint16: size += decimal_digits(*static_cast<const std::uint16_t*>(value)); return Leaf::passed;
-    case ValueKind::uint32: size += decimal_digits(*static_cast<const std::uint32_t*>(value)); return Leaf::passed;
-    case ValueKind::uint64: size += decimal_digits(*static_cast<const std::uint64_t*>(value)); return Leaf::passed;
+    case ValueKind::boolean:
+      size += sizing == Sizing::bounded || !*static_cast<const bool*>(value) ? 5 : 4;
+      return Leaf::passed;
+    case ValueKind::int8: count_integer<sizing, std::int8_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::int16: count_integer<sizing, std::int16_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::int32: count_integer<sizing, std::int32_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::int64: count_integer<sizing, std::int64_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::uint8: count_integer<sizing, std::uint8_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::uint16: count_integer<sizing, std::uint16_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::uint32: count_integer<sizing, std::uint32_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::uint64: count_integer<sizing, std::uint64_t>(value, type.kind, size); return Leaf::passed;
     case ValueKind::float32:
-      return check_float(*static_cast<const float*>(value), size, failure) ? Leaf::passed : Leaf::failed;
+      return check_float<sizing>(*static_cast<const float*>(value), size, failure) ? Leaf::passed : Leaf::failed;
     case ValueKind::float64:
-      return check_float(*static_cast<const double*>(value), size, failure) ? Leaf::passed : Leaf::failed;
+      return check_float<sizing>(*static_cast<const double*>(value), size, failure) ? Leaf::passed : Leaf::failed;
     case ValueKind::string: {
       const std::string_view text = type.string->view(value);
       size += text.size() + 2;
@@ -200,27 +222,62 @@ enum class Leaf { passed, failed, compound };
   return Leaf::passed;
 }
 
+template <Sizing sizing>
+bool check_fields(const ObjectType& type, const void* object, std::size_t& size, WriteFailure& failure);
+
+template <Sizing sizing>
 bool check_value(const ValueType& type, const void* value, std::size_t& size, WriteFailure& failure) {
-  if (const Leaf leaf = check_leaf(type, value, size, failure); leaf != Leaf::compound) return leaf == Leaf::passed;
+  if (const Leaf leaf = check_leaf<sizing>(type, value, size, failure); leaf != Leaf::compound) {
+    return leaf == Leaf::passed;
+  }
   switch (type.kind) {
     case ValueKind::optional: {
       const void* inner = type.optional->get(value);
-      return inner == nullptr || check_value(*type.element, inner, size, failure);
+      return inner == nullptr || check_value<sizing>(*type.element, inner, size, failure);
     }
     case ValueKind::vector: {
       const std::size_t count = type.vector->size(value);
       size += count == 0 ? 2 : count + 1;  // brackets and commas
       for (std::size_t index = 0; index < count; ++index) {
-        if (!check_value(*type.element, type.vector->at(value, index), size, failure)) {
+        if (!check_value<sizing>(*type.element, type.vector->at(value, index), size, failure)) {
           prepend_index(failure.path, index);
           return false;
         }
       }
       return true;
     }
-    case ValueKind::object: return check_object(*type.object, value, size, failure);
+    case ValueKind::object: return check_fields<sizing>(*type.object, value, size, failure);
     default: return true;  // the leaves, above
   }
+}
+
+/// Checks and counts an object's fields. A bounded count takes its boolean and integer fields at
+/// their widest from the type (ObjectType::scalar_json_bound) and visits only the others.
+template <Sizing sizing>
+bool check_fields(const ObjectType& type, const void* object, std::size_t& size, WriteFailure& failure) {
+  std::size_t total = size + type.frame_json_bytes;
+  auto check = [&](const FieldType& field) {
+    const void* member = field.member(const_cast<void*>(object));
+    Leaf leaf = check_leaf<sizing>(*field.value, member, total, failure);
+    if (leaf == Leaf::compound) leaf = check_value<sizing>(*field.value, member, total, failure) ? Leaf::passed : Leaf::failed;
+    if (leaf == Leaf::failed) [[unlikely]] {
+      prepend_field(failure.path, field.name);
+      return false;
+    }
+    return true;
+  };
+  if constexpr (sizing == Sizing::bounded) {
+    total += type.scalar_json_bound;
+    for (std::size_t index = 0; index < type.checked_count; ++index) {
+      if (!check(type.fields[type.checked_fields[index]])) return false;
+    }
+  } else {
+    for (std::size_t index = 0; index < type.field_count; ++index) {
+      if (!check(type.fields[index])) return false;
+    }
+  }
+  size = total;
+  return true;
 }
 
 }  // namespace
@@ -247,20 +304,14 @@ bool write_json(JsonBuffer& out, const ObjectType& type, const void* object, Wri
 }
 
 bool check_object(const ObjectType& type, const void* object, std::size_t& size, WriteFailure& failure) {
-  std::size_t total = size + (type.field_count == 0 ? 2 : type.field_count + 1);  // braces and commas
-  for (std::size_t index = 0; index < type.field_count; ++index) {
-    const FieldType& field = type.fields[index];
-    total += field.name.size() + 3;  // quotes and colon
-    const void* member = field.member(const_cast<void*>(object));
-    Leaf leaf = check_leaf(*field.value, member, total, failure);
-    if (leaf == Leaf::compound) leaf = check_value(*field.value, member, total, failure) ? Leaf::passed : Leaf::failed;
-    if (leaf == Leaf::failed) [[unlikely]] {
-      prepend_field(failure.path, field.name);
-      return false;
-    }
-  }
-  size = total;
-  return true;
+  return check_fields<Sizing::bounded>(type, object, size, failure);
+}
+
+std::size_t json_size(const ObjectType& type, const void* object) {
+  std::size_t size = 0;
+  WriteFailure failure;
+  check_fields<Sizing::exact>(type, object, size, failure);
+  return size;
 }
 
 std::string payload_json(const PayloadBuffer& payload) {

@@ -93,7 +93,32 @@ struct ObjectType {
   void (*move_construct)(void* to, void* from) noexcept;
   void (*copy_assign)(void* to, const void* from);
   void (*destroy)(void* object) noexcept;
+  /// The JSON bytes that do not depend on the values: braces, commas, quoted names and colons.
+  std::size_t frame_json_bytes;
+  /// The widest JSON of the boolean and integer fields together ("false", "-9223372036854775808").
+  std::size_t scalar_json_bound;
+  /// The indices of the other fields (strings, floats, optionals, vectors, nested payloads): a
+  /// typed dispatch checks these on every job; the scalars above can be neither invalid nor longer
+  /// than their bound.
+  const std::uint8_t* checked_fields;
+  std::size_t checked_count;
 };
+
+/// The widest JSON text of a boolean or integer kind; 0 for the other kinds.
+constexpr std::size_t scalar_json_width(ValueKind kind) noexcept {
+  switch (kind) {
+    case ValueKind::boolean: return 5;   // false
+    case ValueKind::int8: return 4;      // -128
+    case ValueKind::int16: return 6;     // -32768
+    case ValueKind::int32: return 11;    // -2147483648
+    case ValueKind::int64: return 20;    // -9223372036854775808
+    case ValueKind::uint8: return 3;     // 255
+    case ValueKind::uint16: return 5;    // 65535
+    case ValueKind::uint32: return 10;   // 4294967295
+    case ValueKind::uint64: return 20;   // 18446744073709551615
+    default: return 0;
+  }
+}
 
 template <class T>
 struct is_optional : std::false_type {};
@@ -223,6 +248,30 @@ struct PayloadTypeFor {
   static void copy_assign(void* to, const void* from) { *static_cast<T*>(to) = *static_cast<const T*>(from); }
   static void destroy(void* object) noexcept { static_cast<T*>(object)->~T(); }
 
+  static constexpr std::size_t frame_json_bytes = [] {
+    std::size_t bytes = field_count == 0 ? 2 : field_count + 1;  // braces and commas
+    for (const FieldType& field : fields) bytes += field.name.size() + 3;  // quotes and colon
+    return bytes;
+  }();
+  static constexpr std::size_t scalar_json_bound = [] {
+    std::size_t bytes = 0;
+    for (const FieldType& field : fields) bytes += scalar_json_width(field.value->kind);
+    return bytes;
+  }();
+  static constexpr std::size_t checked_count = [] {
+    std::size_t count = 0;
+    for (const FieldType& field : fields) count += scalar_json_width(field.value->kind) == 0 ? 1 : 0;
+    return count;
+  }();
+  static constexpr std::array<std::uint8_t, checked_count> checked = [] {
+    std::array<std::uint8_t, checked_count> indices{};
+    std::size_t next = 0;
+    for (std::size_t index = 0; index < field_count; ++index) {
+      if (scalar_json_width(fields[index].value->kind) == 0) indices[next++] = static_cast<std::uint8_t>(index);
+    }
+    return indices;
+  }();
+
   static_assert(field_count <= 64, "jobq: a payload struct may declare at most 64 fields");
   static_assert(std::is_nothrow_move_constructible_v<T>,
                 "jobq: a payload struct must be nothrow move constructible (it travels by value)");
@@ -236,7 +285,11 @@ struct PayloadTypeFor {
                                     &copy_construct,
                                     &move_construct,
                                     &copy_assign,
-                                    &destroy};
+                                    &destroy,
+                                    frame_json_bytes,
+                                    scalar_json_bound,
+                                    checked.data(),
+                                    checked_count};
 };
 
 /// The description of payload struct T.

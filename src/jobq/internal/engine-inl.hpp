@@ -84,7 +84,8 @@ inline Result<JobId> Engine::dispatch_object_inner(const Job& job, const ObjectT
       count_rejected(state, routed);
       return Error(Errc::invalid_payload, describe_write_failure(failure));
     }
-    if (size > config_.max_payload_bytes) [[unlikely]] {
+    // The bound counted every number at its widest: past the limit, count them exactly.
+    if (size > config_.max_payload_bytes && (size = json_size(type, object)) > config_.max_payload_bytes) [[unlikely]] {
       count_rejected(state, routed);
       return Error(Errc::payload_too_large, "about " + std::to_string(size) + " bytes as JSON, the limit is " +
                                                 std::to_string(config_.max_payload_bytes));

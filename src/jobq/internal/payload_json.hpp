@@ -67,10 +67,13 @@ class PayloadScratch {
 /// Appends `object` (of `type`) as JSON. False, with the path and reason, on a string that is not
 /// UTF-8 or a number that is not finite.
 bool write_json(JsonBuffer& out, const ObjectType& type, const void* object, WriteFailure& failure);
-/// What a typed dispatch checks without serializing: strings are UTF-8, numbers finite. Adds the
-/// size of the object's JSON to `size`, counting each string unescaped (an escaped character
-/// makes the text longer than counted).
+/// What a typed dispatch checks without serializing: strings are UTF-8, numbers finite. Adds a
+/// bound of the size of the object's JSON to `size`: each boolean and number counted at its widest,
+/// each string unescaped (an escaped character makes the text longer than counted).
 bool check_object(const ObjectType& type, const void* object, std::size_t& size, WriteFailure& failure);
+/// The size of a checked object's JSON as check_object() counts it, with each boolean and number
+/// counted exactly: for the message that refuses a payload past max_payload_bytes.
+std::size_t json_size(const ObjectType& type, const void* object);
 /// A job's payload as JSON text: its bytes, or its object serialized. An object that cannot be
 /// serialized (a trusted() dispatch with a string that is not UTF-8) reads as "{}"; the caller is
 /// a cold path (a dead letter, a job returned at shutdown) that must not fail.
