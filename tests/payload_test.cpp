@@ -151,6 +151,29 @@ TEST(PayloadBind, KeysMatchByTheirValueInAnyOrderAndWithEscapes) {
   EXPECT_NE(bind_error(R"({"b\qd": 1})").find("STRING_ERROR"), std::string::npos);
 }
 
+TEST(PayloadBind, NamesOfAWordAndLongerMatchOnlyInFull) {
+  // A key is compared with a name's first 8 bytes in one word, then byte by byte: "priority" is
+  // exactly 8 bytes, "total_cents" 11. Keys that differ before, at or after the eighth byte, or
+  // that stop short or run on, name nothing; the real ones come last and win.
+  Order order;
+  const std::string text = R"({"ship_to": {"city": "Nice"}, "items": [], "tags": [], "warehouse": 7, "gift": false,
+    "discount": 0, "weight": 0, "customer": 2, "id": "o-19", "note": null,
+    "priorit": 9, "priorityy": 9, "prioritx": 9, "Priority": 9,
+    "total_ce": 9, "total_cent": 9, "total_centsx": 9, "total_cenTs": 9, "xotal_cents": 9
+    , "priority": 3, "total_cents": 5})";
+  const jobq::Status status = jobq::from_json(text, order);
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(order.priority, 3);
+  EXPECT_EQ(order.total_cents, 5u);
+  // Without the real key, the look-alikes do not stand in for it.
+  for (const std::string real : {R"(, "priority": 3)", R"(, "total_cents": 5)"}) {
+    std::string without = text;
+    without.replace(without.find(real), real.size(), "");
+    const std::string field = real.substr(3, real.find('"', 3) - 3);
+    EXPECT_NE(bind_error(without).find("field '" + field + "': NO_SUCH_FIELD"), std::string::npos) << bind_error(without);
+  }
+}
+
 TEST(PayloadBind, MissingRequiredFieldIsNamed) {
   std::string text = full_order;
   text.replace(text.find("\"customer\": -42,"), 16, "");

@@ -5,7 +5,9 @@
 // -march=haswell or newer for the AVX2 one). The user's build never compiles it.
 #include <simdjson.h>
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string_view>
 #include <utility>
@@ -23,7 +25,7 @@ error_code bind_nested(ondemand::value& value, const ValueType& type, void* out,
 inline error_code bind_value(ondemand::value& value, const ValueType& type, void* out, BindFailure& failure);
 
 template <class Signed>
-error_code bind_signed(ondemand::value& value, void* out) {
+[[gnu::always_inline]] inline error_code bind_signed(ondemand::value& value, void* out) {
   std::int64_t number = 0;
   if (error_code error = value.get_int64().get(number)) return error;
   if (number < std::numeric_limits<Signed>::min() || number > std::numeric_limits<Signed>::max()) {
@@ -34,7 +36,7 @@ error_code bind_signed(ondemand::value& value, void* out) {
 }
 
 template <class Unsigned>
-error_code bind_unsigned(ondemand::value& value, void* out) {
+[[gnu::always_inline]] inline error_code bind_unsigned(ondemand::value& value, void* out) {
   std::uint64_t number = 0;
   if (error_code error = value.get_uint64().get(number)) return error;
   if (number > std::numeric_limits<Unsigned>::max()) return simdjson::NUMBER_OUT_OF_RANGE;
@@ -42,13 +44,25 @@ error_code bind_unsigned(ondemand::value& value, void* out) {
   return simdjson::SUCCESS;
 }
 
-/// True when a key, given as the bytes after its opening quote, is exactly `name` as written,
-/// without escapes. A declared name is a C++ identifier (no quote, no backslash), so the first
-/// byte that differs ends the compare at the key's closing quote at the latest: nothing past the
-/// key is read.
-bool raw_key_is(const char* raw, std::string_view name) noexcept {
-  for (std::size_t index = 0; index < name.size(); ++index) {
-    if (raw[index] != name[index]) return false;
+/// True when a key, given as the bytes after its opening quote, is exactly the field's name as
+/// written, without escapes. A declared name is a C++ identifier (no quote, no backslash), so a
+/// key that is shorter differs at its closing quote, and one that is longer has no quote after
+/// the name. The first 8 bytes are compared as one word: they may run past the key's end, but not
+/// past the document's padding (SIMDJSON_PADDING bytes, which every caller of bind_json has).
+bool raw_key_is(const char* raw, const FieldType& field) noexcept {
+  const std::string_view name = field.name;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::uint64_t head;
+    std::memcpy(&head, raw, sizeof head);
+    const std::uint64_t mask = name.size() >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * name.size())) - 1;
+    if (((head ^ field.name_head) & mask) != 0) return false;
+    for (std::size_t index = 8; index < name.size(); ++index) {
+      if (raw[index] != name[index]) return false;
+    }
+  } else {
+    for (std::size_t index = 0; index < name.size(); ++index) {
+      if (raw[index] != name[index]) return false;
+    }
   }
   return raw[name.size()] == '"';
 }
@@ -68,7 +82,7 @@ bool raw_key_escaped(const char* raw) noexcept {
 std::size_t find_field(const ObjectType& type, ondemand::field& field, std::size_t next, error_code& error) {
   const char* raw = field.key().raw();
   for (std::size_t tried = 0, index = next; tried < type.field_count; ++tried) {
-    if (raw_key_is(raw, type.fields[index].name)) return index;
+    if (raw_key_is(raw, type.fields[index])) return index;
     if (++index == type.field_count) index = 0;
   }
   if (!raw_key_escaped(raw)) return type.field_count;  // an unknown key, skipped

@@ -80,7 +80,19 @@ struct FieldType {
   void* (*member)(void* object) noexcept;  ///< the member inside an object of the struct
   const ValueType* value;
   bool required;  ///< everything but std::optional must be present when binding
+  /// The name's first 8 bytes as one little-endian word, zero-padded: binding compares a JSON key
+  /// with it in one load.
+  std::uint64_t name_head = 0;
 };
+
+/// The first 8 bytes of `name` as a little-endian word, zero-padded.
+constexpr std::uint64_t name_head_of(std::string_view name) noexcept {
+  std::uint64_t word = 0;
+  for (std::size_t index = 0; index < name.size() && index < 8; ++index) {
+    word |= std::uint64_t{static_cast<unsigned char>(name[index])} << (8 * index);
+  }
+  return word;
+}
 
 /// A payload struct: its fields, and what the engine needs to carry one by value.
 struct ObjectType {
@@ -229,7 +241,7 @@ struct MemberAccess<Member> {
 template <auto Member>
 constexpr FieldType field_of(std::string_view name) noexcept {
   using M = typename MemberAccess<Member>::member_type;
-  return FieldType{name, &MemberAccess<Member>::get, value_type_of<M>, !is_optional<M>::value};
+  return FieldType{name, &MemberAccess<Member>::get, value_type_of<M>, !is_optional<M>::value, name_head_of(name)};
 }
 
 /// The fields of a JOBQ_PAYLOAD, as an array (empty for a struct that declares none).
