@@ -51,18 +51,16 @@ template <class Unsigned>
 /// past the document's padding (SIMDJSON_PADDING bytes, which every caller of bind_json has).
 bool raw_key_is(const char* raw, const FieldType& field) noexcept {
   const std::string_view name = field.name;
+  std::size_t index = 0;  // the bytes before it are compared
   if constexpr (std::endian::native == std::endian::little) {
     std::uint64_t head;
     std::memcpy(&head, raw, sizeof head);
     const std::uint64_t mask = name.size() >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * name.size())) - 1;
     if (((head ^ field.name_head) & mask) != 0) return false;
-    for (std::size_t index = 8; index < name.size(); ++index) {
-      if (raw[index] != name[index]) return false;
-    }
-  } else {
-    for (std::size_t index = 0; index < name.size(); ++index) {
-      if (raw[index] != name[index]) return false;
-    }
+    index = name.size() >= 8 ? 8 : name.size();
+  }
+  for (; index < name.size(); ++index) {
+    if (raw[index] != name[index]) return false;
   }
   return raw[name.size()] == '"';
 }
