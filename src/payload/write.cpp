@@ -175,12 +175,16 @@ bool check_float(Float value, std::size_t& size, WriteFailure& failure) {
   return true;
 }
 
-template <Sizing sizing, class Integer>
-void count_integer(const void* value, ValueKind kind, std::size_t& size) noexcept {
-  if constexpr (sizing == Sizing::exact) {
-    size += decimal_digits(*static_cast<const Integer*>(value));
-  } else {
+/// A boolean's or an integer's JSON: at its widest (scalar_json_width(), which the type's
+/// scalar_json_bound also sums), or as written.
+template <Sizing sizing, class Scalar>
+void count_scalar(const void* value, ValueKind kind, std::size_t& size) noexcept {
+  if constexpr (sizing == Sizing::bounded) {
     size += scalar_json_width(kind);
+  } else if constexpr (std::is_same_v<Scalar, bool>) {
+    size += *static_cast<const bool*>(value) ? 4 : 5;
+  } else {
+    size += decimal_digits(*static_cast<const Scalar*>(value));
   }
 }
 
@@ -193,17 +197,15 @@ template <Sizing sizing>
 [[gnu::always_inline]] inline Leaf check_leaf(const ValueType& type, const void* value, std::size_t& size,
                                               WriteFailure& failure) {
   switch (type.kind) {
-    case ValueKind::boolean:
-      size += sizing == Sizing::bounded || !*static_cast<const bool*>(value) ? 5 : 4;
-      return Leaf::passed;
-    case ValueKind::int8: count_integer<sizing, std::int8_t>(value, type.kind, size); return Leaf::passed;
-    case ValueKind::int16: count_integer<sizing, std::int16_t>(value, type.kind, size); return Leaf::passed;
-    case ValueKind::int32: count_integer<sizing, std::int32_t>(value, type.kind, size); return Leaf::passed;
-    case ValueKind::int64: count_integer<sizing, std::int64_t>(value, type.kind, size); return Leaf::passed;
-    case ValueKind::uint8: count_integer<sizing, std::uint8_t>(value, type.kind, size); return Leaf::passed;
-    case ValueKind::uint16: count_integer<sizing, std::uint16_t>(value, type.kind, size); return Leaf::passed;
-    case ValueKind::uint32: count_integer<sizing, std::uint32_t>(value, type.kind, size); return Leaf::passed;
-    case ValueKind::uint64: count_integer<sizing, std::uint64_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::boolean: count_scalar<sizing, bool>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::int8: count_scalar<sizing, std::int8_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::int16: count_scalar<sizing, std::int16_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::int32: count_scalar<sizing, std::int32_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::int64: count_scalar<sizing, std::int64_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::uint8: count_scalar<sizing, std::uint8_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::uint16: count_scalar<sizing, std::uint16_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::uint32: count_scalar<sizing, std::uint32_t>(value, type.kind, size); return Leaf::passed;
+    case ValueKind::uint64: count_scalar<sizing, std::uint64_t>(value, type.kind, size); return Leaf::passed;
     case ValueKind::float32:
       return check_float<sizing>(*static_cast<const float*>(value), size, failure) ? Leaf::passed : Leaf::failed;
     case ValueKind::float64:
