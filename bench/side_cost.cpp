@@ -92,6 +92,21 @@ void report(benchmark::State& state, double seconds, std::uint64_t jobs_timed_pe
   state.counters["ns_per_job"] = benchmark::Counter(seconds * 1e9 / jobs);
 }
 
+/// Ends a round: waits until the consumer side has taken all `sent` jobs, then adds the measured
+/// side's time (the consumer's first-to-last, or the producer's `start` to `end`). False after
+/// SkipWithError.
+bool end_round(benchmark::State& state, const Stamps& stamps, std::uint64_t sent, bool consumer_side,
+               Clock::time_point start, Clock::time_point end, double& seconds) {
+  if (!stamps.wait(sent)) {
+    state.SkipWithError("the consumer side did not take every job");
+    return false;
+  }
+  const double timed = consumer_side ? stamps.consumer_seconds() : std::chrono::duration<double>(end - start).count();
+  state.SetIterationTime(timed);
+  seconds += timed;
+  return true;
+}
+
 /// jobq's producer (`worker` false) or worker side, as described above.
 void jobq_side(benchmark::State& state, bool worker) {
   const jobq_bench::ProducerConsumerCpus cpus = jobq_bench::producer_consumer_cpus();
@@ -136,13 +151,7 @@ void jobq_side(benchmark::State& state, bool worker) {
     }
     const Clock::time_point end = Clock::now();
     manager.resume("orders");
-    if (!stamps.wait(sent)) {
-      state.SkipWithError("the worker did not run every job");
-      return;
-    }
-    const double timed = worker ? stamps.consumer_seconds() : std::chrono::duration<double>(end - start).count();
-    state.SetIterationTime(timed);
-    seconds += timed;
+    if (!end_round(state, stamps, sent, worker, start, end, seconds)) return;
   }
   report(state, seconds, worker ? batch_jobs - 1 : batch_jobs);
   const jobq::ShutdownReport shut = manager.shutdown(std::chrono::seconds(10));
@@ -190,13 +199,7 @@ void moodycamel_side(benchmark::State& state, bool consumer) {
     }
     const Clock::time_point end = Clock::now();
     open.store(true, std::memory_order_release);
-    if (!stamps.wait(sent)) {
-      state.SkipWithError("the consumer did not take every item");
-      return;
-    }
-    const double timed = consumer ? stamps.consumer_seconds() : std::chrono::duration<double>(end - start).count();
-    state.SetIterationTime(timed);
-    seconds += timed;
+    if (!end_round(state, stamps, sent, consumer, start, end, seconds)) return;
   }
   report(state, seconds, consumer ? batch_jobs - 1 : batch_jobs);
   if (stamps.sum != sent * (sent + 1) / 2) state.SkipWithError("the items do not add up");
