@@ -190,9 +190,9 @@ void count_scalar(const void* value, ValueKind kind, std::size_t& size) noexcept
 
 enum class Leaf { passed, failed, compound };
 
-/// A value that is not a container, checked where it is met: a call per field (check_value() is
-/// recursive, so it cannot be inlined) cost more than checking most fields. `compound` for an
-/// optional, a vector or an object, which check_value() walks.
+/// A value that is not a container, checked where it is met: a call per field cost more than
+/// checking most fields. `compound` for an optional, a vector or an object, which
+/// check_compound() walks.
 template <Sizing sizing>
 [[gnu::always_inline]] inline Leaf check_leaf(const ValueType& type, const void* value, std::size_t& size,
                                               WriteFailure& failure) {
@@ -228,10 +228,12 @@ template <Sizing sizing>
 bool check_fields(const ObjectType& type, const void* object, std::size_t& size, WriteFailure& failure);
 
 template <Sizing sizing>
-bool check_value(const ValueType& type, const void* value, std::size_t& size, WriteFailure& failure) {
-  if (const Leaf leaf = check_leaf<sizing>(type, value, size, failure); leaf != Leaf::compound) {
-    return leaf == Leaf::passed;
-  }
+[[gnu::always_inline]] inline bool check_value(const ValueType& type, const void* value, std::size_t& size,
+                                               WriteFailure& failure);
+
+/// An optional, a vector or a nested object, which check_leaf() answered `compound` for.
+template <Sizing sizing>
+bool check_compound(const ValueType& type, const void* value, std::size_t& size, WriteFailure& failure) {
   switch (type.kind) {
     case ValueKind::optional: {
       const void* inner = type.optional->get(value);
@@ -249,8 +251,18 @@ bool check_value(const ValueType& type, const void* value, std::size_t& size, Wr
       return true;
     }
     case ValueKind::object: return check_fields<sizing>(*type.object, value, size, failure);
-    default: return true;  // the leaves, above
+    default: return true;  // the leaves: check_leaf()
   }
+}
+
+/// Any value: a leaf where it is met, a container through check_compound() (not inlined, which
+/// breaks the recursion).
+template <Sizing sizing>
+[[gnu::always_inline]] inline bool check_value(const ValueType& type, const void* value, std::size_t& size,
+                                               WriteFailure& failure) {
+  const Leaf leaf = check_leaf<sizing>(type, value, size, failure);
+  if (leaf == Leaf::compound) return check_compound<sizing>(type, value, size, failure);
+  return leaf == Leaf::passed;
 }
 
 /// Checks and counts an object's fields. A bounded count takes its boolean and integer fields at
@@ -259,10 +271,7 @@ template <Sizing sizing>
 bool check_fields(const ObjectType& type, const void* object, std::size_t& size, WriteFailure& failure) {
   std::size_t total = size + type.frame_json_bytes;
   auto check = [&](const FieldType& field) {
-    const void* member = field.member(const_cast<void*>(object));
-    Leaf leaf = check_leaf<sizing>(*field.value, member, total, failure);
-    if (leaf == Leaf::compound) leaf = check_value<sizing>(*field.value, member, total, failure) ? Leaf::passed : Leaf::failed;
-    if (leaf == Leaf::failed) [[unlikely]] {
+    if (!check_value<sizing>(*field.value, field.member(const_cast<void*>(object)), total, failure)) [[unlikely]] {
       prepend_field(failure.path, field.name);
       return false;
     }
