@@ -67,7 +67,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <exception>
 #include <new>
 #include <string>
 #include <thread>
@@ -81,6 +80,7 @@
 #include "common/affinity.hpp"
 #include "common/allocation_counter.hpp"
 #include "common/sink.hpp"
+#include "common/start.hpp"
 
 namespace {
 
@@ -127,12 +127,7 @@ jobq::Config notes_queue_config(const jobq_bench::ProducerConsumerCpus& cpus,
 /// pinning the producer (benchmark) thread: workers that start() does not pin inherit the calling
 /// thread's affinity.
 bool start_workers(benchmark::State& state, jobq::Manager& manager) {
-  try {
-    manager.start();
-  } catch (const std::exception& error) {
-    state.SkipWithError(error.what());
-    return false;
-  }
+  if (!jobq_bench::start_or_skip(state, manager)) return false;
   return true;
 }
 

@@ -44,7 +44,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <exception>
 #include <string>
 #include <thread>
 
@@ -55,6 +54,7 @@
 #include "baselines/spinning_consumer.hpp"
 #include "common/affinity.hpp"
 #include "common/sink.hpp"
+#include "common/start.hpp"
 
 namespace {
 
@@ -106,12 +106,7 @@ void jobq_end_to_end(benchmark::State& state) {
         return status;
       },
       jobq::RegisterOptions{.queue = "orders"});
-  try {
-    manager.start();
-  } catch (const std::exception& error) {
-    state.SkipWithError(error.what());
-    return;
-  }
+  if (!jobq_bench::start_or_skip(state, manager)) return;
 
   const ScopedPin pin(cpus.producer);
   if (!pin.ok()) {

@@ -47,6 +47,7 @@
 #include <jobq/jobq.hpp>
 
 #include "common/affinity.hpp"
+#include "common/start.hpp"
 
 namespace {
 
@@ -175,12 +176,7 @@ void jobq_ping_pong(benchmark::State& state) {
         }
       },
       jobq::RegisterOptions{.queue = "pong"});
-  try {
-    manager.start();
-  } catch (const std::exception& error) {
-    state.SkipWithError(error.what());
-    return;
-  }
+  if (!jobq_bench::start_or_skip(state, manager)) return;
 
   double seconds = 0;
   for (auto _ : state) {

@@ -31,7 +31,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <exception>
 #include <limits>
 #include <thread>
 
@@ -40,6 +39,7 @@
 #include "baselines/spinning_consumer.hpp"
 #include "common/affinity.hpp"
 #include "common/order.hpp"
+#include "common/start.hpp"
 
 namespace {
 
@@ -133,12 +133,7 @@ void jobq_side(benchmark::State& state, bool worker) {
         return jobq::Status::success();
       },
       jobq::RegisterOptions{.queue = "orders"});
-  try {
-    manager.start();
-  } catch (const std::exception& error) {
-    state.SkipWithError(error.what());
-    return;
-  }
+  if (!jobq_bench::start_or_skip(state, manager)) return;
   const jobq_bench::ScopedPin pin(cpus.producer);
   if (!pin.ok()) {
     state.SkipWithError("cannot pin the producer thread");
