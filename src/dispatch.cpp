@@ -241,7 +241,7 @@ std::optional<Error> internal::Engine::header_refusal(internal::ProducerState& s
 Errc internal::Engine::wait_for_room(internal::ProducerState& state, QueueId queue) {
   internal::QueueRuntime& runtime = *queues_[queue];
   return block_for_room(
-      runtime.config.block_timeout, [&] { return !runtime.looks_full(state.counters[queue].dequeued_seen); },
+      runtime.config.block_timeout, [&] { return !runtime.looks_full(state.counters[queue].credit); },
       [&] { return state_.load(std::memory_order_acquire) != running; });
 }
 
@@ -249,7 +249,7 @@ Errc internal::Engine::reserve_slow(internal::ProducerState& state, QueueId queu
   internal::QueueRuntime& runtime = *queues_[queue];
   if (runtime.config.when_full != WhenFull::block || count > runtime.capacity) return Errc::queue_full;
   return block_for_room(
-      runtime.config.block_timeout, [&] { return runtime.reserve(count, state.counters[queue].dequeued_seen); },
+      runtime.config.block_timeout, [&] { return runtime.reserve(count, state.counters[queue].credit); },
       [&] { return state_.load(std::memory_order_acquire) != running; });
 }
 

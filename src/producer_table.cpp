@@ -93,6 +93,8 @@ internal::ProducerState& internal::ProducerTable::mine_slow() {
   {
     const std::lock_guard lock(mutex_);
     if (frozen_) size_type_counters(*state);
+    // Spread over the shards the readmissions do not use.
+    state->shard = static_cast<std::uint16_t>(states_.size() % QueueRuntime::readmit_shard);
     states_.push_back(std::move(state));
   }
   thread_states.states.emplace_back(uid_, raw);
@@ -120,6 +122,8 @@ void internal::ProducerTable::retire(ProducerState& state) noexcept {
   std::vector<Route>().swap(state.routes);
   std::vector<std::size_t>().swap(state.bulk_counts);
   state.validator = simdjson::dom::parser();
+  // Its unused slots of each queue's capacity are the other producers' while no thread has it.
+  for (const auto& queue : queues_) queue->return_credit(state.counters[queue->index].credit);
 }
 
 void internal::ProducerTable::size_type_counters(ProducerState& state) const {

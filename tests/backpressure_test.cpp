@@ -164,6 +164,48 @@ TEST(Backpressure, RejectRefusesExactlyWhatDoesNotFit) {
   EXPECT_TRUE(queues.shutdown(1s).balanced());
 }
 
+/// A producer thread takes slots of a large queue's capacity in chunks (4 at capacity 8 192), so
+/// the slots another thread holds unused are not this one's; they come back when that thread
+/// exits, and then the queue fills to exactly its capacity.
+TEST(Backpressure, AThreadsUnusedSlotsComeBackWhenItExits) {
+  constexpr int capacity = 8192;
+  jobq::Manager queues(jobq::Config{.queues = {{.name = "default", .capacity = capacity}}});
+  std::atomic<int> ran{0};
+  queues.register_handler("tiny:run", [&](Context&, const Message&) {
+    ran.fetch_add(1);
+    return Status::success();
+  });
+  queues.pause("default");
+  queues.start();
+  auto fill = [&] {
+    int ok = 0;
+    while (queues.dispatch(jobq::Job("tiny:run")).ok()) ++ok;
+    return ok;
+  };
+  std::atomic<int> other_ok{0};
+  std::atomic<bool> other_dispatched{false};
+  std::atomic<bool> other_may_exit{false};
+  std::thread other([&] {
+    other_ok = queues.dispatch(jobq::Job("tiny:run")).ok() ? 1 : 0;
+    other_dispatched = true;
+    while (!other_may_exit) std::this_thread::sleep_for(1ms);
+  });
+  while (!other_dispatched) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(other_ok.load(), 1);
+  EXPECT_EQ(fill(), capacity - 4) << "the other thread took a chunk of 4 slots and used one";
+  other_may_exit = true;
+  other.join();
+  EXPECT_EQ(fill(), 3) << "the other thread's 3 unused slots did not come back when it exited";
+  const jobq::QueueStats stats = queues.stats("default");
+  EXPECT_EQ(stats.depth, capacity);
+  EXPECT_EQ(stats.accepted, static_cast<std::uint64_t>(capacity));
+  EXPECT_EQ(stats.rejected, 2u);
+  queues.resume("default");
+  ASSERT_TRUE(queues.wait_idle(30s));
+  EXPECT_EQ(ran.load(), capacity);
+  EXPECT_TRUE(queues.shutdown(1s).balanced());
+}
+
 TEST(Backpressure, BlockOnAPausedQueueWaitsForTheBlockTimeoutThenRefuses) {
   constexpr auto block_timeout = 200ms;
   jobq::Manager queues(jobq::Config{

@@ -122,7 +122,7 @@ inline Errc Engine::admission(ProducerState& state, Route route, bool delayed) {
   const QueueId queue = route.queue;
   // A producer retrying against a full queue should neither build nor validate its payload
   // again, nor write the cache line the workers decrement: a plain read settles it.
-  if (delayed || !queues_[queue]->looks_full(state.counters[queue].dequeued_seen)) [[likely]] return Errc{};
+  if (delayed || !queues_[queue]->looks_full(state.counters[queue].credit)) [[likely]] return Errc{};
   const Errc refused =
       queues_[queue]->config.when_full == WhenFull::block ? wait_for_room(state, queue) : Errc::queue_full;
   if (refused != Errc{}) count_rejected(state, route);

@@ -201,11 +201,21 @@ class Engine {
   Result<JobId> commit(ProducerState& producer, Route route, Envelope&& envelope);
   /// commit() for the producer's staged bulk batch: every queue's slots, or none; returns `first`.
   Result<JobId> commit_staged(ProducerState& producer, JobId first);
-  /// Step 2 of the intake: true while intake is open; else gives back `count` held slots.
-  bool still_open(QueueRuntime& queue, std::int64_t count);
+  /// Slots a job (or a batch) holds in its queue from step 1 of the intake until it is on the
+  /// ring: counted in on `shard`, and reserved from `credit` (null: granted past the capacity).
+  struct Held {
+    std::uint16_t shard;
+    std::int64_t count;
+    QueueRuntime::Credit* credit;
+  };
+  /// Step 2 of the intake: counts the held slots in, then true while intake is open; else gives
+  /// them back.
+  bool still_open(QueueRuntime& queue, Held held);
+  /// Gives back held slots whose jobs did not enter the ring.
+  static void give_back(QueueRuntime& queue, Held held) noexcept;
   /// Step 4: `enqueue()`, then a wake; if it fails, `uncount()` and the held slots given back.
   template <class Enqueue, class Uncount>
-  bool enter_ring(QueueRuntime& queue, std::int64_t count, Enqueue enqueue, Uncount uncount);
+  bool enter_ring(QueueRuntime& queue, Held held, Enqueue enqueue, Uncount uncount);
   enum class Readmitted { yes, closed, no_memory };
   /// Puts a job accepted once before (due from the timer, a requeued dead letter) back on its
   /// ring: commit()'s protocol (reserve, check the lifecycle, enqueue, wake) without the capacity

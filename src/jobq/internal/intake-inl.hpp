@@ -2,12 +2,13 @@
 // (commit_staged) and a job accepted before that comes back (readmit: due from the timer, a
 // requeued dead letter, a job fetched from a durable lane). Each takes the same steps in
 // the same order, so that no job is lost or counted twice across a shutdown:
-//   1. hold its slot in the queue's depth: reserved against the capacity for a new job, taken
-//      unconditionally for one accepted before (it must not be refused now);
-//   2. check the lifecycle again (still_open): both are sequentially consistent, so either
-//      shutdown sees the slot and waits for the job, or this sees that intake closed and backs out;
+//   1. hold its slot of the capacity: reserved for a new job, taken unconditionally for one
+//      accepted before (it must not be refused now);
+//   2. count it in the queue's depth, then check the lifecycle again (still_open): both are
+//      sequentially consistent, so either shutdown sees the job in the depth and waits for it, or
+//      this sees that intake closed and backs out;
 //   3. count it accepted, before it can be seen: whoever dequeues it then also sees the count;
-//   4. enqueue and wake a parked worker (enter_ring), or undo 1 and 3 when no ring block could
+//   4. enqueue and wake a parked worker (enter_ring), or undo 1 to 3 when no ring block could
 //      be allocated.
 #pragma once
 
@@ -19,17 +20,27 @@
 
 namespace jobq::internal {
 
-inline bool Engine::still_open(QueueRuntime& queue, std::int64_t count) {
+inline void Engine::give_back(QueueRuntime& queue, Held held) noexcept {
+  queue.count_out(held.shard, held.count);
+  if (held.credit != nullptr) {
+    QueueRuntime::unreserve(held.count, *held.credit);
+  } else {
+    queue.ungrant(held.count);
+  }
+}
+
+inline bool Engine::still_open(QueueRuntime& queue, Held held) {
+  queue.count_in(held.shard, held.count);
   if (state_.load(std::memory_order_seq_cst) == running) [[likely]] return true;
-  queue.withdraw(count);
+  give_back(queue, held);
   return false;
 }
 
 template <class Enqueue, class Uncount>
-bool Engine::enter_ring(QueueRuntime& queue, std::int64_t count, Enqueue enqueue, Uncount uncount) {
+bool Engine::enter_ring(QueueRuntime& queue, Held held, Enqueue enqueue, Uncount uncount) {
   if (!enqueue()) [[unlikely]] {
     uncount();
-    queue.withdraw(count);
+    give_back(queue, held);
     return false;
   }
   if (queue.parks) queue.notifier.notify();
@@ -38,13 +49,14 @@ bool Engine::enter_ring(QueueRuntime& queue, std::int64_t count, Enqueue enqueue
 
 inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope&& envelope) {
   QueueRuntime& queue = *queues_[target.queue];
-  if (!queue.reserve(1, state.counters[target.queue].dequeued_seen)) [[unlikely]] {
+  const Held held{state.shard, 1, &state.counters[target.queue].credit};
+  if (!queue.reserve(1, *held.credit)) [[unlikely]] {
     if (const Errc refused = reserve_slow(state, target.queue, 1); refused != Errc{}) {
       count_rejected(state, target);
       return Error(refused);
     }
   }
-  if (!still_open(queue, 1)) [[unlikely]] {
+  if (!still_open(queue, held)) [[unlikely]] {
     count_rejected(state, target);
     return Error(Errc::shutting_down);
   }
@@ -56,7 +68,7 @@ inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope
   state.counters[target.queue].accepted.add();
   state.type_counters[target.type].accepted.add();
   const bool entered = enter_ring(
-      queue, 1, [&] { return queue.ring.enqueue(state.tokens[target.queue], std::move(envelope)); },
+      queue, held, [&] { return queue.ring.enqueue(state.tokens[target.queue], std::move(envelope)); },
       [&] {
         state.counters[target.queue].accepted.subtract(1);
         state.type_counters[target.type].accepted.subtract(1);
@@ -69,10 +81,11 @@ inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope
 template <class Count, class Uncount>
 Engine::Readmitted Engine::readmit(QueueRuntime& queue, moodycamel::ProducerToken& token, Envelope& envelope,
                                    Count count, Uncount uncount) {
-  queue.enqueued.fetch_add(1, std::memory_order_seq_cst);
-  if (!still_open(queue, 1)) return Readmitted::closed;
+  const Held held{QueueRuntime::readmit_shard, 1, nullptr};
+  queue.grant_past_capacity(1);
+  if (!still_open(queue, held)) return Readmitted::closed;
   count();
-  if (!enter_ring(queue, 1, [&] { return queue.ring.enqueue(token, std::move(envelope)); }, uncount)) [[unlikely]] {
+  if (!enter_ring(queue, held, [&] { return queue.ring.enqueue(token, std::move(envelope)); }, uncount)) [[unlikely]] {
     return Readmitted::no_memory;
   }
   return Readmitted::yes;
@@ -88,26 +101,31 @@ inline Result<JobId> Engine::commit_staged(ProducerState& state, JobId first) {
     }
     return error;
   };
-  auto release = [&](QueueId upto) {
-    for (QueueId queue = 0; queue < upto; ++queue) {
-      const auto count = static_cast<std::int64_t>(state.staging[queue].size());
-      if (count != 0) queues_[queue]->withdraw(count);
-    }
+  auto held = [&](QueueId queue) {
+    return Held{state.shard, static_cast<std::int64_t>(state.staging[queue].size()), &state.counters[queue].credit};
+  };
+  auto unreserve = [&](QueueId upto) {
+    for (QueueId queue = 0; queue < upto; ++queue) QueueRuntime::unreserve(held(queue).count, *held(queue).credit);
   };
   // 1. Every queue's slots.
   for (QueueId queue = 0; queue < queues_.size(); ++queue) {
     const auto count = static_cast<std::int64_t>(state.staging[queue].size());
     if (count == 0) continue;
     QueueRuntime& runtime = *queues_[queue];
-    if (!runtime.reserve(count, state.counters[queue].dequeued_seen) && reserve_slow(state, queue, count) != Errc{}) {
-      release(queue);
+    if (!runtime.reserve(count, state.counters[queue].credit) && reserve_slow(state, queue, count) != Errc{}) {
+      unreserve(queue);
       return refuse(Error(Errc::queue_full, "queue '" + runtime.config.name + "' has room for fewer than " +
                                                 std::to_string(count) + " jobs"));
     }
   }
-  // 2. One lifecycle check for all of them.
+  // 2. Counted in on every queue, then one lifecycle check for all of them.
+  for (QueueId queue = 0; queue < queues_.size(); ++queue) {
+    if (!state.staging[queue].empty()) queues_[queue]->count_in(state.shard, held(queue).count);
+  }
   if (state_.load(std::memory_order_seq_cst) != running) {
-    release(static_cast<QueueId>(queues_.size()));
+    for (QueueId queue = 0; queue < queues_.size(); ++queue) {
+      if (!state.staging[queue].empty()) give_back(*queues_[queue], held(queue));
+    }
     return refuse(Error(Errc::shutting_down));
   }
   for (QueueId queue = 0; queue < queues_.size(); ++queue) {
@@ -124,7 +142,7 @@ inline Result<JobId> Engine::commit_staged(ProducerState& state, JobId first) {
     // 4. One bulk enqueue and at most one wake: a worker that takes jobs and sees more left wakes
     // the next (Notifier).
     const bool entered = enter_ring(
-        runtime, static_cast<std::int64_t>(staged.size()),
+        runtime, held(queue),
         [&] { return runtime.ring.enqueue_bulk(state.tokens[queue], std::make_move_iterator(staged.begin()), staged.size()); },
         [&] {
           state.counters[queue].accepted.subtract(staged.size());
@@ -136,7 +154,7 @@ inline Result<JobId> Engine::commit_staged(ProducerState& state, JobId first) {
       for (QueueId rest = queue; rest < queues_.size(); ++rest) {
         const std::size_t count = state.staging[rest].size();
         if (count == 0) continue;
-        if (rest != queue) queues_[rest]->withdraw(static_cast<std::int64_t>(count));
+        if (rest != queue) give_back(*queues_[rest], held(rest));
         state.counters[rest].rejected.add(count);
         for (const Envelope& envelope : state.staging[rest]) state.type_counters[envelope.type].rejected.add();
         state.staging[rest].clear();

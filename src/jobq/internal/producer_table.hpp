@@ -24,7 +24,7 @@ struct ProducerState {
     SingleWriterCounter accepted;
     SingleWriterCounter rejected;
     SingleWriterCounter debounced;  // folded into a waiting job of the same debounce key
-    std::int64_t dequeued_seen = 0;  // this thread's cached lower bound of QueueRuntime::dequeued
+    QueueRuntime::Credit credit;  // this thread's share of the queue's capacity
     /// The queue has a lane: a copy of QueueRuntime::lane's test on the line dispatch touches anyway.
     bool durable = false;
   };
@@ -51,6 +51,7 @@ struct ProducerState {
   std::vector<std::size_t> bulk_counts;                // bulk dispatch, jobs per queue
   std::thread::id owner;                               // the thread this state belongs to
   bool retired = false;                                // its thread exited; the next new one adopts it
+  std::uint16_t shard = 0;                             // its QueueRuntime::intake shard
   std::uint32_t unsampled = 0;                         // dispatches since the last latency sample
   JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
   JobId id_end = 0;

@@ -5,6 +5,8 @@
 #include <concurrentqueue.h>
 #include <simdjson.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -102,6 +104,7 @@ struct QueueRuntime {
         index(queue_index),
         parks(config.idle == IdleStrategy::spin_then_park),
         capacity(static_cast<std::int64_t>(config.capacity)),
+        grant_chunk(std::clamp<std::int64_t>(capacity / 2048, 1, 32)),
         lane(config.lane.get()),
         limits(config.limits.any() ? std::make_unique<LimitScope>("queue", config.limits) : nullptr),
         limit_store(lane != nullptr && lane->keeps_limits() ? lane : nullptr),
@@ -111,6 +114,10 @@ struct QueueRuntime {
   const QueueId index;
   const bool parks;
   const std::int64_t capacity;
+  /// Slots a producer takes from `granted` at a time: 32 for the default capacity, 1 (every
+  /// reservation exact) below 4 096. A producer thread holds at most grant_chunk - 1 unused slots,
+  /// under 1/2 048 of the capacity, which the queue's other producers cannot have meanwhile.
+  const std::int64_t grant_chunk;
   /// The durable store that dispatches go to and the workers' jobs come from; null: in memory.
   Lane* const lane;
   /// The queue's own limits; null without any.
@@ -125,36 +132,96 @@ struct QueueRuntime {
   std::atomic<bool> paused{false};
   Ring ring;
 
-  /// Reservations made by producers (withdrawn ones subtracted) and jobs taken out of the ring.
-  /// Their difference is the queue's depth: the capacity bound, the drain condition at shutdown
-  /// and the parking check all read it. They sit on separate cache lines so that producers and
-  /// workers each write only their own; a producer reads the workers' line only when its cached
-  /// copy says the queue may be full. (One shared counter cost about 190 ns per job, 1→1.)
-  alignas(cache_line) std::atomic<std::int64_t> enqueued{0};
+  // The queue's depth and its capacity bound are kept by three kinds of counter, each on its own
+  // cache line, so that producers on different cores write no line in common per job (one shared
+  // counter bounced between two producers' cores on every dispatch):
+  //   intake    jobs counted in by producers, one shard per group of producer threads (and one for
+  //             readmitted jobs), withdrawn ones subtracted. Shard sums minus `dequeued` are the
+  //             depth: the drain condition at shutdown and the parking check read it. Counted in
+  //             with a sequentially consistent read-modify-write before the lifecycle is looked at
+  //             again (intake-inl.hpp), which is what lets shutdown see every job or the producer
+  //             see shutdown.
+  //   granted   slots of the capacity handed to producers, in chunks of `grant_chunk`: a producer
+  //             keeps what it has not used yet (Credit) and touches this shared line once a chunk.
+  //   dequeued  jobs taken out of the ring, written by the workers.
+  static constexpr std::uint16_t intake_shards = 8;
+  static constexpr std::uint16_t readmit_shard = intake_shards - 1;
+  struct alignas(cache_line) IntakeShard {
+    std::atomic<std::int64_t> count{0};
+  };
+  std::array<IntakeShard, intake_shards> intake;
+  alignas(cache_line) std::atomic<std::int64_t> granted{0};
   alignas(cache_line) std::atomic<std::int64_t> dequeued{0};
 
-  /// Reserves `count` slots; false (and nothing reserved) if that would pass the capacity.
-  /// `dequeued_seen` is the caller's cached lower bound of `dequeued`, refreshed when needed.
-  bool reserve(std::int64_t count, std::int64_t& dequeued_seen) noexcept {
-    const std::int64_t after = enqueued.fetch_add(count, std::memory_order_seq_cst) + count;
+  /// What one producer thread holds of the queue's capacity: slots granted to it and not used yet,
+  /// and its cached lower bound of `dequeued`.
+  struct Credit {
+    std::int64_t slots = 0;
+    std::int64_t dequeued_seen = 0;
+  };
+
+  /// Reserves `count` slots of the capacity; false (and nothing reserved) if the queue has no room
+  /// for them. Takes a chunk of slots from `granted` when the producer's own run out.
+  bool reserve(std::int64_t count, Credit& credit) noexcept {
+    if (credit.slots >= count) [[likely]] {
+      credit.slots -= count;
+      return true;
+    }
+    return reserve_more(count, credit);
+  }
+  /// reserve() once the producer's own slots run out: once a chunk, kept out of the fast path.
+  [[gnu::noinline]] bool reserve_more(std::int64_t count, Credit& credit) noexcept {
+    const std::int64_t missing = count - credit.slots;
+    std::int64_t ask = std::max(missing, grant_chunk);
+    if (!grant(ask, credit.dequeued_seen)) {
+      if (ask == missing || !grant(missing, credit.dequeued_seen)) return false;
+      ask = missing;
+    }
+    credit.slots += ask - count;
+    return true;
+  }
+  /// Slots reserved and then not used (intake closed, no ring memory): kept for the next dispatch.
+  static void unreserve(std::int64_t count, Credit& credit) noexcept { credit.slots += count; }
+  /// A producer's unused slots go back to the queue (its thread exits).
+  void return_credit(Credit& credit) noexcept {
+    if (credit.slots != 0) granted.fetch_sub(credit.slots, std::memory_order_relaxed);
+    credit.slots = 0;
+  }
+  /// Slots for jobs accepted before (readmit): past the capacity, never refused.
+  void grant_past_capacity(std::int64_t count) noexcept { granted.fetch_add(count, std::memory_order_relaxed); }
+  void ungrant(std::int64_t count) noexcept { granted.fetch_sub(count, std::memory_order_relaxed); }
+
+  void count_in(std::uint16_t shard, std::int64_t count) noexcept {
+    intake[shard].count.fetch_add(count, std::memory_order_seq_cst);
+  }
+  void count_out(std::uint16_t shard, std::int64_t count) noexcept {
+    intake[shard].count.fetch_sub(count, std::memory_order_seq_cst);
+  }
+
+  /// A cheap early answer for producers: true if the queue looks as if it holds `capacity` jobs.
+  bool looks_full(Credit& credit) const noexcept {
+    if (credit.slots > 0 || granted.load(std::memory_order_relaxed) - credit.dequeued_seen < capacity) [[likely]] {
+      return false;
+    }
+    credit.dequeued_seen = dequeued.load(std::memory_order_relaxed);
+    return granted.load(std::memory_order_relaxed) - credit.dequeued_seen >= capacity;
+  }
+  /// Takes `ask` slots from `granted` if they fit under the capacity.
+  bool grant(std::int64_t ask, std::int64_t& dequeued_seen) noexcept {
+    const std::int64_t after = granted.fetch_add(ask, std::memory_order_relaxed) + ask;
     if (after - dequeued_seen <= capacity) [[likely]] return true;
-    dequeued_seen = dequeued.load(std::memory_order_seq_cst);
+    dequeued_seen = dequeued.load(std::memory_order_relaxed);
     if (after - dequeued_seen <= capacity) return true;
-    enqueued.fetch_sub(count, std::memory_order_seq_cst);
+    granted.fetch_sub(ask, std::memory_order_relaxed);
     return false;
   }
-  void withdraw(std::int64_t count) noexcept { enqueued.fetch_sub(count, std::memory_order_seq_cst); }
-  /// A cheap early answer for producers: true if the queue holds `capacity` jobs or more.
-  bool looks_full(std::int64_t& dequeued_seen) const noexcept {
-    if (enqueued.load(std::memory_order_relaxed) - dequeued_seen < capacity) [[likely]] return false;
-    dequeued_seen = dequeued.load(std::memory_order_relaxed);
-    return enqueued.load(std::memory_order_relaxed) - dequeued_seen >= capacity;
-  }
-  /// Jobs reserved and not yet taken. `dequeued` is read first: it never passes `enqueued`, so a
-  /// zero here means that at the moment `enqueued` was read nothing was outstanding.
+  /// Jobs counted in and not yet taken. `dequeued` is read first: it never passes the intake
+  /// count, so a zero here means that at the moment `dequeued` was read nothing was outstanding.
   std::int64_t depth() const noexcept {
     const std::int64_t taken = dequeued.load(std::memory_order_seq_cst);
-    return enqueued.load(std::memory_order_seq_cst) - taken;
+    std::int64_t in = 0;
+    for (const IntakeShard& shard : intake) in += shard.count.load(std::memory_order_seq_cst);
+    return in - taken;
   }
 
   /// Idle workers of a spin_then_park queue: producers wake one only when one is parked and none
