@@ -253,6 +253,14 @@ Errc internal::Engine::reserve_slow(internal::ProducerState& state, QueueId queu
       [&] { return state_.load(std::memory_order_acquire) != running; });
 }
 
+Error internal::Engine::ring_refused(internal::ProducerState& state, Route target) {
+  state.counters[target.queue].accepted.subtract(1);
+  state.type_counters[target.type].accepted.subtract(1);
+  give_back(*queues_[target.queue], Held{state.shard, 1, &state.counters[target.queue].credit});
+  count_rejected(state, target);
+  return Error(Errc::queue_full, "could not allocate a ring block");
+}
+
 Result<JobId> internal::Engine::enqueue_with_options(internal::ProducerState& state, Route target, internal::Envelope&& envelope,
                                             const Job& job) {
   if (std::optional<Error> refused = debounce_refusal(state, target, job)) return std::move(*refused);

@@ -213,6 +213,9 @@ class Engine {
   bool still_open(QueueRuntime& queue, Held held);
   /// Gives back held slots whose jobs did not enter the ring.
   static void give_back(QueueRuntime& queue, Held held) noexcept;
+  /// Step 4 of commit() when no ring block could be allocated: undoes steps 1 to 3 and counts
+  /// the job refused.
+  [[gnu::cold]] Error ring_refused(ProducerState& producer, Route route);
   /// Step 4: `enqueue()`, then a wake; if it fails, `uncount()` and the held slots given back.
   template <class Enqueue, class Uncount>
   bool enter_ring(QueueRuntime& queue, Held held, Enqueue enqueue, Uncount uncount);

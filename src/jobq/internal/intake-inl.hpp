@@ -49,14 +49,14 @@ bool Engine::enter_ring(QueueRuntime& queue, Held held, Enqueue enqueue, Uncount
 
 inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope&& envelope) {
   QueueRuntime& queue = *queues_[target.queue];
-  const Held held{state.shard, 1, &state.counters[target.queue].credit};
-  if (!queue.reserve(1, *held.credit)) [[unlikely]] {
+  QueueRuntime::Credit& credit = state.counters[target.queue].credit;
+  if (!queue.reserve(1, credit)) [[unlikely]] {
     if (const Errc refused = reserve_slow(state, target.queue, 1); refused != Errc{}) {
       count_rejected(state, target);
       return Error(refused);
     }
   }
-  if (!still_open(queue, held)) [[unlikely]] {
+  if (!still_open(queue, Held{state.shard, 1, &credit})) [[unlikely]] {
     count_rejected(state, target);
     return Error(Errc::shutting_down);
   }
@@ -67,14 +67,12 @@ inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope
   }
   state.counters[target.queue].accepted.add();
   state.type_counters[target.type].accepted.add();
-  const bool entered = enter_ring(
-      queue, held, [&] { return queue.ring.enqueue(state.tokens[target.queue], std::move(envelope)); },
-      [&] {
-        state.counters[target.queue].accepted.subtract(1);
-        state.type_counters[target.type].accepted.subtract(1);
-        count_rejected(state, target);
-      });
-  if (!entered) [[unlikely]] return Error(Errc::queue_full, "could not allocate a ring block");
+  // Step 4 by hand rather than through enter_ring(): the undo is recomputed from `state` and
+  // `target` in a function of its own, so that nothing is kept on the stack across the enqueue
+  // for it. A producer that outruns its worker waits on every store (the ring's lines are the
+  // worker's), and each spill is one more.
+  if (!queue.ring.enqueue(state.tokens[target.queue], std::move(envelope))) [[unlikely]] return ring_refused(state, target);
+  if (queue.parks) queue.notifier.notify();
   return id;
 }
 
