@@ -1,4 +1,4 @@
-// CPU hints shared by the engine's worker loop and by the benchmarks and perf tools.
+// CPU hints shared by the engine's hot paths and by the benchmarks and perf tools.
 #pragma once
 
 namespace jobq::internal {
@@ -10,6 +10,19 @@ inline void cpu_relax() noexcept {
   __builtin_ia32_pause();
 #elif defined(__aarch64__)
   asm volatile("yield");
+#endif
+}
+
+/// Asks for the cache line at `address` in a state this thread may write, without waiting for
+/// it: PREFETCHW on x86 (a no-op on the x86 CPUs that lack it), a write prefetch elsewhere. A
+/// hint only: `address` need not point into a live object.
+inline void prefetch_for_write(const void* address) noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  // The address goes in a register, not as a memory operand: nothing is dereferenced, in the
+  // compiler's eyes either (it would check the bounds of the object the pointer came from).
+  asm volatile("prefetchw (%0)" : : "r"(address));
+#else
+  __builtin_prefetch(address, 1, 3);
 #endif
 }
 
