@@ -26,4 +26,7 @@ inline void prefetch_for_write(const void* address) noexcept {
 #endif
 }
 
+/// Asks for the cache line at `address` to read it soon, without waiting for it. A hint only.
+inline void prefetch_for_read(const void* address) noexcept { __builtin_prefetch(address, 0, 3); }
+
 }  // namespace jobq::internal

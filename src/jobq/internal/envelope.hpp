@@ -142,6 +142,8 @@ class PayloadBuffer {
 struct alignas(64) Envelope {
   /// Slots ahead of the one being filled whose first two lines a producer asks for.
   static constexpr std::size_t prefetch_slots_ahead = 4;
+  /// Slots ahead of the one being read whose first two lines a worker asks for.
+  static constexpr std::size_t read_ahead_slots = 8;
 
   Envelope() = default;
   /// The ring builds each slot's envelope with this move, so `this` is the slot being filled.
@@ -149,8 +151,8 @@ struct alignas(64) Envelope {
   /// producer's stores to them miss; once a few misses are outstanding the store buffer is full
   /// and every later store of the dispatch waits for them. Asking for a later slot's header and
   /// payload lines now overlaps that wait with the dispatches in between (1 → 1 typed, busy_spin:
-  /// 136 → 80 ns a job; bench/side_cost.cpp). A move elsewhere (a worker's batch, the timer)
-  /// asks for lines it does not need, which costs one instruction each.
+  /// 136 → 80 ns a job, bench/throughput.cpp). A move elsewhere (the timer, a bulk batch's
+  /// staging) asks for lines it does not need, which costs two instructions.
   Envelope(Envelope&& other) noexcept
       : id(other.id),
         type(other.type),
@@ -164,7 +166,24 @@ struct alignas(64) Envelope {
     prefetch_for_write(reinterpret_cast<const void*>(ahead));
     prefetch_for_write(reinterpret_cast<const void*>(ahead + 64));
   }
-  Envelope& operator=(Envelope&&) noexcept = default;
+  /// The ring moves each job out of its slot into a worker's batch with this assignment, so
+  /// `other` is the slot being read. Its lines were written by a producer's core, and the
+  /// worker's loads of them miss; asking for the slot a whole batch further on (dequeue_batch
+  /// is 8 by default) while this batch runs hides that for a queue with work waiting (2
+  /// producers → 1 worker, spin_then_park: 127 → 86 ns a job). A nearer slot would often be the
+  /// one a producer is about to fill, and the two cores would pass its lines back and forth.
+  Envelope& operator=(Envelope&& other) noexcept {
+    id = other.id;
+    type = other.type;
+    attempt = other.attempt;
+    extras = std::move(other.extras);
+    stamped = other.stamped;
+    payload = std::move(other.payload);
+    const std::uintptr_t ahead = reinterpret_cast<std::uintptr_t>(&other) + read_ahead_slots * sizeof(Envelope);
+    prefetch_for_read(reinterpret_cast<const void*>(ahead));
+    prefetch_for_read(reinterpret_cast<const void*>(ahead + 64));
+    return *this;
+  }
   Envelope(const Envelope&) = delete;
   Envelope& operator=(const Envelope&) = delete;
   ~Envelope() = default;
