@@ -137,11 +137,22 @@ class PayloadBuffer {
   alignas(alignof(std::max_align_t)) char storage_[inline_payload_bytes + simdjson::SIMDJSON_PADDING];
 };
 
+/// What a job carries through its ring slot. Its moves are its members' own; Envelope adds the
+/// prefetches to them.
+struct EnvelopeFields {
+  JobId id = 0;
+  TypeId type = 0;
+  std::uint32_t attempt = 0;
+  std::unique_ptr<JobExtras> extras;  ///< null for a job without per-job options
+  std::uint64_t stamped = 0;          ///< ticks when it entered the ring; 0 when metrics are off
+  PayloadBuffer payload;
+};
+
 /// One job in a ring slot. Cache-line aligned, so that a job whose payload is up to 16 bytes
 /// crosses the cores in a single line.
-struct alignas(64) Envelope {
+struct alignas(64) Envelope : EnvelopeFields {
   /// Slots ahead of the one being filled whose first two lines a producer asks for.
-  static constexpr std::size_t prefetch_slots_ahead = 4;
+  static constexpr std::size_t write_ahead_slots = 4;
   /// Slots ahead of the one being read whose first two lines a worker asks for.
   static constexpr std::size_t read_ahead_slots = 8;
 
@@ -153,16 +164,8 @@ struct alignas(64) Envelope {
   /// payload lines now overlaps that wait with the dispatches in between (1 → 1 typed, busy_spin:
   /// 136 → 80 ns a job, bench/throughput.cpp). A move elsewhere (the timer, a bulk batch's
   /// staging) asks for lines it does not need, which costs two instructions.
-  Envelope(Envelope&& other) noexcept
-      : id(other.id),
-        type(other.type),
-        attempt(other.attempt),
-        extras(std::move(other.extras)),
-        stamped(other.stamped),
-        payload(std::move(other.payload)) {
-    // An address, not a pointer into this object: computed as an integer, so that no bounds
-    // are implied (the slot ahead belongs to the ring's block, or lies past it).
-    const std::uintptr_t ahead = reinterpret_cast<std::uintptr_t>(this) + prefetch_slots_ahead * sizeof(Envelope);
+  Envelope(Envelope&& other) noexcept : EnvelopeFields(std::move(other)) {
+    const std::uintptr_t ahead = address_ahead(this, write_ahead_slots);
     prefetch_for_write(reinterpret_cast<const void*>(ahead));
     prefetch_for_write(reinterpret_cast<const void*>(ahead + 64));
   }
@@ -173,13 +176,8 @@ struct alignas(64) Envelope {
   /// producers → 1 worker, spin_then_park: 127 → 86 ns a job). A nearer slot would often be the
   /// one a producer is about to fill, and the two cores would pass its lines back and forth.
   Envelope& operator=(Envelope&& other) noexcept {
-    id = other.id;
-    type = other.type;
-    attempt = other.attempt;
-    extras = std::move(other.extras);
-    stamped = other.stamped;
-    payload = std::move(other.payload);
-    const std::uintptr_t ahead = reinterpret_cast<std::uintptr_t>(&other) + read_ahead_slots * sizeof(Envelope);
+    EnvelopeFields::operator=(std::move(other));
+    const std::uintptr_t ahead = address_ahead(&other, read_ahead_slots);
     prefetch_for_read(reinterpret_cast<const void*>(ahead));
     prefetch_for_read(reinterpret_cast<const void*>(ahead + 64));
     return *this;
@@ -188,12 +186,12 @@ struct alignas(64) Envelope {
   Envelope& operator=(const Envelope&) = delete;
   ~Envelope() = default;
 
-  JobId id = 0;
-  TypeId type = 0;
-  std::uint32_t attempt = 0;
-  std::unique_ptr<JobExtras> extras;  ///< null for a job without per-job options
-  std::uint64_t stamped = 0;          ///< ticks when it entered the ring; 0 when metrics are off
-  PayloadBuffer payload;
+ private:
+  /// The address `slots` envelopes past `slot`: an integer, not a pointer into `slot`, so that no
+  /// bounds are implied (the slot ahead belongs to the ring's block, or lies past it).
+  static std::uintptr_t address_ahead(const Envelope* slot, std::size_t slots) noexcept {
+    return reinterpret_cast<std::uintptr_t>(slot) + slots * sizeof(Envelope);
+  }
 };
 
 static_assert(offsetof(Envelope, payload) == 32, "the envelope header is 32 bytes; the payload follows it");
