@@ -200,20 +200,22 @@ struct QueueRuntime {
 
   /// A cheap early answer for producers: true if the queue looks as if it holds `capacity` jobs.
   bool looks_full(Credit& credit) const noexcept {
-    if (credit.slots > 0 || granted.load(std::memory_order_relaxed) - credit.dequeued_seen < capacity) [[likely]] {
-      return false;
-    }
-    credit.dequeued_seen = dequeued.load(std::memory_order_relaxed);
-    return granted.load(std::memory_order_relaxed) - credit.dequeued_seen >= capacity;
+    if (credit.slots > 0) [[likely]] return false;
+    return !within_capacity(granted.load(std::memory_order_relaxed) + 1, credit.dequeued_seen);
   }
   /// Takes `ask` slots from `granted` if they fit under the capacity.
   bool grant(std::int64_t ask, std::int64_t& dequeued_seen) noexcept {
     const std::int64_t after = granted.fetch_add(ask, std::memory_order_relaxed) + ask;
-    if (after - dequeued_seen <= capacity) [[likely]] return true;
-    dequeued_seen = dequeued.load(std::memory_order_relaxed);
-    if (after - dequeued_seen <= capacity) return true;
+    if (within_capacity(after, dequeued_seen)) [[likely]] return true;
     granted.fetch_sub(ask, std::memory_order_relaxed);
     return false;
+  }
+  /// True if `total` slots granted stay within the capacity. `dequeued_seen` is the caller's
+  /// cached lower bound of `dequeued`, read again only when it says no.
+  bool within_capacity(std::int64_t total, std::int64_t& dequeued_seen) const noexcept {
+    if (total - dequeued_seen <= capacity) [[likely]] return true;
+    dequeued_seen = dequeued.load(std::memory_order_relaxed);
+    return total - dequeued_seen <= capacity;
   }
   /// Jobs counted in and not yet taken. `dequeued` is read first: it never passes the intake
   /// count, so a zero here means that at the moment `dequeued` was read nothing was outstanding.
