@@ -79,6 +79,26 @@ TEST(FlatNameMapUnit, FindsEveryNameAcrossGrowthAndRefusesDuplicates) {
   EXPECT_EQ(jobq::internal::FlatNameMap().find("anything"), jobq::no_id);
 }
 
+TEST(FlatNameMapUnit, NamesThatDifferInOneByteAtAnyPositionAreTwoNames) {
+  // Lengths around the word-wise comparison's steps: under 8, exactly 8, 9, 16, 17 and 40.
+  for (std::size_t length : {1u, 7u, 8u, 9u, 16u, 17u, 40u}) {
+    const std::string name(length, 'a');
+    for (std::size_t position = 0; position < length; ++position) {
+      std::string other = name;
+      other[position] = 'b';
+      EXPECT_FALSE(jobq::internal::same_name(name, other)) << length << " " << position;
+      EXPECT_TRUE(jobq::internal::same_name(other, std::string(other))) << length << " " << position;
+    }
+    EXPECT_FALSE(jobq::internal::same_name(name, name + "a")) << length;
+  }
+  jobq::internal::FlatNameMap map;
+  ASSERT_TRUE(map.insert("emails:welcome", 1));
+  ASSERT_TRUE(map.insert("emails:welcomf", 2));
+  EXPECT_EQ(map.find("emails:welcome"), 1u);
+  EXPECT_EQ(map.find("emails:welcomf"), 2u);
+  EXPECT_EQ(map.find("emails:welcomg"), jobq::no_id);
+}
+
 struct Small {
   int n = 0;
   Lifetime tracker;
@@ -118,6 +138,35 @@ void holds_and_releases_once() {
 TEST(PayloadBufferUnit, AnInlineObjectIsDestroyedExactlyOnceThroughMovesAndReplacement) { holds_and_releases_once<Small>(); }
 
 TEST(PayloadBufferUnit, ASpilledObjectIsDestroyedExactlyOnceThroughMovesAndReplacement) { holds_and_releases_once<Big>(); }
+
+struct Plain {
+  std::uint64_t id = 0;
+  std::int32_t count = 0;
+  double price = 0;
+  bool urgent = false;
+};
+JOBQ_PAYLOAD(Plain, id, count, price, urgent);
+
+TEST(PayloadBufferUnit, ATriviallyCopyableObjectTravelsByItsBytes) {
+  static_assert(jobq::internal::payload_type_of<Plain>->trivial);
+  static_assert(!jobq::internal::payload_type_of<Small>->trivial);
+  const Plain value{.id = 0x1122334455667788, .count = -7, .price = 2.5, .urgent = true};
+  PayloadBuffer buffer;
+  ASSERT_TRUE(buffer.emplace_object(*jobq::internal::payload_type_of<Plain>, const_cast<Plain*>(&value), false));
+  PayloadBuffer moved(std::move(buffer));
+  EXPECT_EQ(buffer.object_type(), nullptr);
+  PayloadBuffer other;
+  other = std::move(moved);
+  EXPECT_EQ(moved.object_type(), nullptr);
+  ASSERT_EQ(other.object_type(), jobq::internal::payload_type_of<Plain>);
+  const auto* out = static_cast<const Plain*>(other.object());
+  EXPECT_EQ(out->id, value.id);
+  EXPECT_EQ(out->count, value.count);
+  EXPECT_EQ(out->price, value.price);
+  EXPECT_TRUE(out->urgent);
+  other.release();
+  EXPECT_EQ(other.object_type(), nullptr);
+}
 
 TEST(PayloadBufferUnit, JsonBytesSpillPastTheInlineSizeAndStayPadded) {
   PayloadBuffer buffer;

@@ -114,6 +114,9 @@ struct ObjectType {
   /// than their bound.
   const std::uint8_t* checked_fields;
   std::size_t checked_count;
+  /// The struct is trivially copyable: the engine moves it by copying its bytes and never
+  /// destroys it, without calling the operations above.
+  bool trivial;
 };
 
 /// The widest JSON text of a boolean or integer kind; 0 for the other kinds.
@@ -301,7 +304,8 @@ struct PayloadTypeFor {
                                     frame_json_bytes,
                                     scalar_json_bound,
                                     checked.data(),
-                                    checked_count};
+                                    checked_count,
+                                    std::is_trivially_copyable_v<T>};
 };
 
 /// The description of payload struct T.

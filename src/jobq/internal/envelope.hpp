@@ -70,7 +70,9 @@ class PayloadBuffer {
       target = allocate_aligned(type.size, type.align);
       if (target == nullptr) return false;
     }
-    if (move) {
+    if (type.trivial) {
+      std::memcpy(target, from, type.size);
+    } else if (move) {
       type.move_construct(target, from);
     } else {
       try {
@@ -99,8 +101,7 @@ class PayloadBuffer {
 
   void release() noexcept {
     if (object_type_ != nullptr) [[unlikely]] {
-      void* object = spilled_ ? heap() : storage_;
-      object_type_->destroy(object);
+      if (!object_type_->trivial) object_type_->destroy(spilled_ ? heap() : storage_);
       object_type_ = nullptr;
     }
     if (spilled_) [[unlikely]] deallocate(heap());
@@ -109,6 +110,12 @@ class PayloadBuffer {
   }
 
  private:
+  /// Copies `size` bytes between two inline storages in whole 16-byte steps, which a small
+  /// trivially copyable object takes in one or two moves rather than a call to memcpy. Rounding
+  /// up stays inside both storages: an object is inline only if it fits.
+  static void copy_steps(char* to, const char* from, std::size_t size) noexcept {
+    for (std::size_t offset = 0; offset < size; offset += 16) std::memcpy(to + offset, from + offset, 16);
+  }
   char* heap() const noexcept {
     char* pointer;
     std::memcpy(&pointer, storage_, sizeof pointer);
@@ -121,8 +128,12 @@ class PayloadBuffer {
     if (spilled_) {
       std::memcpy(storage_, other.storage_, sizeof(char*));
     } else if (object_type_ != nullptr) {
-      object_type_->move_construct(storage_, other.storage_);
-      object_type_->destroy(other.storage_);
+      if (object_type_->trivial) {
+        copy_steps(storage_, other.storage_, object_type_->size);
+      } else {
+        object_type_->move_construct(storage_, other.storage_);
+        object_type_->destroy(other.storage_);
+      }
     } else {
       std::memcpy(storage_, other.storage_, size_);
     }
