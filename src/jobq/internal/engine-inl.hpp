@@ -77,7 +77,10 @@ inline Result<JobId> Engine::dispatch_object_inner(const Job& job, const ObjectT
   if (refused) [[unlikely]] return std::move(*refused);
   ProducerState& state = *admitted.producer;
   const Route routed = admitted.route;
-  if (config_.validate_payloads && !job.is_trusted()) {
+  // A struct of scalars only (bool, integers) can be neither invalid nor longer than its bound:
+  // it is checked only if that bound passes the limit.
+  const bool checked = type.checked_count != 0 || type.frame_json_bytes + type.scalar_json_bound > config_.max_payload_bytes;
+  if (checked && config_.validate_payloads && !job.is_trusted()) {
     WriteFailure failure;
     std::size_t size = 0;
     if (!check_object(type, object, size, failure)) [[unlikely]] {
