@@ -1,5 +1,6 @@
 // The worker loop. It lives in the library rather than in a header: it is one function per
 // thread, entered once, so inlining it into user code would buy nothing.
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -126,6 +127,11 @@ void internal::Engine::serve(internal::QueueRuntime& queue, internal::Worker& wo
   moodycamel::ConsumerToken token(queue.ring);
   std::array<internal::Envelope, 64> batch;
   const std::size_t batch_size = queue.config.dequeue_batch;
+  // How many jobs to ask the ring for: one after it was found empty, doubling while takes come
+  // back full, up to dequeue_batch. A take that asks for more than the ring holds costs more
+  // than it takes: the ring books the shortfall with one more locked instruction and then visits
+  // every other producer of the queue, on the path from a job's arrival to its handler.
+  std::size_t want = 1;
   // Idle: spinning on the empty ring (counted in the notifier, so producers need not wake
   // anyone), for a budget that follows the gaps this worker has seen, then parked.
   bool spinning = false;
@@ -159,8 +165,9 @@ void internal::Engine::serve(internal::QueueRuntime& queue, internal::Worker& wo
       read_ticks();
       continue;
     }
-    const std::size_t taken = queue.ring.try_dequeue_bulk(token, batch.begin(), batch_size);
+    const std::size_t taken = queue.ring.try_dequeue_bulk(token, batch.begin(), want);
     if (taken != 0) {
+      want = taken == want ? std::min(want * 2, batch_size) : taken;
       queue.dequeued.fetch_add(static_cast<std::int64_t>(taken), std::memory_order_seq_cst);
       worker.taken.add(taken);
       if (spinning) {
@@ -188,6 +195,7 @@ void internal::Engine::serve(internal::QueueRuntime& queue, internal::Worker& wo
       read_ticks();
       continue;
     }
+    want = 1;
     if (++polls_since_tick == polls_per_tick) read_ticks();
     const int lifecycle = state_.load(std::memory_order_seq_cst);
     if (lifecycle == stopping) break;
