@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -95,6 +96,39 @@ TEST_F(Fixture, TypedDispatchRunsTheHandlerWithTheBoundPayload) {
   EXPECT_EQ(seen[0].user_id, "u-\"42\"");
   EXPECT_EQ(seen[0].campaign, 7);
   EXPECT_EQ(seen_queues[0], "emails");  // the type's registered queue
+}
+
+// A thread's dispatches reuse the route of its last type only when the name is the same: a
+// buffer that is rewritten in place for another type, a type of the same length, a queue named
+// on the job, and a name that is no type at all each go where their own name says.
+TEST(DispatchRouting, EachDispatchGoesWhereItsOwnNameSays) {
+  jobq::Manager queues{jobq::Config{.queues = {{.name = "default"}, {.name = "emails"}, {.name = "sms"}}}};
+  std::mutex mutex;
+  std::vector<std::string> ran;  // "<type> on <queue>"
+  auto record = [&](Context& context, const Message& message) {
+    const std::lock_guard lock(mutex);
+    ran.push_back(std::string(message.type()) + " on " + std::string(context.queue()));
+    return Status::success();
+  };
+  queues.register_handler("emails:aaa", record, {.queue = "emails"});
+  queues.register_handler("emails:aab", record, {.queue = "sms"});
+  queues.start();
+  std::string name = "emails:aaa";
+  ASSERT_TRUE(queues.dispatch(jobq::Job(name)));
+  name.back() = 'b';  // the same buffer, another type
+  ASSERT_TRUE(queues.dispatch(jobq::Job(name)));
+  ASSERT_TRUE(queues.dispatch(jobq::Job(name).on_queue("default")));
+  ASSERT_TRUE(queues.dispatch(jobq::Job(name)));
+  name.back() = 'c';
+  EXPECT_EQ(queues.dispatch(jobq::Job(name)).code(), Errc::unknown_type);
+  ASSERT_TRUE(queues.dispatch(jobq::Job("emails:aaa")));
+  ASSERT_TRUE(queues.wait_idle(std::chrono::seconds(10)));
+  std::vector<std::string> sorted = ran;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, (std::vector<std::string>{"emails:aaa on emails", "emails:aaa on emails", "emails:aab on default",
+                                              "emails:aab on sms", "emails:aab on sms"}));
+  EXPECT_EQ(queues.unrouted(), 1u);
+  EXPECT_TRUE(queues.shutdown(std::chrono::seconds(5)).balanced());
 }
 
 TEST_F(Fixture, RawDispatchHonoursTheNamedQueue) {

@@ -15,6 +15,16 @@ inline Route Engine::find_route(const Job& job) const noexcept {
   return Route{type, registry_[type].default_queue};
 }
 
+inline Route Engine::find_route(ProducerState& state, const Job& job) const noexcept {
+  if (job.queue().empty() && state.last_type != no_id) {
+    const HandlerEntry& last = registry_[state.last_type];
+    if (same_name(last.name, job.type())) [[likely]] return Route{state.last_type, last.default_queue};
+  }
+  const Route found = find_route(job);
+  if (found.queue != no_id && job.queue().empty()) state.last_type = found.type;
+  return found;
+}
+
 inline Result<Route> Engine::route(const Job& job) const {
   const Route found = find_route(job);
   if (found.queue != no_id) [[likely]] return found;
@@ -29,12 +39,12 @@ inline Engine::Admitted Engine::admit(const Job& job, std::optional<Error>& refu
     refused.emplace(refuse_closed(job));
     return Admitted{};
   }
-  const Route routed = find_route(job);
+  ProducerState& state = producer();
+  const Route routed = find_route(state, job);
   if (routed.queue == no_id) [[unlikely]] {
     refused.emplace(refuse_unrouted(route(job).error()));
     return Admitted{};
   }
-  ProducerState& state = producer();
   if (const Errc refusal = admission(state, routed, job.is_delayed()); refusal != Errc{}) [[unlikely]] {
     refused.emplace(refusal);
     return Admitted{};

@@ -169,6 +169,10 @@ class Engine {
   /// Two ids in a register, where a Result would be written field by field and read back whole
   /// (a stalled store-to-load forward on every dispatch).
   Route find_route(const Job& job) const noexcept;
+  /// find_route() through the calling thread's last type: a thread that dispatches one type
+  /// after another skips the hash lookup. The name is compared, never its address, so a buffer
+  /// that is reused for another name cannot be routed as the old one.
+  Route find_route(ProducerState& state, const Job& job) const noexcept;
   /// Where a dispatch goes, and the calling thread's producer state.
   struct Admitted {
     Route route{no_id, no_id};

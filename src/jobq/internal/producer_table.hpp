@@ -53,6 +53,7 @@ struct ProducerState {
   bool retired = false;                                // its thread exited; the next new one adopts it
   std::uint16_t shard = 0;                             // its QueueRuntime::intake shard
   std::uint32_t unsampled = 0;                         // dispatches since the last latency sample
+  TypeId last_type = no_id;                            // the type of its last dispatch without a queue of its own
   JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
   JobId id_end = 0;
   simdjson::dom::parser validator;                     // raw payload validation
