@@ -71,7 +71,7 @@ class PayloadBuffer {
       if (target == nullptr) return false;
     }
     if (type.trivial) {
-      std::memcpy(target, from, type.size);
+      copy_exact(target, from, type.size);
     } else if (move) {
       type.move_construct(target, from);
     } else {
@@ -110,6 +110,16 @@ class PayloadBuffer {
   }
 
  private:
+  /// memcpy of a caller's object, in two overlapping words when it is 8 to 16 bytes (most
+  /// structs of scalars), which a call to memcpy would cost more than.
+  static void copy_exact(void* to, const void* from, std::size_t size) noexcept {
+    if (size >= 8 && size <= 16) {
+      std::memcpy(to, from, 8);
+      std::memcpy(static_cast<char*>(to) + size - 8, static_cast<const char*>(from) + size - 8, 8);
+    } else {
+      std::memcpy(to, from, size);
+    }
+  }
   /// Copies `size` bytes between two inline storages in whole 16-byte steps, which a small
   /// trivially copyable object takes in one or two moves rather than a call to memcpy. Rounding
   /// up stays inside both storages: an object is inline only if it fits.
