@@ -34,7 +34,7 @@ inline Result<Route> Engine::route(const Job& job) const {
                                         "' names no queue and there is no queue named 'default'");
 }
 
-inline Engine::Admitted Engine::admit(const Job& job, std::optional<Error>& refused) {
+[[gnu::always_inline]] inline Engine::Admitted Engine::admit(const Job& job, std::optional<Error>& refused) {
   if (state_.load(std::memory_order_acquire) != running) [[unlikely]] {
     refused.emplace(refuse_closed(job));
     return Admitted{};

@@ -47,7 +47,7 @@ bool Engine::enter_ring(QueueRuntime& queue, Held held, Enqueue enqueue, Uncount
   return true;
 }
 
-inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope&& envelope) {
+[[gnu::always_inline]] inline Result<JobId> Engine::commit(ProducerState& state, Route target, Envelope&& envelope) {
   QueueRuntime& queue = *queues_[target.queue];
   QueueRuntime::Credit& credit = state.counters[target.queue].credit;
   if (!queue.reserve(1, credit)) [[unlikely]] {
