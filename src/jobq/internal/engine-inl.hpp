@@ -15,7 +15,7 @@ inline Route Engine::find_route(const Job& job) const noexcept {
   return Route{type, registry_[type].default_queue};
 }
 
-inline Route Engine::find_route(ProducerState& state, const Job& job) const noexcept {
+[[gnu::always_inline]] inline Route Engine::find_route(ProducerState& state, const Job& job) const noexcept {
   if (job.queue().empty() && state.last_type != no_id) {
     const HandlerEntry& last = registry_[state.last_type];
     if (same_name(last.name, job.type())) [[likely]] return Route{state.last_type, last.default_queue};

@@ -124,7 +124,8 @@ class PayloadBuffer {
   /// trivially copyable object takes in one or two moves rather than a call to memcpy. Rounding
   /// up stays inside both storages: an object is inline only if it fits.
   static void copy_steps(char* to, const char* from, std::size_t size) noexcept {
-    for (std::size_t offset = 0; offset < size; offset += 16) std::memcpy(to + offset, from + offset, 16);
+    std::memcpy(to, from, 16);
+    for (std::size_t offset = 16; offset < size; offset += 16) std::memcpy(to + offset, from + offset, 16);
   }
   char* heap() const noexcept {
     char* pointer;
