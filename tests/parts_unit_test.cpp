@@ -168,6 +168,30 @@ TEST(PayloadBufferUnit, ATriviallyCopyableObjectTravelsByItsBytes) {
   EXPECT_EQ(other.object_type(), nullptr);
 }
 
+// What follows JSON text is zero wherever the text goes, whatever the buffer held before: the
+// report of a truncated document depends on it.
+TEST(PayloadBufferUnit, JsonTextIsFollowedByZerosThroughMoves) {
+  auto zeros_follow = [](const PayloadBuffer& buffer) {
+    for (std::size_t index = 0; index < PayloadBuffer::json_tail_zeros; ++index) {
+      if (buffer.data()[buffer.size() + index] != 0) return false;
+    }
+    return true;
+  };
+  PayloadBuffer first;
+  ASSERT_TRUE(first.assign(std::string(200, '7')));
+  ASSERT_TRUE(first.assign("[1,2"));
+  EXPECT_TRUE(zeros_follow(first));
+  PayloadBuffer second;
+  ASSERT_TRUE(second.assign(std::string(250, '9')));
+  second = std::move(first);
+  EXPECT_EQ(second.view(), "[1,2");
+  EXPECT_TRUE(zeros_follow(second));
+  PayloadBuffer third(std::move(second));
+  EXPECT_TRUE(zeros_follow(third));
+  ASSERT_TRUE(third.assign(std::string(1000, 'x')));  // spilled
+  EXPECT_TRUE(zeros_follow(third));
+}
+
 TEST(PayloadBufferUnit, JsonBytesSpillPastTheInlineSizeAndStayPadded) {
   PayloadBuffer buffer;
   const std::string large(4096, 'x');

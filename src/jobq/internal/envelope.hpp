@@ -29,6 +29,12 @@ inline constexpr std::size_t inline_payload_bytes = 256;
 /// pointer in the first bytes of the inline storage.
 class PayloadBuffer {
  public:
+  /// Zero bytes that follow JSON text in every buffer. simdjson reads past the text's end where a
+  /// truncated document ends in a number or an atom (`[1,2`, `[tru`), so what it reports for one
+  /// depends on those bytes: zeroed, the report is the same wherever the payload has been.
+  static constexpr std::size_t json_tail_zeros = simdjson::SIMDJSON_PADDING;
+  static_assert(json_tail_zeros <= simdjson::SIMDJSON_PADDING);
+
   // The heap-pointer slot is zeroed (one store), so that no path reads indeterminate bytes and
   // GCC's flow analysis can see it; the rest of the inline bytes stay unwritten until used.
   PayloadBuffer() noexcept { std::memset(storage_, 0, sizeof(char*)); }
@@ -56,6 +62,7 @@ class PayloadBuffer {
       spilled_ = true;
     }
     std::memcpy(target, bytes.data(), bytes.size());
+    std::memset(target + bytes.size(), 0, json_tail_zeros);
     size_ = static_cast<std::uint32_t>(bytes.size());
     return true;
   }
@@ -120,9 +127,9 @@ class PayloadBuffer {
       std::memcpy(to, from, size);
     }
   }
-  /// Copies `size` bytes between two inline storages in whole 16-byte steps, which a small
-  /// trivially copyable object takes in one or two moves rather than a call to memcpy. Rounding
-  /// up stays inside both storages: an object is inline only if it fits.
+  /// Copies `size` bytes between two inline storages in whole 16-byte steps, which small JSON or
+  /// a small trivially copyable object takes in one or two moves rather than a call to memcpy.
+  /// Rounding up stays inside both storages: a payload is inline only if it fits.
   static void copy_steps(char* to, const char* from, std::size_t size) noexcept {
     std::memcpy(to, from, 16);
     for (std::size_t offset = 16; offset < size; offset += 16) std::memcpy(to + offset, from + offset, 16);
@@ -146,7 +153,7 @@ class PayloadBuffer {
         object_type_->destroy(other.storage_);
       }
     } else {
-      std::memcpy(storage_, other.storage_, size_);
+      copy_steps(storage_, other.storage_, size_ + json_tail_zeros);
     }
     other.object_type_ = nullptr;
     other.spilled_ = false;
