@@ -61,8 +61,9 @@ struct QueueConfig {
   IdleStrategy idle = IdleStrategy::spin_then_park;
   /// The most empty polls before parking, with spin_then_park; the budget adapts below it.
   unsigned spin_iterations = 4096;
-  /// Jobs a worker takes from the ring at once (1..64). Larger batches cost fewer atomics per job;
-  /// a batch is run by the worker that took it, so keep it small for slow handlers on many workers.
+  /// The most jobs a worker takes from the ring at once (1..64). Larger batches cost fewer atomics
+  /// per job; a batch is run by the worker that took it, so keep it small for slow handlers on many
+  /// workers. After an empty poll a worker asks for one job, and doubles while takes come back full.
   unsigned dequeue_batch = 8;
   /// Where the queue's jobs live. Null: in this process's memory. A durable lane (for example
   /// jobq::redis::lane()) stores them outside the process: dispatch returns once the store has
