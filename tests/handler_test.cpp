@@ -85,8 +85,15 @@ TEST_F(Fixture, BindFailuresAreNotRetryableAndNameTheField) {
 }
 
 TEST_F(Fixture, ExceptionsAreCaughtCountedAndTheWorkerGoesOn) {
-  queues.register_handler("faults:std", [](Context&, const Message&) -> Status { throw std::runtime_error("disk on fire"); });
-  queues.register_handler("faults:other", [](Context&, const Message&) -> Status { throw 42; });
+  // Each failure schedules a retry an hour away: the run counts first attempts only, however
+  // long this machine takes to dispatch them (a retry that came due would run and fail again).
+  const jobq::RegisterOptions retry_later{
+      .retry = jobq::RetryPolicy{.backoff = [](std::uint32_t, const Status&, const Message&) -> std::chrono::nanoseconds {
+        return std::chrono::hours(1);
+      }}};
+  queues.register_handler("faults:std", [](Context&, const Message&) -> Status { throw std::runtime_error("disk on fire"); },
+                          retry_later);
+  queues.register_handler("faults:other", [](Context&, const Message&) -> Status { throw 42; }, retry_later);
   queues.register_handler("faults:ok", [this](Context&, const Message&) {
     ran.fetch_add(1);
     return Status::success();
