@@ -12,6 +12,13 @@
 
 namespace jobq::internal {
 
+/// The eight bytes at `at` as one word (an unaligned load).
+inline std::uint64_t load_word(const char* at) noexcept {
+  std::uint64_t word;
+  std::memcpy(&word, at, 8);
+  return word;
+}
+
 /// 64-bit hash of short names, eight bytes per step.
 inline std::uint64_t hash_name(std::string_view name) noexcept {
   std::uint64_t hash = 0x9E3779B97F4A7C15ull ^ name.size();
@@ -21,16 +28,12 @@ inline std::uint64_t hash_name(std::string_view name) noexcept {
     hash = (hash ^ word) * 0xBF58476D1CE4E5B9ull;
     hash ^= hash >> 31;
   };
-  for (; left > 8; left -= 8, cursor += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, cursor, 8);
-    mix(word);
-  }
+  for (; left > 8; left -= 8, cursor += 8) mix(load_word(cursor));
   std::uint64_t word = 0;
   if (name.size() >= 8) {
     // The last 8 bytes in one load, overlapping what was already mixed: a byte-by-byte copy of
     // the tail stalls the wide load that follows it.
-    std::memcpy(&word, name.data() + name.size() - 8, 8);
+    word = load_word(name.data() + name.size() - 8);
   } else {
     for (std::size_t index = 0; index < left; ++index) {
       word |= std::uint64_t{static_cast<unsigned char>(cursor[index])} << (8 * index);
@@ -41,19 +44,15 @@ inline std::uint64_t hash_name(std::string_view name) noexcept {
 }
 
 /// `a == b`, inline: type names are short, and a call to memcmp costs more than comparing them
-/// eight bytes at a time (the last word overlapping the one before it).
+/// eight bytes at a time, in the steps hash_name() takes (the last word overlapping the one
+/// before it).
 inline bool same_name(std::string_view a, std::string_view b) noexcept {
   const std::size_t size = a.size();
   if (size != b.size()) return false;
   if (size < 8) return a == b;
-  auto word = [](const char* at) {
-    std::uint64_t value;
-    std::memcpy(&value, at, 8);
-    return value;
-  };
-  std::uint64_t differ = 0;
-  for (std::size_t offset = 0; offset + 8 < size; offset += 8) differ |= word(a.data() + offset) ^ word(b.data() + offset);
-  differ |= word(a.data() + size - 8) ^ word(b.data() + size - 8);
+  auto differ_at = [&](std::size_t offset) { return load_word(a.data() + offset) ^ load_word(b.data() + offset); };
+  std::uint64_t differ = differ_at(size - 8);
+  for (std::size_t offset = 0; offset + 8 < size; offset += 8) differ |= differ_at(offset);
   return differ == 0;
 }
 

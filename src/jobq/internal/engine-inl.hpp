@@ -16,12 +16,13 @@ inline Route Engine::find_route(const Job& job) const noexcept {
 }
 
 [[gnu::always_inline]] inline Route Engine::find_route(ProducerState& state, const Job& job) const noexcept {
-  if (job.queue().empty() && state.last_type != no_id) {
+  if (!job.queue().empty()) return find_route(job);  // its queue is its own: not remembered
+  if (state.last_type != no_id) {
     const HandlerEntry& last = registry_[state.last_type];
     if (same_name(last.name, job.type())) [[likely]] return Route{state.last_type, last.default_queue};
   }
   const Route found = find_route(job);
-  if (found.queue != no_id && job.queue().empty()) state.last_type = found.type;
+  if (found.queue != no_id) state.last_type = found.type;
   return found;
 }
 
