@@ -54,6 +54,7 @@ struct ProducerState {
   std::uint16_t shard = 0;                             // its QueueRuntime::intake shard
   std::uint32_t unsampled = 0;                         // dispatches since the last latency sample
   TypeId last_type = no_id;                            // the type of its last dispatch without a queue of its own
+  QueueId last_queue = no_id;                          // last_type's queue: where this thread is likely to dispatch next
   JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
   JobId id_end = 0;
   simdjson::dom::parser validator;                     // raw payload validation
@@ -81,6 +82,12 @@ class ProducerTable {
     const ProducerCacheEntry& cached = last_producer;
     if (cached.table_uid == uid_) [[likely]] return *cached.state;
     return mine_slow();
+  }
+  /// The calling thread's state if it has dispatched through this table last; null otherwise
+  /// (nothing is made).
+  ProducerState* mine_if_made() const noexcept {
+    const ProducerCacheEntry& cached = last_producer;
+    return cached.table_uid == uid_ ? cached.state : nullptr;
   }
   /// Job types are frozen at `types`: sizes the per-type counters of every state (and of every
   /// state made later), then runs `then` under the same lock, so that a state made meanwhile

@@ -40,6 +40,27 @@ struct RingTraits : moodycamel::ConcurrentQueueDefaultTraits {
 
 using Ring = moodycamel::ConcurrentQueue<Envelope, RingTraits>;
 
+/// Reads the ring producer a moodycamel::ProducerToken stands for (a protected member, reached
+/// through a pointer to it taken in a derived class).
+struct ProducerTokenAccess : moodycamel::ProducerToken {
+  static const void* producer_of(const moodycamel::ProducerToken& token) noexcept {
+    constexpr auto member = &ProducerTokenAccess::producer;
+    return token.*member;
+  }
+};
+
+/// Asks for the first two lines of the ring producer behind `token`: its tail index, which an
+/// enqueue reads first, and its current block. The queue's workers write that line with each take
+/// (the head index and the dequeue counts share it), so the enqueue's first load misses whenever a
+/// worker took a job since this thread's last dispatch: in a request and reply between two workers,
+/// on every dispatch, and as the last of a dispatch's work it waits in full. Asked for when the
+/// route is known, the line arrives while the payload is checked and copied.
+inline void prefetch_ring_producer(const moodycamel::ProducerToken& token) noexcept {
+  const auto producer = reinterpret_cast<std::uintptr_t>(ProducerTokenAccess::producer_of(token));
+  prefetch_for_write(reinterpret_cast<const void*>(producer));
+  prefetch_for_write(reinterpret_cast<const void*>(producer + cache_line));
+}
+
 /// One worker's counters and latencies for one job type, written by that worker only and
 /// merged on read: per queue over its workers, per type over every worker.
 struct alignas(cache_line) TypeCell {
