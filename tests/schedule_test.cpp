@@ -37,11 +37,16 @@ struct Fixture {
       return jobq::Status::success();
     });
   }
-  /// Moves the clock by `by`, one second at a time, letting the scheduler see each second.
+  /// Moves the clock by `by`, one second at a time, and waits for the scheduler to have looked at
+  /// each second (its next slot is past it) before the next: on a loaded machine its thread may
+  /// not run for a while, and two seconds seen in one look would count a slot as missed.
   void step(seconds by) {
     for (seconds moved{0}; moved < by; moved += 1s) {
       clock->advance(1s);
-      std::this_thread::sleep_for(5ms);
+      if (!eventually([&] { return info().next_run > clock->wall_now(); })) {
+        ADD_FAILURE() << "the scheduler did not look at the clock for 30 s";
+        return;
+      }
     }
   }
   jobq::ScheduleInfo info() const { return queues->schedules().at(0); }
