@@ -174,8 +174,8 @@ void internal::Engine::serve(internal::QueueRuntime& queue, internal::Worker& wo
       // A handler that dispatches onward is likely to dispatch where this thread did last: its
       // ring producer's lines are asked for now, while the job reaches its handler, rather than
       // by the dispatch, a few hundred instructions before its enqueue needs them.
-      if (const internal::ProducerState* own = producers_.mine_if_made(); own != nullptr && own->last_queue != no_id) {
-        internal::prefetch_ring_producer(own->tokens[own->last_queue]);
+      if (const internal::ProducerState* own = producers_.mine_if_made(); own != nullptr && own->last_type != no_id) {
+        internal::prefetch_ring_producer(own->tokens[registry_[own->last_type].default_queue]);
       }
       want = taken == want ? std::min(want * 2, batch_size) : taken;
       queue.dequeued.fetch_add(static_cast<std::int64_t>(taken), std::memory_order_seq_cst);

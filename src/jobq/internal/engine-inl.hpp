@@ -22,10 +22,7 @@ inline Route Engine::find_route(const Job& job) const noexcept {
     if (same_name(last.name, job.type())) [[likely]] return Route{state.last_type, last.default_queue};
   }
   const Route found = find_route(job);
-  if (found.queue != no_id) {
-    state.last_type = found.type;
-    state.last_queue = found.queue;
-  }
+  if (found.queue != no_id) state.last_type = found.type;
   return found;
 }
 
@@ -53,6 +50,7 @@ inline Result<Route> Engine::route(const Job& job) const {
     refused.emplace(refusal);
     return Admitted{};
   }
+  prefetch_ring_producer(state.tokens[routed.queue]);
   return Admitted{routed, &state};
 }
 
@@ -74,7 +72,6 @@ inline Result<JobId> Engine::dispatch_inner(const Job& job) {
   if (refused) [[unlikely]] return std::move(*refused);
   ProducerState& state = *admitted.producer;
   const Route routed = admitted.route;
-  prefetch_ring_producer(state.tokens[routed.queue]);
   const bool validate = config_.validate_payloads && !job.is_trusted();
   // Options and durable queues share one unlikely branch, out of line, so that the plain path
   // keeps its shape: a durable job leaves for its lane in enqueue_with_options().
@@ -92,7 +89,6 @@ inline Result<JobId> Engine::dispatch_object_inner(const Job& job, const ObjectT
   if (refused) [[unlikely]] return std::move(*refused);
   ProducerState& state = *admitted.producer;
   const Route routed = admitted.route;
-  prefetch_ring_producer(state.tokens[routed.queue]);
   // A struct of scalars only (bool, integers) can be neither invalid nor longer than its bound:
   // it is checked only if that bound passes the limit.
   const bool checked = type.checked_count != 0 || type.frame_json_bytes + type.scalar_json_bound > config_.max_payload_bytes;

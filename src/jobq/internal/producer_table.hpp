@@ -54,7 +54,6 @@ struct ProducerState {
   std::uint16_t shard = 0;                             // its QueueRuntime::intake shard
   std::uint32_t unsampled = 0;                         // dispatches since the last latency sample
   TypeId last_type = no_id;                            // the type of its last dispatch without a queue of its own
-  QueueId last_queue = no_id;                          // last_type's queue: where this thread is likely to dispatch next
   JobId next_id = 0;                                   // ids [next_id, id_end) are this thread's
   JobId id_end = 0;
   simdjson::dom::parser validator;                     // raw payload validation
@@ -79,8 +78,7 @@ class ProducerTable {
 
   /// The calling thread's state: made on its first dispatch, or adopted from an exited thread.
   ProducerState& mine() {
-    const ProducerCacheEntry& cached = last_producer;
-    if (cached.table_uid == uid_) [[likely]] return *cached.state;
+    if (ProducerState* made = mine_if_made()) [[likely]] return *made;
     return mine_slow();
   }
   /// The calling thread's state if it has dispatched through this table last; null otherwise
