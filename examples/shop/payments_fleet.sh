@@ -11,7 +11,14 @@ dir=$(mktemp -d)
 workers=()
 cleanup() {
   for pid in "${workers[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+  # redis-server writes its AOF and its snapshot on the way out: the directory is removed once the
+  # process is gone, or files it creates meanwhile would make the removal fail.
+  if [ -f "$dir/redis.pid" ]; then
+    redis_pid=$(cat "$dir/redis.pid")
+    kill "$redis_pid" 2>/dev/null || true
+    for _ in $(seq 200); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$redis_pid" 2>/dev/null || true
+  fi
   rm -rf "$dir"
 }
 trap cleanup EXIT
