@@ -17,6 +17,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -147,13 +148,21 @@ class Browser {
     }
     throw std::runtime_error("no element " + css);
   }
-  std::string text(const std::string& css) { return value_of(session_call("GET", "/element/" + find(css) + "/text", "")); }
-  std::string attribute(const std::string& css, const std::string& name) {
-    return value_of(session_call("GET", "/element/" + find(css) + "/attribute/" + name, ""));
+  std::string text(const std::string& css) {
+    return on_element(css, [&](const std::string& element) { return value_of(session_call("GET", element + "/text", "")); });
   }
-  void click(const std::string& css) { session_call("POST", "/element/" + find(css) + "/click", "{}"); }
+  std::string attribute(const std::string& css, const std::string& name) {
+    return on_element(css, [&](const std::string& element) {
+      return value_of(session_call("GET", element + "/attribute/" + name, ""));
+    });
+  }
+  void click(const std::string& css) {
+    on_element(css, [&](const std::string& element) { return session_call("POST", element + "/click", "{}"); });
+  }
   void type(const std::string& css, const std::string& keys) {
-    session_call("POST", "/element/" + find(css) + "/value", "{\"text\":" + json_string(keys) + "}");
+    on_element(css, [&](const std::string& element) {
+      return session_call("POST", element + "/value", "{\"text\":" + json_string(keys) + "}");
+    });
   }
   void screenshot(const std::filesystem::path& file) {
     const std::string answer = session_call("GET", "/screenshot", "");
@@ -182,6 +191,22 @@ class Browser {
       throw std::runtime_error("WebDriver answered without " + std::string(name) + ": " + answer);
     }
     return std::string(text);
+  }
+
+  /// Runs `act` on the path of the element matching `css`. The console redraws its tables as the
+  /// figures change, so an element found a moment ago may be gone by the time it is read or
+  /// clicked: when WebDriver answers "stale element reference" (the act did not happen), the
+  /// element is found again, up to five times.
+  template <class Act>
+  std::string on_element(const std::string& css, Act act) {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return act("/element/" + find(css));
+      } catch (const std::runtime_error& error) {
+        const bool stale = std::string_view(error.what()).find("stale element reference") != std::string_view::npos;
+        if (!stale || attempt == 5) throw;
+      }
+    }
   }
 
   std::string session_call(const std::string& method, const std::string& path, const std::string& body) {
