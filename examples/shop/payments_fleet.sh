@@ -17,7 +17,7 @@ cleanup() {
     redis_pid=$(cat "$dir/redis.pid")
     kill "$redis_pid" 2>/dev/null || true
     for _ in $(seq 200); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$redis_pid" 2>/dev/null || true
+    if kill -0 "$redis_pid" 2>/dev/null; then kill -KILL "$redis_pid" 2>/dev/null || true; fi
   fi
   rm -rf "$dir"
 }
