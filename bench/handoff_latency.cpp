@@ -1,5 +1,18 @@
-// Handoff latency: a token goes back and forth between two threads pinned to two CPUs, and the
-// figure is the time of one round trip (two handoffs, one each way).
+// Handoff latency, in two shapes, each against bare rings moving the same token.
+//
+// Job and reply: a producer thread pinned to one CPU sends a job and spins on a reply flag that
+// the job's handler (or consumer) sets on a second CPU; the figure is one round trip.
+//
+//   BM_handoff_reply_jobq_typed      the producer dispatches Token{k}, typed, onto "echo" (one
+//                                    busy-spinning worker on the second CPU); the handler binds
+//                                    it and stores k into the flag.
+//   BM_handoff_reply_moodycamel_ring the producer enqueues Token{k} on a bare moodycamel queue
+//                                    (producer token); a thread spinning on try_dequeue
+//                                    (consumer token) stores k into the flag.
+//   BM_handoff_reply_atomic_queue    the same with atomic_queue::AtomicQueue<uint64_t, 1024>.
+//
+// Ping-pong: a token goes back and forth between two threads, and the figure is one round trip
+// (two handoffs through the queue, one each way).
 //
 //   BM_handoff_jobq_typed_token      two queues, "ping" (one worker, first CPU) and "pong" (one
 //                                    worker, second CPU). The ping handler binds Token{n} and
@@ -17,17 +30,18 @@
 //                                    MPMC variant), two spinning threads.
 //
 // One benchmark iteration is `round_trips` round trips. Its time is taken on the pinned threads
-// themselves (UseManualTime): for jobq from the ping handler's run of token 0 to its run of token
-// `round_trips`, for the rings around thread A's loop. The benchmark (coordinating) thread is not
+// themselves (UseManualTime): for jobq's ping-pong from the ping handler's run of token 0 to its
+// run of token `round_trips`, for the others around the sending thread's loop. The benchmark (coordinating) thread is not
 // pinned and sleeps while an iteration runs, so the two pinned threads have their CPUs to
 // themselves apart from the rest of the machine. ns_per_round_trip = time / round trips.
 //
-// Idle strategy: jobq's two workers use IdleStrategy::busy_spin, like the bare spinning threads;
+// Idle strategy: jobq's workers use IdleStrategy::busy_spin, like the bare spinning threads;
 // with spin_then_park a worker could fall asleep between legs and the figure would include futex
 // wake-ups.
 //
-// Every token that comes back is checked (jobq: the shutdown report must show 2·round_trips + 1
-// jobs per iteration, all succeeded); a mismatch fails the benchmark with SkipWithError.
+// Every token that comes back is checked (jobq: the shutdown report must show every job
+// succeeded: round_trips per iteration for the reply, 2·round_trips + 1 for the ping-pong); a
+// mismatch fails the benchmark with SkipWithError.
 #include <benchmark/benchmark.h>
 #include <concurrentqueue.h>
 
@@ -218,17 +232,15 @@ void BM_handoff_jobq_typed_token(benchmark::State& state) { jobq_ping_pong<true>
 void BM_handoff_jobq_trusted_empty(benchmark::State& state) { jobq_ping_pong<false>(state); }
 
 // ------------------------------------------------------------------------------------------------
-// Bare rings: thread A sends token k and spins until it comes back; thread B spins and echoes.
+// The timed side of every shape but jobq's ping-pong: thread A sends token k and waits for it to
+// come back, for k = 1..round_trips per iteration.
 
-/// `make_a()` runs on thread A and returns `uint32_t round_trip(uint32_t token)`; `make_b()` runs
-/// on thread B and returns `bool echo()` (false when there was nothing to echo).
-template <class MakeA, class MakeB>
-void spin_ping_pong(benchmark::State& state, MakeA make_a, MakeB make_b) {
-  const CpuPair cpus = plan_cpus();
-  if (cpus.a < 0) {
-    state.SkipWithError("needs two CPUs");
-    return;
-  }
+/// Runs the benchmark's iterations on a thread pinned to `cpu`: `make_a()` runs on that thread and
+/// returns `uint32_t round_trip(uint32_t token)`, which sends `token` and returns what came back
+/// (0 when it could not be sent). The other side (a spinning thread, or a jobq worker) must be
+/// ready before this is called.
+template <class MakeA>
+void time_round_trips(benchmark::State& state, int cpu, MakeA make_a) {
   const auto last = static_cast<std::uint32_t>(state.range(0));
   std::atomic<unsigned> round{0};      // bumped by the benchmark thread to start an iteration
   std::atomic<unsigned> finished{0};   // the last round thread A completed
@@ -236,18 +248,10 @@ void spin_ping_pong(benchmark::State& state, MakeA make_a, MakeB make_b) {
   std::atomic<bool> pin_failed{false};
   std::uint64_t elapsed_ns = 0;        // written by A before `finished`
   std::uint64_t mismatches = 0;
-  std::latch started(2);
+  std::latch started(1);
 
-  std::thread echo([&] {
-    if (!pin_this_thread(cpus.b)) pin_failed.store(true);
-    auto echo_once = make_b();
-    started.count_down();
-    while (!stopping.load(std::memory_order_relaxed)) {
-      if (!echo_once()) cpu_relax();
-    }
-  });
   std::thread sender([&] {
-    if (!pin_this_thread(cpus.a)) pin_failed.store(true);
+    if (!pin_this_thread(cpu)) pin_failed.store(true);
     auto round_trip = make_a();
     started.count_down();
     unsigned seen = 0;
@@ -270,7 +274,7 @@ void spin_ping_pong(benchmark::State& state, MakeA make_a, MakeB make_b) {
   started.wait();
 
   if (pin_failed.load()) {
-    state.SkipWithError("cannot pin the ping-pong threads");
+    state.SkipWithError("cannot pin the sending thread");
   } else {
     double seconds = 0;
     for (auto _ : state) {
@@ -291,13 +295,43 @@ void spin_ping_pong(benchmark::State& state, MakeA make_a, MakeB make_b) {
   round.fetch_add(1, std::memory_order_release);
   round.notify_one();
   sender.join();
+}
+
+/// Bare rings: thread A (first CPU) runs `make_a()`'s round_trip as above; thread B (second CPU)
+/// runs `make_b()`, which returns `bool echo()` (false when there was nothing to echo), until the
+/// benchmark ends.
+template <class MakeA, class MakeB>
+void spin_pair(benchmark::State& state, MakeA make_a, MakeB make_b) {
+  const CpuPair cpus = plan_cpus();
+  if (cpus.a < 0) {
+    state.SkipWithError("needs two CPUs");
+    return;
+  }
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> pin_failed{false};
+  std::latch started(1);
+  std::thread echo([&] {
+    if (!pin_this_thread(cpus.b)) pin_failed.store(true);
+    auto echo_once = make_b();
+    started.count_down();
+    while (!stopping.load(std::memory_order_relaxed)) {
+      if (!echo_once()) cpu_relax();
+    }
+  });
+  started.wait();
+  if (pin_failed.load()) {
+    state.SkipWithError("cannot pin the echoing thread");
+  } else {
+    time_round_trips(state, cpus.a, make_a);
+  }
+  stopping.store(true, std::memory_order_release);
   echo.join();
 }
 
 void BM_handoff_moodycamel_ring(benchmark::State& state) {
   moodycamel::ConcurrentQueue<std::uint32_t> there;
   moodycamel::ConcurrentQueue<std::uint32_t> back;
-  spin_ping_pong(
+  spin_pair(
       state,
       [&] {
         return [&, producer = moodycamel::ProducerToken(there),
@@ -323,7 +357,7 @@ void BM_handoff_atomic_queue(benchmark::State& state) {
   using Queue = atomic_queue::AtomicQueue<std::uint32_t, 1024>;
   auto there = std::make_unique<Queue>();
   auto back = std::make_unique<Queue>();
-  spin_ping_pong(
+  spin_pair(
       state,
       [&] {
         return [&](std::uint32_t token) -> std::uint32_t {
@@ -343,12 +377,129 @@ void BM_handoff_atomic_queue(benchmark::State& state) {
       });
 }
 
+// ------------------------------------------------------------------------------------------------
+// Job and reply: one handoff through the queue, the reply through a flag.
+
+/// The flag a reply is written to, on a line of its own.
+struct alignas(64) ReplyFlag {
+  static constexpr std::uint64_t failed = ~std::uint64_t{0};
+  std::atomic<std::uint64_t> value{0};
+};
+
+/// Spins until the reply to `token` is in; 0 if the other side reported a failure instead.
+std::uint32_t await_reply(const ReplyFlag& reply, std::uint32_t token) {
+  std::uint64_t seen = 0;
+  while ((seen = reply.value.load(std::memory_order_acquire)) != token) {
+    if (seen == ReplyFlag::failed) return 0;
+    cpu_relax();
+  }
+  return token;
+}
+
+constexpr const char* echo_type = "reply:echo";
+
+void BM_handoff_reply_jobq_typed(benchmark::State& state) {
+  const CpuPair cpus = plan_cpus();
+  if (cpus.a < 0) {
+    state.SkipWithError("needs two CPUs");
+    return;
+  }
+  jobq::Config config;
+  config.queues = {jobq::QueueConfig{.name = "echo", .workers = 1, .cpus = {static_cast<unsigned>(cpus.b)},
+                                     .idle = jobq::IdleStrategy::busy_spin}};
+  ReplyFlag reply;
+  std::unique_ptr<jobq::Manager> owner;
+  try {
+    owner = std::make_unique<jobq::Manager>(std::move(config));
+  } catch (const std::exception& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  jobq::Manager& manager = *owner;
+  manager.register_handler(
+      echo_type,
+      [&](jobq::Context&, const jobq::Message& message) -> jobq::Status {
+        Token token{};
+        if (jobq::Status bound = message.bind(token); !bound) {
+          reply.value.store(ReplyFlag::failed, std::memory_order_release);
+          return bound;
+        }
+        reply.value.store(token.n, std::memory_order_release);
+        return jobq::Status::success();
+      },
+      jobq::RegisterOptions{.queue = "echo"});
+  if (!jobq_bench::start_or_skip(state, manager)) return;
+  const jobq::Job to_echo(echo_type);
+  time_round_trips(state, cpus.a, [&] {
+    return [&](std::uint32_t token) -> std::uint32_t {
+      if (!manager.dispatch(to_echo, Token{token})) return 0;
+      return await_reply(reply, token);
+    };
+  });
+  const jobq::ShutdownReport shut = manager.shutdown(std::chrono::seconds(10));
+  if (state.error_occurred()) return;
+  const auto expected = static_cast<std::uint64_t>(state.iterations() * state.range(0));
+  if (!shut.balanced() || shut.succeeded != expected || shut.failed != 0) {
+    state.SkipWithError(("the shutdown report does not account for every job: succeeded " +
+                         std::to_string(shut.succeeded) + ", failed " + std::to_string(shut.failed) +
+                         ", expected " + std::to_string(expected))
+                            .c_str());
+  }
+}
+
+void BM_handoff_reply_moodycamel_ring(benchmark::State& state) {
+  moodycamel::ConcurrentQueue<Token> there;
+  ReplyFlag reply;
+  spin_pair(
+      state,
+      [&] {
+        return [&, producer = moodycamel::ProducerToken(there)](std::uint32_t token) mutable -> std::uint32_t {
+          if (!there.enqueue(producer, Token{token})) return 0;
+          return await_reply(reply, token);
+        };
+      },
+      [&] {
+        return [&, consumer = moodycamel::ConsumerToken(there)]() mutable {
+          Token token{};
+          if (!there.try_dequeue(consumer, token)) return false;
+          reply.value.store(token.n, std::memory_order_release);
+          return true;
+        };
+      });
+}
+
+void BM_handoff_reply_atomic_queue(benchmark::State& state) {
+  // Element 0 is the queue's empty marker (NIL): tokens start at 1.
+  using Queue = atomic_queue::AtomicQueue<std::uint64_t, 1024>;
+  auto there = std::make_unique<Queue>();
+  ReplyFlag reply;
+  spin_pair(
+      state,
+      [&] {
+        return [&](std::uint32_t token) -> std::uint32_t {
+          while (!there->try_push(token)) cpu_relax();
+          return await_reply(reply, token);
+        };
+      },
+      [&] {
+        return [&] {
+          std::uint64_t token = 0;
+          if (!there->try_pop(token)) return false;
+          reply.value.store(token, std::memory_order_release);
+          return true;
+        };
+      });
+}
+
 }  // namespace
 
 #define JOBQ_HANDOFF_BENCHMARK(name)                                                                \
   BENCHMARK(name)->ArgName("round_trips")->Arg(round_trips)->Iterations(iterations)->UseManualTime() \
       ->Unit(benchmark::kMicrosecond)
 
+JOBQ_HANDOFF_BENCHMARK(BM_handoff_reply_jobq_typed);
+JOBQ_HANDOFF_BENCHMARK(BM_handoff_reply_moodycamel_ring);
+JOBQ_HANDOFF_BENCHMARK(BM_handoff_reply_atomic_queue);
 JOBQ_HANDOFF_BENCHMARK(BM_handoff_jobq_typed_token);
 JOBQ_HANDOFF_BENCHMARK(BM_handoff_jobq_trusted_empty);
 JOBQ_HANDOFF_BENCHMARK(BM_handoff_moodycamel_ring);
