@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "jobq/clock.hpp"
+#include "jobq/error.hpp"
 #include "jobq/message.hpp"
 #include "jobq/retry.hpp"
 #include "jobq/status.hpp"
@@ -109,6 +110,14 @@ struct Overlap {
   }
   void leave() { now.fetch_sub(1); }
 };
+
+/// True once a started Manager's shutdown() has closed intake: from then on an empty bulk
+/// dispatch, which changes nothing, is refused with Errc::shutting_down. Tests that must act
+/// while a shutdown is under way wait on this rather than sleep.
+template <class Manager>
+bool intake_closed(Manager& queues) {
+  return queues.dispatch_bulk({}).code() == jobq::Errc::shutting_down;
+}
 
 /// Polls `done` until it returns true or `limit` passes; returns its last answer. Used to wait
 /// for asynchronous effects without fixed sleeps.

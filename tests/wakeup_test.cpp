@@ -39,12 +39,11 @@ TEST(Wakeup, DispatchesToAPausedQueueWakeNobody) {
   const std::uint64_t before = queues.stats("default").wakeups;
   for (int index = 0; index < 1000; ++index) ASSERT_TRUE(queues.dispatch(jobq::Job("wake:run").payload("{}")));
   // pause() moves the parked workers to the pause word; one not yet scheduled after that is
-  // still counted as parked, and the first dispatch may send it one wake. None after that.
+  // still counted as parked, and a dispatch may send it one wake, once per worker at most.
   EXPECT_LE(queues.stats("default").wakeups - before, 2u);
   std::this_thread::sleep_for(20ms);
-  const std::uint64_t settled = queues.stats("default").wakeups;
   for (int index = 0; index < 1000; ++index) ASSERT_TRUE(queues.dispatch(jobq::Job("wake:run").payload("{}")));
-  EXPECT_EQ(queues.stats("default").wakeups - settled, 0u);
+  EXPECT_LE(queues.stats("default").wakeups - before, 2u) << "over both batches of 1000";
   EXPECT_EQ(runs.load(), 0);
   queues.resume("default");
   ASSERT_TRUE(queues.wait_idle(30s));

@@ -133,9 +133,10 @@ TEST(DurableBatches, PartsHandedBackAtShutdownKeepTheirBatch) {
     const auto batch = first->batch(parts(50, 0, texts), {.on_complete = jobq::Job("export:done")});
     ASSERT_TRUE(batch.ok());
     id = *batch;
-    std::this_thread::sleep_for(50ms);  // the first worker holds one part, more are fetched
+    // The first worker holds one part, and more are delivered behind it.
+    ASSERT_TRUE(eventually([&] { return first->stats("exports").depth > 0; }));
     std::thread releaser([&] {
-      std::this_thread::sleep_for(30ms);
+      while (!jobq::testing::intake_closed(*first)) std::this_thread::sleep_for(100us);
       hold.store(false);
     });
     const jobq::ShutdownReport report = first->shutdown(5s, jobq::ShutdownMode::return_pending);

@@ -133,11 +133,11 @@ TEST(DurableFaults, ADispatchWithAWaitRidesOutAShortOutage) {
   queues.register_handler("payments:charge", counting(runs), {.queue = "payments"});
   queues.start();
   redis.stop(SIGKILL);
+  const auto started = std::chrono::steady_clock::now();  // Redis is back no sooner than 300 ms on
   std::thread restart([&] {
     std::this_thread::sleep_for(300ms);
     redis.start();
   });
-  const auto started = std::chrono::steady_clock::now();
   const auto id = queues.dispatch(jobq::Job("payments:charge").payload("{}"));
   const auto waited = std::chrono::steady_clock::now() - started;
   restart.join();

@@ -81,7 +81,7 @@ TEST(DurableHeaders, DelayedAsynchronousBulkAndTypedJobsCarryThem) {
   const Headers async{{"tenant", "async"}};
   const Headers bulk{{"tenant", "bulk"}};
   const Headers typed{{"tenant", "typed"}};
-  ASSERT_TRUE(queues.dispatch(jobq::Job("payments:charge").headers(delayed).delay(30ms)).ok());
+  ASSERT_TRUE(queues.dispatch(jobq::Job("payments:charge").headers(delayed).delay(1s)).ok());
   // Before it is promoted, the scheduled set holds the headers with the job.
   EXPECT_EQ(redis.integer({"ZCARD", "jobq:{payments}:scheduled"}), 1);
   ASSERT_TRUE(queues.dispatch_async(jobq::Job("payments:charge").headers(async)).get().ok());

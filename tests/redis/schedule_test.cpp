@@ -41,6 +41,9 @@ TEST(DurableSchedule, TwoProcessesDispatchEachSlotOnce) {
   std::atomic<int> runs{0};
   auto first = ticking(redis, runs);
   auto second = ticking(redis, runs);
+  // Slots fall on whole seconds: starting at a quarter past one, the processes stop at three
+  // quarters past another, long after the last slot's job was fetched and run.
+  std::this_thread::sleep_until(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) + 1250ms);
   first->start();
   second->start();
   std::this_thread::sleep_for(3500ms);
@@ -69,7 +72,9 @@ TEST(DurableSchedule, RunOnceCatchesUpSlotsThatPassedWhileNoProcessRan) {
     ASSERT_TRUE(jobq::testing::eventually([&] { return before->schedules().at(0).dispatched >= 1; }));
     before->shutdown(10s);
   }
-  std::this_thread::sleep_for(2500ms);  // two or three slots pass with no process
+  // Two or three slots pass with no process. It comes back in the middle of a second, so that no
+  // slot falls between `down_until` and its start.
+  std::this_thread::sleep_until(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now() + 2500ms) + 500ms);
   const auto down_until = std::chrono::system_clock::now();
   auto after = ticking(redis, runs, jobq::MissedRuns::run_once);
   after->start();

@@ -85,11 +85,11 @@ TEST(DurableDebounce, TheLastOfABurstRunsOnceWithItsPayloadAcrossProcesses) {
                          {.queue = "search"});
   other.start();
   const jobq::Headers by_other{{"by", "other"}};
-  const auto first = queues.dispatch(jobq::Job("search:reindex").payload("1").debounce("doc:1", 300ms));
+  const auto first = queues.dispatch(jobq::Job("search:reindex").payload("1").debounce("doc:1", 1s));
   ASSERT_TRUE(first.ok()) << first.error().message();
-  const auto second = other.dispatch(jobq::Job("search:reindex").payload("2").debounce("doc:1", 300ms));
+  const auto second = other.dispatch(jobq::Job("search:reindex").payload("2").debounce("doc:1", 1s));
   ASSERT_TRUE(second.ok());
-  const auto third = other.dispatch_async(jobq::Job("search:reindex").payload("3").headers(by_other).debounce("doc:1", 300ms)).get();
+  const auto third = other.dispatch_async(jobq::Job("search:reindex").payload("3").headers(by_other).debounce("doc:1", 1s)).get();
   ASSERT_TRUE(third.ok()) << third.error().message();
   EXPECT_EQ(*second, *first);
   EXPECT_EQ(*third, *first);
