@@ -31,17 +31,21 @@
 //
 // One benchmark iteration is `round_trips` round trips. Its time is taken on the pinned threads
 // themselves (UseManualTime): for jobq's ping-pong from the ping handler's run of token 0 to its
-// run of token `round_trips`, for the others around the sending thread's loop. The benchmark (coordinating) thread is not
-// pinned and sleeps while an iteration runs, so the two pinned threads have their CPUs to
-// themselves apart from the rest of the machine. ns_per_round_trip = time / round trips.
+// run of token `round_trips`, for the others around the sending thread's loop, which makes one
+// untimed round trip first so that each side's first-use setup (producer tokens, engine producer
+// state) is outside the timing. The benchmark (coordinating) thread is not pinned and sleeps while
+// an iteration runs, so the two pinned threads have their CPUs to themselves apart from the rest
+// of the machine. ns_per_round_trip = time / round trips.
 //
 // Idle strategy: jobq's workers use IdleStrategy::busy_spin, like the bare spinning threads;
 // with spin_then_park a worker could fall asleep between legs and the figure would include futex
 // wake-ups.
 //
-// Every token that comes back is checked (jobq: the shutdown report must show every job
-// succeeded: round_trips per iteration for the reply, 2·round_trips + 1 for the ping-pong); a
-// mismatch fails the benchmark with SkipWithError.
+// Every token that comes back is checked, and tokens never repeat within a run, so a stale reply
+// cannot pass for a fresh one (jobq: the shutdown report must show every job succeeded:
+// round_trips per iteration plus the untimed one for the reply, 2·round_trips + 1 per iteration
+// for the ping-pong); a mismatch, or a reply that does not come within 30 s, fails the benchmark
+// with SkipWithError.
 #include <benchmark/benchmark.h>
 #include <concurrentqueue.h>
 
@@ -85,19 +89,41 @@ CpuPair plan_cpus() {
   return {cpus[0], cpus[1]};
 }
 
+/// A Manager for `config`; null, after SkipWithError with the reason, if the config is refused.
+std::unique_ptr<jobq::Manager> make_manager_or_skip(benchmark::State& state, jobq::Config config) {
+  try {
+    return std::make_unique<jobq::Manager>(std::move(config));
+  } catch (const std::exception& error) {
+    state.SkipWithError(error.what());
+    return nullptr;
+  }
+}
+
+/// Fails the benchmark unless the shutdown report shows `expected` jobs, all of them succeeded.
+void check_shutdown(benchmark::State& state, const jobq::ShutdownReport& shut, std::uint64_t expected) {
+  if (!shut.balanced() || shut.succeeded != expected || shut.failed != 0) {
+    state.SkipWithError(("the shutdown report does not account for every job: succeeded " +
+                         std::to_string(shut.succeeded) + ", failed " + std::to_string(shut.failed) +
+                         ", expected " + std::to_string(expected))
+                            .c_str());
+  }
+}
+
 void report(benchmark::State& state, double seconds) {
   const auto total = static_cast<double>(state.iterations()) * static_cast<double>(state.range(0));
   state.SetItemsProcessed(state.iterations() * state.range(0));
   state.counters["ns_per_round_trip"] = benchmark::Counter(seconds * 1e9 / total);
 }
 
-// ------------------------------------------------------------------------------------------------
-// jobq: two queues, two pinned busy-spinning workers, handlers that dispatch onto each other.
-
+/// The payload every shape moves: jobq's typed jobs and the bare rings' elements alike.
 struct Token {
   std::uint64_t n;
 };
 JOBQ_PAYLOAD(Token, n);
+
+// ------------------------------------------------------------------------------------------------
+// jobq's ping-pong: two queues, two pinned busy-spinning workers, handlers that dispatch onto each
+// other.
 
 constexpr const char* ping_type = "pingpong:ping";
 constexpr const char* pong_type = "pingpong:pong";
@@ -139,13 +165,8 @@ void jobq_ping_pong(benchmark::State& state) {
   };
   Rally rally;
   rally.last = static_cast<std::uint64_t>(state.range(0));
-  std::unique_ptr<jobq::Manager> owner;
-  try {
-    owner = std::make_unique<jobq::Manager>(std::move(config));
-  } catch (const std::exception& error) {
-    state.SkipWithError(error.what());
-    return;
-  }
+  const std::unique_ptr<jobq::Manager> owner = make_manager_or_skip(state, std::move(config));
+  if (!owner) return;
   jobq::Manager& manager = *owner;
   const jobq::Job to_ping = jobq::Job(ping_type).trusted();  // trusted(): used by the raw dispatches only
   const jobq::Job to_pong = jobq::Job(pong_type).trusted();
@@ -219,26 +240,21 @@ void jobq_ping_pong(benchmark::State& state) {
   const jobq::ShutdownReport shut = manager.shutdown(std::chrono::seconds(10));
   if (state.error_occurred()) return;
   report(state, seconds);
-  const std::uint64_t expected = static_cast<std::uint64_t>(state.iterations()) * (2 * rally.last + 1);
-  if (!shut.balanced() || shut.succeeded != expected || shut.failed != 0) {
-    state.SkipWithError(("the shutdown report does not account for every job: succeeded " +
-                         std::to_string(shut.succeeded) + ", failed " + std::to_string(shut.failed) +
-                         ", expected " + std::to_string(expected))
-                            .c_str());
-  }
+  check_shutdown(state, shut, static_cast<std::uint64_t>(state.iterations()) * (2 * rally.last + 1));
 }
 
 void BM_handoff_jobq_typed_token(benchmark::State& state) { jobq_ping_pong<true>(state); }
 void BM_handoff_jobq_trusted_empty(benchmark::State& state) { jobq_ping_pong<false>(state); }
 
 // ------------------------------------------------------------------------------------------------
-// The timed side of every shape but jobq's ping-pong: thread A sends token k and waits for it to
-// come back, for k = 1..round_trips per iteration.
+// The timed side of every shape but jobq's ping-pong: thread A sends a token and waits for it to
+// come back, `round_trips` times per iteration. Tokens count up from 1 across the whole run (one
+// untimed round trip, then the iterations'), so none is ever sent twice.
 
 /// Runs the benchmark's iterations on a thread pinned to `cpu`: `make_a()` runs on that thread and
 /// returns `uint32_t round_trip(uint32_t token)`, which sends `token` and returns what came back
-/// (0 when it could not be sent). The other side (a spinning thread, or a jobq worker) must be
-/// ready before this is called.
+/// (0 when it could not be sent or no good reply came). The other side (a spinning thread, or a
+/// jobq worker) must be ready before this is called. An iteration stops at its first bad reply.
 template <class MakeA>
 void time_round_trips(benchmark::State& state, int cpu, MakeA make_a) {
   const auto last = static_cast<std::uint32_t>(state.range(0));
@@ -253,6 +269,9 @@ void time_round_trips(benchmark::State& state, int cpu, MakeA make_a) {
   std::thread sender([&] {
     if (!pin_this_thread(cpu)) pin_failed.store(true);
     auto round_trip = make_a();
+    std::uint32_t next_token = 1;
+    if (round_trip(next_token) != next_token) ++mismatches;  // the untimed first use
+    ++next_token;
     started.count_down();
     unsigned seen = 0;
     for (;;) {
@@ -260,9 +279,14 @@ void time_round_trips(benchmark::State& state, int cpu, MakeA make_a) {
       seen = round.load(std::memory_order_acquire);
       if (stopping.load(std::memory_order_acquire)) return;
       std::uint64_t bad = 0;
+      const std::uint32_t end = next_token + last;
       const auto start = std::chrono::steady_clock::now();
-      for (std::uint32_t token = 1; token <= last; ++token) {
-        if (round_trip(token) != token) [[unlikely]] ++bad;
+      for (; next_token != end; ++next_token) {
+        if (round_trip(next_token) != next_token) [[unlikely]] {
+          ++bad;
+          next_token = end;
+          break;
+        }
       }
       const auto stop = std::chrono::steady_clock::now();
       elapsed_ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count());
@@ -298,8 +322,8 @@ void time_round_trips(benchmark::State& state, int cpu, MakeA make_a) {
 }
 
 /// Bare rings: thread A (first CPU) runs `make_a()`'s round_trip as above; thread B (second CPU)
-/// runs `make_b()`, which returns `bool echo()` (false when there was nothing to echo), until the
-/// benchmark ends.
+/// runs `make_b()`, which returns `bool serve_once()` (echo the token back, or set the reply flag;
+/// false when there was nothing to take), until the benchmark ends.
 template <class MakeA, class MakeB>
 void spin_pair(benchmark::State& state, MakeA make_a, MakeB make_b) {
   const CpuPair cpus = plan_cpus();
@@ -310,22 +334,22 @@ void spin_pair(benchmark::State& state, MakeA make_a, MakeB make_b) {
   std::atomic<bool> stopping{false};
   std::atomic<bool> pin_failed{false};
   std::latch started(1);
-  std::thread echo([&] {
+  std::thread server([&] {
     if (!pin_this_thread(cpus.b)) pin_failed.store(true);
-    auto echo_once = make_b();
+    auto serve_once = make_b();
     started.count_down();
     while (!stopping.load(std::memory_order_relaxed)) {
-      if (!echo_once()) cpu_relax();
+      if (!serve_once()) cpu_relax();
     }
   });
   started.wait();
   if (pin_failed.load()) {
-    state.SkipWithError("cannot pin the echoing thread");
+    state.SkipWithError("cannot pin the serving thread");
   } else {
     time_round_trips(state, cpus.a, make_a);
   }
   stopping.store(true, std::memory_order_release);
-  echo.join();
+  server.join();
 }
 
 void BM_handoff_moodycamel_ring(benchmark::State& state) {
@@ -386,11 +410,19 @@ struct alignas(64) ReplyFlag {
   std::atomic<std::uint64_t> value{0};
 };
 
-/// Spins until the reply to `token` is in; 0 if the other side reported a failure instead.
+/// Spins until the reply to `token` is in; 0 if the other side reported a failure instead, or if
+/// no reply came within the iteration timeout (the clock is read once every 64Ki spins).
 std::uint32_t await_reply(const ReplyFlag& reply, std::uint32_t token) {
   std::uint64_t seen = 0;
+  std::uint32_t spins = 0;
+  std::chrono::steady_clock::time_point deadline{};
   while ((seen = reply.value.load(std::memory_order_acquire)) != token) {
     if (seen == ReplyFlag::failed) return 0;
+    if (++spins % 65'536 == 0) [[unlikely]] {
+      const auto now = std::chrono::steady_clock::now();
+      if (deadline == std::chrono::steady_clock::time_point{}) deadline = now + iteration_timeout;
+      if (now > deadline) return 0;
+    }
     cpu_relax();
   }
   return token;
@@ -408,13 +440,8 @@ void BM_handoff_reply_jobq_typed(benchmark::State& state) {
   config.queues = {jobq::QueueConfig{.name = "echo", .workers = 1, .cpus = {static_cast<unsigned>(cpus.b)},
                                      .idle = jobq::IdleStrategy::busy_spin}};
   ReplyFlag reply;
-  std::unique_ptr<jobq::Manager> owner;
-  try {
-    owner = std::make_unique<jobq::Manager>(std::move(config));
-  } catch (const std::exception& error) {
-    state.SkipWithError(error.what());
-    return;
-  }
+  const std::unique_ptr<jobq::Manager> owner = make_manager_or_skip(state, std::move(config));
+  if (!owner) return;
   jobq::Manager& manager = *owner;
   manager.register_handler(
       echo_type,
@@ -438,13 +465,7 @@ void BM_handoff_reply_jobq_typed(benchmark::State& state) {
   });
   const jobq::ShutdownReport shut = manager.shutdown(std::chrono::seconds(10));
   if (state.error_occurred()) return;
-  const auto expected = static_cast<std::uint64_t>(state.iterations() * state.range(0));
-  if (!shut.balanced() || shut.succeeded != expected || shut.failed != 0) {
-    state.SkipWithError(("the shutdown report does not account for every job: succeeded " +
-                         std::to_string(shut.succeeded) + ", failed " + std::to_string(shut.failed) +
-                         ", expected " + std::to_string(expected))
-                            .c_str());
-  }
+  check_shutdown(state, shut, static_cast<std::uint64_t>(state.iterations() * state.range(0)) + 1);  // + the untimed one
 }
 
 void BM_handoff_reply_moodycamel_ring(benchmark::State& state) {
