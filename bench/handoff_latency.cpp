@@ -115,7 +115,7 @@ void report(benchmark::State& state, double seconds) {
   state.counters["ns_per_round_trip"] = benchmark::Counter(seconds * 1e9 / total);
 }
 
-/// The payload every shape moves: jobq's typed jobs and the bare rings' elements alike.
+/// The payload of jobq's typed jobs, and the element of the reply shape's moodycamel ring.
 struct Token {
   std::uint64_t n;
 };
