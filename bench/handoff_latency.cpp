@@ -83,9 +83,13 @@ struct CpuPair {
   int b = -1;
 };
 
-CpuPair plan_cpus() {
+/// The CPU pair; {-1, -1}, after SkipWithError, when there are fewer than two CPUs.
+CpuPair plan_cpus_or_skip(benchmark::State& state) {
   const std::vector<int> cpus = jobq_bench::allowed_cpus();
-  if (cpus.size() < 2) return {};
+  if (cpus.size() < 2) {
+    state.SkipWithError("needs two CPUs");
+    return {};
+  }
   return {cpus[0], cpus[1]};
 }
 
@@ -151,11 +155,8 @@ struct Rally {
 
 template <bool typed>
 void jobq_ping_pong(benchmark::State& state) {
-  const CpuPair cpus = plan_cpus();
-  if (cpus.a < 0) {
-    state.SkipWithError("needs two CPUs");
-    return;
-  }
+  const CpuPair cpus = plan_cpus_or_skip(state);
+  if (cpus.a < 0) return;
   jobq::Config config;
   config.queues = {
       jobq::QueueConfig{.name = "ping", .workers = 1, .cpus = {static_cast<unsigned>(cpus.a)},
@@ -326,11 +327,8 @@ void time_round_trips(benchmark::State& state, int cpu, MakeA make_a) {
 /// false when there was nothing to take), until the benchmark ends.
 template <class MakeA, class MakeB>
 void spin_pair(benchmark::State& state, MakeA make_a, MakeB make_b) {
-  const CpuPair cpus = plan_cpus();
-  if (cpus.a < 0) {
-    state.SkipWithError("needs two CPUs");
-    return;
-  }
+  const CpuPair cpus = plan_cpus_or_skip(state);
+  if (cpus.a < 0) return;
   std::atomic<bool> stopping{false};
   std::atomic<bool> pin_failed{false};
   std::latch started(1);
@@ -431,11 +429,8 @@ std::uint32_t await_reply(const ReplyFlag& reply, std::uint32_t token) {
 constexpr const char* echo_type = "reply:echo";
 
 void BM_handoff_reply_jobq_typed(benchmark::State& state) {
-  const CpuPair cpus = plan_cpus();
-  if (cpus.a < 0) {
-    state.SkipWithError("needs two CPUs");
-    return;
-  }
+  const CpuPair cpus = plan_cpus_or_skip(state);
+  if (cpus.a < 0) return;
   jobq::Config config;
   config.queues = {jobq::QueueConfig{.name = "echo", .workers = 1, .cpus = {static_cast<unsigned>(cpus.b)},
                                      .idle = jobq::IdleStrategy::busy_spin}};
