@@ -249,7 +249,7 @@ TEST(Batches, AnInMemoryBatchGoesOnAfterARestartWithItsReturnedJobs) {
     id = *batch;
     ASSERT_TRUE(eventually([&] { return started.load() == 1; }));
     std::thread closer([&] {
-      while (!jobq::testing::intake_closed(first)) std::this_thread::sleep_for(100us);
+      EXPECT_TRUE(eventually([&] { return jobq::testing::intake_closed(first); }));
       closing.store(true);
     });
     const jobq::ShutdownReport report = first.shutdown(5s, jobq::ShutdownMode::return_pending);

@@ -122,7 +122,7 @@ TEST(Chains, AStepThatSucceedsDuringShutdownLeavesItsNextStepInTheReport) {
     queues.register_handler("c:slow", [&](Context& context, const Message&) {
       trace.add(context);
       while (!closing.load()) std::this_thread::sleep_for(100us);
-      while (!jobq::testing::intake_closed(queues)) std::this_thread::sleep_for(100us);
+      EXPECT_TRUE(eventually([&] { return jobq::testing::intake_closed(queues); }));
       context.set_result(R"("slow done")");
       return Status::success();
     });

@@ -136,7 +136,7 @@ TEST(DurableBatches, PartsHandedBackAtShutdownKeepTheirBatch) {
     // The first worker holds one part, and more are delivered behind it.
     ASSERT_TRUE(eventually([&] { return first->stats("exports").depth > 0; }));
     std::thread releaser([&] {
-      while (!jobq::testing::intake_closed(*first)) std::this_thread::sleep_for(100us);
+      EXPECT_TRUE(eventually([&] { return jobq::testing::intake_closed(*first); }));
       hold.store(false);
     });
     const jobq::ShutdownReport report = first->shutdown(5s, jobq::ShutdownMode::return_pending);

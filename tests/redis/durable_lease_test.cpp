@@ -56,7 +56,7 @@ TEST(Durable, ShutdownHandsPrefetchedJobsBackForAnotherProcess) {
     // is leased a moment before it is delivered).
     ASSERT_TRUE(eventually([&] { return lane->stats().pending == 64 && first.stats("payments").accepted == 64; }));
     std::thread releaser([&] {
-      while (!jobq::testing::intake_closed(first)) std::this_thread::sleep_for(100us);
+      EXPECT_TRUE(eventually([&] { return jobq::testing::intake_closed(first); }));
       release.store(true);
     });
     const jobq::ShutdownReport report = first.shutdown(5s, jobq::ShutdownMode::return_pending);
