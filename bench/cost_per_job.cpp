@@ -79,6 +79,7 @@
 #include "baselines/spinning_consumer.hpp"
 #include "common/affinity.hpp"
 #include "common/allocation_counter.hpp"
+#include "common/shutdown.hpp"
 #include "common/sink.hpp"
 #include "common/start.hpp"
 
@@ -253,8 +254,8 @@ void allocs_per_job(benchmark::State& state) {
     state.SkipWithError("the handler could not bind some payloads");
   } else if (sink.sum.load() != expected_sum) {
     state.SkipWithError("the handler saw the wrong sum of ids");
-  } else if (!report.balanced() || report.succeeded != sent || report.failed != 0) {
-    state.SkipWithError("the shutdown report does not account for every job");
+  } else if (const std::string why = jobq_bench::unaccounted_jobs(report, sent); !why.empty()) {
+    state.SkipWithError(why.c_str());
   } else if (raw && bytes > jobq::internal::inline_payload_bytes && mallocs < 0.99) {
     // A spilled raw payload is one engine allocation per job: a counter that misses it is broken.
     state.SkipWithError("the allocation counter missed the spilled payload blocks");
@@ -342,8 +343,8 @@ void dispatch_cost(benchmark::State& state) {
   if (state.error_occurred()) return;
   if (!drained) {
     state.SkipWithError("timed out waiting for the worker to run every job");
-  } else if (!report.balanced() || report.succeeded != sent || report.failed != 0) {
-    state.SkipWithError("the shutdown report does not account for every job");
+  } else if (const std::string why = jobq_bench::unaccounted_jobs(report, sent); !why.empty()) {
+    state.SkipWithError(why.c_str());
   }
 }
 

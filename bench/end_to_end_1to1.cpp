@@ -53,6 +53,7 @@
 #include "baselines/condvar_pool.hpp"
 #include "baselines/spinning_consumer.hpp"
 #include "common/affinity.hpp"
+#include "common/shutdown.hpp"
 #include "common/sink.hpp"
 #include "common/start.hpp"
 
@@ -177,8 +178,8 @@ void jobq_end_to_end(benchmark::State& state) {
     state.SkipWithError("the handler could not bind some payloads");
   } else if (sink.sum.load() != expected_sum) {
     state.SkipWithError("the handler saw the wrong sum of order ids");
-  } else if (!report.balanced() || report.succeeded != sent + 1 || report.failed != 0) {
-    state.SkipWithError("the shutdown report does not account for every job");
+  } else if (const std::string why = jobq_bench::unaccounted_jobs(report, sent + 1); !why.empty()) {
+    state.SkipWithError(why.c_str());
   }
 }
 

@@ -53,7 +53,6 @@
 #include <atomic_queue/atomic_queue.h>
 #include <chrono>
 #include <cstdint>
-#include <exception>
 #include <latch>
 #include <memory>
 #include <string>
@@ -65,6 +64,7 @@
 #include <jobq/jobq.hpp>
 
 #include "common/affinity.hpp"
+#include "common/shutdown.hpp"
 #include "common/start.hpp"
 
 namespace {
@@ -93,23 +93,10 @@ CpuPair plan_cpus_or_skip(benchmark::State& state) {
   return {cpus[0], cpus[1]};
 }
 
-/// A Manager for `config`; null, after SkipWithError with the reason, if the config is refused.
-std::unique_ptr<jobq::Manager> make_manager_or_skip(benchmark::State& state, jobq::Config config) {
-  try {
-    return std::make_unique<jobq::Manager>(std::move(config));
-  } catch (const std::exception& error) {
-    state.SkipWithError(error.what());
-    return nullptr;
-  }
-}
-
 /// Fails the benchmark unless the shutdown report shows `expected` jobs, all of them succeeded.
 void check_shutdown(benchmark::State& state, const jobq::ShutdownReport& shut, std::uint64_t expected) {
-  if (!shut.balanced() || shut.succeeded != expected || shut.failed != 0) {
-    state.SkipWithError(("the shutdown report does not account for every job: succeeded " +
-                         std::to_string(shut.succeeded) + ", failed " + std::to_string(shut.failed) +
-                         ", expected " + std::to_string(expected))
-                            .c_str());
+  if (const std::string why = jobq_bench::unaccounted_jobs(shut, expected); !why.empty()) {
+    state.SkipWithError(why.c_str());
   }
 }
 
@@ -166,7 +153,7 @@ void jobq_ping_pong(benchmark::State& state) {
   };
   Rally rally;
   rally.last = static_cast<std::uint64_t>(state.range(0));
-  const std::unique_ptr<jobq::Manager> owner = make_manager_or_skip(state, std::move(config));
+  const std::unique_ptr<jobq::Manager> owner = jobq_bench::make_manager_or_skip(state, std::move(config));
   if (!owner) return;
   jobq::Manager& manager = *owner;
   const jobq::Job to_ping = jobq::Job(ping_type).trusted();  // trusted(): used by the raw dispatches only
@@ -435,7 +422,7 @@ void BM_handoff_reply_jobq_typed(benchmark::State& state) {
   config.queues = {jobq::QueueConfig{.name = "echo", .workers = 1, .cpus = {static_cast<unsigned>(cpus.b)},
                                      .idle = jobq::IdleStrategy::busy_spin}};
   ReplyFlag reply;
-  const std::unique_ptr<jobq::Manager> owner = make_manager_or_skip(state, std::move(config));
+  const std::unique_ptr<jobq::Manager> owner = jobq_bench::make_manager_or_skip(state, std::move(config));
   if (!owner) return;
   jobq::Manager& manager = *owner;
   manager.register_handler(
